@@ -1,0 +1,254 @@
+"""Execute stage: run a notebook in a confined worker and serve the tests' calls.
+
+The grader's side of the worker. A `Zygote` (one per grading run, or per
+batch) forks workers; an `Execution` owns the current worker of one
+submission: it runs the cells in order, answers the tests' requests with a
+timeout on each, and when student code hangs or kills its worker it kills the
+whole process tree, starts a fresh worker, replays the cells that had run
+cleanly, and grading goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from grader import wire
+from grader.testkit import StudentFailure
+
+_SCRUBBED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    call_timeout: float = 10.0
+    cell_timeout: float = 30.0
+    budget: float = 300.0          # the whole submission, cells and calls together
+    memory_bytes: int = 2 << 30
+    max_restarts: int = 6
+    threads: int = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class CellOutcome:
+    index: int
+    status: str                    # "ok" | "error" | "timeout" | "crashed"
+    message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecutionRecord:
+    cells: tuple[CellOutcome, ...]
+    notes: tuple[str, ...]
+    isolation: Mapping[str, Any]
+    student_output: str
+    restarts: int
+
+
+class Zygote:
+    """A clean, confined process that has imported torch, forking workers on demand."""
+
+    def __init__(self, hidden: Iterable[Path], read_only: Iterable[Path]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        paths = json.dumps({"hidden": [str(p) for p in hidden], "read_only": [str(p) for p in read_only]})
+        environment = {key: os.environ[key] for key in _SCRUBBED_ENVIRONMENT if key in os.environ}
+        environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(Path(__file__).resolve().parent.parent)] + ([environment["PYTHONPATH"]] if "PYTHONPATH" in environment else []))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "grader.zygote", str(theirs.fileno()), paths],
+            pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL,
+            cwd="/")
+        theirs.close()
+        self._control = ours
+        self._isolation: Mapping[str, Any] | None = None
+
+    def isolation(self) -> Mapping[str, Any]:
+        if self._isolation is None:
+            try:
+                ready = wire.receive(self._control)
+            except (EOFError, OSError, wire.WireError) as error:
+                raise RuntimeError(f"the worker zygote failed to start: {error}") from None
+            self._isolation = dict(ready["ready"])
+        return self._isolation
+
+    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket]:
+        self.isolation()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        socket.send_fds(self._control, [wire.encode(dict(settings))], [theirs.fileno()])
+        theirs.close()
+        return int(wire.receive(self._control)["pid"]), ours
+
+    def close(self) -> None:
+        self._control.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+    def __enter__(self) -> Zygote:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+class Execution:
+    """One submission's worker, its cells, and the calls the tests make."""
+
+    def __init__(self, zygote: Zygote, cells: tuple[str, ...], *, seed: int, limits: Limits,
+                 device: str = "cpu") -> None:
+        self._zygote = zygote
+        self._cells = cells
+        self._limits = limits
+        self._settings = {"seed": seed, "memory_bytes": limits.memory_bytes, "threads": limits.threads,
+                          "device": device}
+        self._deadline = time.monotonic() + limits.budget
+        self._worker: tuple[int, socket.socket] | None = None
+        self._isolation: Mapping[str, Any] = {}
+        self._outcomes: dict[int, CellOutcome] = {}
+        self._notes: list[str] = []
+        self._output: list[str] = []
+        self._hung: dict[str, str] = {}
+        self._restarts = 0
+
+    def run_notebook(self) -> None:
+        for index in range(len(self._cells)):
+            self._run_cell(index, replaying=False)
+
+    def perform(self, request: dict[str, Any]) -> Any:
+        """The tests' transport: one request to the worker, with a timeout."""
+        name = str(request.get("name"))
+        if name in self._hung:
+            raise StudentFailure("timeout", self._hung[name])
+        if self._restarts > self._limits.max_restarts:
+            raise StudentFailure("crashed", f"{name} was not run: the worker crashed too often")
+        timeout = min(self._limits.call_timeout, self._remaining())
+        if timeout <= 0:
+            raise StudentFailure("timeout", f"{name} was not run: the time for this submission "
+                                            f"({self._limits.budget:g} s) was used up")
+        reply = self._exchange({"op": "perform", "request": request}, timeout, f"call to {name}")
+        if reply is _TIMED_OUT:
+            self._hung[name] = f"{name} did not finish within {timeout:g} s (an infinite loop?)"
+            raise StudentFailure("timeout", self._hung[name])
+        if reply is _CRASHED:
+            raise StudentFailure("crashed", f"{name} crashed its process (out of memory, or os._exit?)")
+        return reply
+
+    def record(self) -> ExecutionRecord:
+        return ExecutionRecord(cells=tuple(self._outcomes[i] for i in sorted(self._outcomes)),
+                               notes=tuple(self._notes), isolation=dict(self._isolation),
+                               student_output="".join(self._output), restarts=self._restarts)
+
+    def close(self) -> None:
+        self._kill()
+
+    def __enter__(self) -> Execution:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+    def _remaining(self) -> float:
+        return self._deadline - time.monotonic()
+
+    def _run_cell(self, index: int, *, replaying: bool) -> bool:
+        timeout = min(self._limits.cell_timeout, self._remaining())
+        if timeout <= 0:
+            self._outcomes.setdefault(index, CellOutcome(index, "timeout", "not run: the time for this "
+                                                                           "submission was used up"))
+            return False
+        reply = self._exchange({"op": "cell", "source": self._cells[index]}, timeout, f"cell {index + 1}",
+                               replaying=replaying)
+        if reply is _TIMED_OUT or reply is _CRASHED:
+            status = "timeout" if reply is _TIMED_OUT else "crashed"
+            message = (f"did not finish within {timeout:g} s" if status == "timeout"
+                       else "ended its process (os._exit, a crash, or out of memory)")
+            self._outcomes[index] = CellOutcome(index, status, message)
+            return False
+        if not replaying:
+            ok = reply.get("ok") is True
+            error = reply.get("error")
+            self._outcomes[index] = CellOutcome(index, "ok" if ok else "error",
+                                                "" if ok else str(error)[:400])
+        return True
+
+    def _exchange(self, message: dict[str, Any], timeout: float, what: str, *, replaying: bool = False) -> Any:
+        if self._worker is None and not self._start_worker():
+            return _CRASHED
+        assert self._worker is not None
+        _, sock = self._worker
+        sock.settimeout(timeout)
+        try:
+            wire.send(sock, message)
+            reply = wire.receive(sock)
+        except (TimeoutError, socket.timeout):
+            self._kill()
+            return _TIMED_OUT
+        except (EOFError, OSError, wire.WireError):
+            self._kill()
+            return _CRASHED
+        if type(reply) is not dict:
+            self._kill()
+            return _CRASHED
+        if not replaying:
+            self._collect(reply.pop("output", ""), reply.pop("notes", []), what)
+        return reply
+
+    def _collect(self, output: Any, notes: Any, what: str) -> None:
+        if isinstance(output, str) and output:
+            self._output.append(f"--- {what} ---\n{output}\n")
+        if isinstance(notes, list):
+            self._notes.extend(f"{what}: {note}" for note in notes if isinstance(note, str))
+
+    def _start_worker(self) -> bool:
+        """A fresh worker with the notebook's clean cells replayed into it."""
+        if self._worker is not None or self._restarts > self._limits.max_restarts:
+            return self._worker is not None
+        if self._outcomes:
+            self._restarts += 1
+        pid, sock = self._zygote.spawn(self._settings)
+        sock.settimeout(max(self._remaining(), 1.0))
+        try:
+            ready = wire.receive(sock)
+            self._isolation = dict(ready["ready"])
+        except (EOFError, OSError, wire.WireError, KeyError, TypeError):
+            _kill_group(pid)
+            return False
+        self._worker = (pid, sock)
+        for index, outcome in sorted(self._outcomes.items()):
+            if outcome.status in ("ok", "error") and not self._run_cell(index, replaying=True):
+                return self._worker is not None
+        return True
+
+    def _kill(self) -> None:
+        if self._worker is not None:
+            pid, sock = self._worker
+            self._worker = None
+            _kill_group(pid)
+            sock.close()
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+_TIMED_OUT = object()
+_CRASHED = object()

@@ -1,0 +1,132 @@
+"""The worker: runs one notebook's cells and the grader's requests on its names.
+
+Everything here runs in the confined, forked process, beside student code.
+It answers requests and nothing more; it never sees a test, an expected value
+or a score, so there is nothing here for a student to subvert into a grade.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import socket
+import sys
+from typing import Any
+
+from grader import recipes, sandbox, wire
+
+OUTPUT_LIMIT = 20_000
+SKIPPED_MAGICS = ("pip", "conda", "mamba", "uv", "sx", "system", "sc")
+SKIPPED_CELL_MAGICS = ("bash", "sh", "script", "system", "sx", "perl", "ruby", "writefile", "capture")
+
+_shell: Any = None
+
+
+def preload() -> None:
+    """Build the IPython shell in the zygote, once, so every fork starts with it."""
+    global _shell
+    os.environ["IPYTHONDIR"] = "/tmp/convgrade-ipython"
+    os.makedirs(os.environ["IPYTHONDIR"], exist_ok=True)
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    _shell = InteractiveShell.instance(config=config, colors="nocolor")
+    recipes.watch_numpy_convolutions()
+
+
+class _Capture(io.TextIOBase):
+    """Student output, bounded: a print loop must not exhaust the grader."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        if self.size < OUTPUT_LIMIT:
+            self.parts.append(str(text)[: OUTPUT_LIMIT - self.size])
+            self.size += len(self.parts[-1])
+        return len(text)
+
+    def text(self) -> str:
+        return "".join(self.parts) + ("\n[output truncated]" if self.size >= OUTPUT_LIMIT else "")
+
+
+def serve(sock: socket.socket, settings: dict[str, Any], isolation: dict[str, Any]) -> None:
+    limits = sandbox.limit_resources(int(settings["memory_bytes"]))
+    user = sandbox.drop_privileges()
+    _quiet_standard_streams()
+    _seed(int(settings["seed"]))
+    import torch
+
+    torch.set_num_threads(int(settings["threads"]))
+    notes: list[str] = []
+    _skip_shell_escapes(notes)
+    wire.send(sock, {"ready": {**isolation, **limits, "separate_process": True, "user": user}})
+    while True:
+        try:
+            message = wire.receive(sock)
+        except (EOFError, OSError, wire.WireError):
+            os._exit(0)
+        capture = _Capture()
+        sys.stdout = sys.stderr = capture
+        try:
+            reply = _handle(message, notes)
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        reply["output"] = capture.text()
+        reply["notes"], notes[:] = list(notes), []
+        try:
+            payload = wire.encode(reply)
+        except wire.WireError as error:
+            payload = wire.encode({"ok": False, "kind": "bad_return", "message": str(error), "output": ""})
+        sock.sendall(payload)
+
+
+def _handle(message: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    if message.get("op") == "cell":
+        result = _shell.run_cell(message["source"], store_history=False, silent=False)
+        error = result.error_before_exec or result.error_in_exec
+        return {"ok": error is None, "error": None if error is None else recipes.describe_exception(error)}
+    if message.get("op") == "perform":
+        return recipes.perform(_shell.user_ns, message["request"])
+    return {"ok": False, "kind": "crashed", "message": f"unknown op {message.get('op')!r}"}
+
+
+def _quiet_standard_streams() -> None:
+    # Output written to the raw file descriptors must not reach the grader's terminal.
+    if os.environ.get("CONVGRADE_DEBUG"):
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _seed(seed: int) -> None:
+    import numpy
+    import torch
+
+    random.seed(seed)
+    numpy.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _skip_shell_escapes(notes: list[str]) -> None:
+    """`!cmd`, `%pip` and shell cell magics are skipped with a note: grading
+    installs nothing and runs no shell on the student's behalf."""
+
+    def skip(what: str) -> Any:
+        def skipped(*args: Any, **kwargs: Any) -> None:
+            text = " ".join(str(a) for a in args if isinstance(a, str))[:120]
+            notes.append(f"skipped {what} {text}".strip())
+        return skipped
+
+    _shell.system = skip("shell command !")
+    _shell.getoutput = skip("shell command !")
+    for name in SKIPPED_MAGICS:
+        _shell.register_magic_function(skip(f"%{name}"), "line", name)
+    for name in SKIPPED_CELL_MAGICS:
+        _shell.register_magic_function(skip(f"%%{name}"), "cell", name)
