@@ -1,0 +1,123 @@
+"""`grade()`: load -> execute -> test -> score, for one notebook.
+
+Returns a `GradeResult` for anything a student can upload; raises
+`GraderError` only for misuse (an unknown assignment, no GPU for `--device
+cuda`) and broken assignment definitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import POINTS_PER_ASSIGNMENT, PROJECT_ROOT, assignments_root, identify, load_assignment
+from grader.errors import UsageError
+from grader.execute import CellOutcome, Execution, Limits, Zygote
+from grader.load import Unusable, load
+from grader.score import Score, TestScore, score
+from grader.seeding import course_secret, derive_seed, secret_file
+from grader.static_check import library_convolutions
+from grader.student import StudentProxy
+from grader.test import run_tests
+
+VERSION = "0.1.0"
+
+
+@dataclasses.dataclass(frozen=True)
+class GradeResult:
+    submission: Path
+    assignment: str | None
+    status: str                                  # "graded" | "unusable"
+    reason: str                                  # why unusable; "" when graded
+    tests: tuple[TestScore, ...] = ()
+    library_convolutions: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    cells: tuple[CellOutcome, ...] = ()
+    notes: tuple[str, ...] = ()
+    isolation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    student_output: str = ""
+    seconds: float = 0.0
+    max_score_if_unusable: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests) if self.tests else self.max_score_if_unusable
+
+    @property
+    def grader_errors(self) -> tuple[str, ...]:
+        return tuple(f"{t.name}: {t.detail}" for t in self.tests if t.grader_error)
+
+
+def start_zygote() -> Zygote:
+    """The process that forks workers, confined so that no worker can read what
+    grading keeps private: tests, reference, the course secret."""
+    reference = importlib.util.find_spec("reference")
+    hidden = [assignments_root(), secret_file().parent]
+    if reference is not None and reference.origin:
+        hidden.append(Path(reference.origin).parent)
+    return Zygote(hidden=[p for p in hidden if p.exists()], read_only=[PROJECT_ROOT, Path(sys.prefix)])
+
+
+def grade(path: Path, *, assignment: str | None = None, public_only: bool = False, device: str = "cpu",
+          limits: Limits = Limits(), zygote: Zygote | None = None) -> GradeResult:
+    started = time.perf_counter()
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}: use cpu or cuda")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available on this machine")
+    secret = course_secret()  # made before the zygote starts, so that it is hidden from workers
+    own_zygote = zygote is None
+    zygote = zygote or start_zygote()
+    try:
+        return _grade(Path(path), assignment, public_only, device, limits, zygote, secret, started)
+    finally:
+        if own_zygote:
+            zygote.close()
+
+
+def _grade(path: Path, requested: str | None, public_only: bool, device: str, limits: Limits, zygote: Zygote,
+           secret: bytes, started: float) -> GradeResult:
+    submission = load(path)
+    if isinstance(submission, Unusable):
+        return _unusable(path, requested, submission.reason, public_only, started)
+    name, why = identify(requested, submission.assignment, submission.cells)
+    if name is None:
+        return _unusable(path, requested, why, public_only, started)
+    definition = load_assignment(name, public_only=public_only)
+
+    def seed_for(label: str) -> int:
+        return derive_seed(secret, submission.digest, label)
+
+    with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
+        execution.run_notebook()
+        student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch)
+        outcomes = run_tests(definition.tests, student, seed_for)
+        record = execution.record()
+    scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=student.library_convolutions,
+                          in_source=library_convolutions(submission.cells, definition.from_scratch))
+    notes = list(submission.notes) + list(record.notes)
+    notes += [f"cell {c.index + 1}: {c.status}: {c.message}" for c in record.cells if c.status != "ok"]
+    return GradeResult(
+        submission=path, assignment=name, status="graded", reason="", tests=scored.tests,
+        library_convolutions=scored.library_convolutions, cells=record.cells, notes=tuple(notes),
+        isolation={**record.isolation, "restarts": record.restarts, "grader_version": VERSION},
+        student_output=record.student_output, seconds=time.perf_counter() - started)
+
+
+def _unusable(path: Path, requested: str | None, reason: str, public_only: bool, started: float) -> GradeResult:
+    max_score = POINTS_PER_ASSIGNMENT
+    if requested is not None:
+        max_score = load_assignment(requested, public_only=public_only).max_score
+    return GradeResult(submission=path, assignment=requested, status="unusable", reason=reason,
+                       seconds=time.perf_counter() - started, max_score_if_unusable=max_score)

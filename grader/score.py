@@ -1,0 +1,65 @@
+"""Score stage: outcomes and from-scratch evidence -> points. A pure function.
+
+Points come only from outcomes computed in the grader's process. A function
+marked from scratch that used a library convolution (seen at the dispatcher
+or in its source) scores 0 on every one of its tests, with the reason.
+Students see a public test's message, and only the hint of a hidden one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from grader.test import TestOutcome
+
+
+@dataclasses.dataclass(frozen=True)
+class TestScore:
+    name: str
+    function: str
+    score: float
+    max_score: float
+    passed: bool
+    hidden: bool
+    feedback: str          # what the student may see
+    detail: str            # the full reason, for instructors
+    grader_error: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    tests: tuple[TestScore, ...]
+    library_convolutions: Mapping[str, tuple[str, ...]]  # from-scratch name -> evidence
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+
+def score(outcomes: Sequence[TestOutcome], *, from_scratch: frozenset[str],
+          dispatched: Mapping[str, set[str]], in_source: Mapping[str, set[str]]) -> Score:
+    evidence = {name: tuple(sorted(set(dispatched.get(name, ())) | {f"{c} (in the source)" for c in in_source.get(name, ())}))
+                for name in from_scratch if dispatched.get(name) or in_source.get(name)}
+    return Score(tuple(_score_one(outcome, evidence) for outcome in outcomes), evidence)
+
+
+def _score_one(outcome: TestOutcome, evidence: Mapping[str, tuple[str, ...]]) -> TestScore:
+    test = outcome.test
+    passed = outcome.status == "passed"
+    detail = outcome.message
+    feedback = "" if passed else (test.hint if test.hidden else outcome.message)
+    if outcome.status == "grader_error":
+        feedback = "this test could not be run because of a grader error; the course staff have been told"
+    if test.function in evidence:
+        used = ", ".join(evidence[test.function])
+        reason = (f"{test.function} must be written from scratch, but it uses a library convolution "
+                  f"({used}), so its tests score 0")
+        return TestScore(test.name, test.function, 0.0, test.points, False, test.hidden, reason,
+                         f"{reason}. {detail}".strip(), outcome.status == "grader_error")
+    return TestScore(test.name, test.function, test.points if passed else 0.0, test.points, passed,
+                     test.hidden, feedback, detail, outcome.status == "grader_error")

@@ -1,0 +1,85 @@
+"""The second signal of the from-scratch rule: library convolutions in the source.
+
+The dispatcher watch in the worker sees what actually ran; this reads what the
+notebook says, in the grader's own process, where student code cannot
+interfere. It follows aliases (`import torch.nn.functional as F`, `from
+scipy.signal import convolve2d as c`) and the notebook's own helper functions
+that a from-scratch function calls.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+
+from IPython.core.inputtransformer2 import TransformerManager
+
+LIBRARIES = ("torch", "numpy", "scipy")
+_CONVOLUTION_NAME = re.compile(
+    r"^(_?conv(\d?d|_transpose\dd|_tbc)?|_?convolution|convolve\w*|correlate\w*|fftconvolve|oaconvolve"
+    r"|(Lazy)?Conv(Transpose)?\dd)$")
+
+
+def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> dict[str, set[str]]:
+    """For each of `functions`, the library convolutions its source (or the
+    notebook helpers it calls) names, e.g. {"corr2d": {"torch.nn.functional.conv2d"}}."""
+    aliases: dict[str, str] = {}
+    definitions: dict[str, ast.AST] = {}
+    transformer = TransformerManager()
+    for source in cells:
+        try:
+            tree = ast.parse(transformer.transform_cell(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            _record_imports(node, aliases)
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                definitions[node.name] = node  # the last definition wins, as when running
+    found: dict[str, set[str]] = {}
+    for name in functions:
+        if name in definitions:
+            used = _convolutions_reached(name, definitions, aliases)
+            if used:
+                found[name] = used
+    return found
+
+
+def _record_imports(node: ast.AST, aliases: dict[str, str]) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                aliases[alias.asname] = alias.name
+            else:
+                aliases.setdefault(alias.name.split(".")[0], alias.name.split(".")[0])
+    elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        for alias in node.names:
+            aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+
+def _convolutions_reached(name: str, definitions: dict[str, ast.AST], aliases: dict[str, str]) -> set[str]:
+    found: set[str] = set()
+    pending, seen = [name], set()
+    while pending:
+        current = pending.pop()
+        if current in seen or current not in definitions:
+            continue
+        seen.add(current)
+        for node in ast.walk(definitions[current]):
+            dotted = _dotted(node, aliases)
+            if dotted and dotted.split(".")[0] in LIBRARIES and _CONVOLUTION_NAME.match(dotted.split(".")[-1]):
+                found.add(dotted)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                pending.append(node.func.id)
+    return found
+
+
+def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in aliases:
+        return None
+    return ".".join([aliases[node.id], *reversed(parts)])

@@ -1,0 +1,44 @@
+"""Test stage: run an assignment's tests against a Student, each with its own seed.
+
+Runs in the grader's process. A wrong answer, an exception from student code,
+a timeout: each is one test's outcome, and the next test runs. An exception
+from the test's own code is a defect of the assignment, recorded as a grader
+error so that it is never silently charged to the student.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+
+from grader.testkit import GradedTest, Student, StudentFailure, TestFailure
+
+
+@dataclasses.dataclass(frozen=True)
+class TestOutcome:
+    __test__ = False  # not a pytest class
+
+    test: GradedTest
+    status: str            # "passed" | "failed" | "grader_error"
+    message: str = ""      # the full reason; only instructors see it for hidden tests
+    seconds: float = 0.0
+
+
+def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[[str], int]) -> tuple[TestOutcome, ...]:
+    return tuple(run_test(test, student, seed_for(test.name)) for test in tests)
+
+
+def run_test(test: GradedTest, student: Student, seed: int) -> TestOutcome:
+    rng = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
+    try:
+        test(student, rng)
+    except (TestFailure, StudentFailure) as failure:
+        return TestOutcome(test, "failed", failure.message, time.perf_counter() - started)
+    except Exception as error:  # noqa: BLE001 - a defect in the test, not the student's fault
+        return TestOutcome(test, "grader_error", f"the test itself failed: {type(error).__name__}: {error}",
+                           time.perf_counter() - started)
+    return TestOutcome(test, "passed", "", time.perf_counter() - started)
