@@ -49,7 +49,7 @@ def load(path: Path) -> Submission | Unusable:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        what = "truncated" if error.pos >= len(text.rstrip()) else "not valid JSON"
+        what = "truncated" if _open_brackets(text) > 0 else "not valid JSON"
         return Unusable(path, f"is {what} (line {error.lineno}, column {error.colno}: {error.msg}); "
                               "re-download or re-save the notebook")
     if not isinstance(document, dict) or not ("cells" in document or "worksheets" in document):
@@ -71,3 +71,23 @@ def load(path: Path) -> Submission | Unusable:
     assignment = metadata.get("assignment") if isinstance(metadata, dict) else None
     digest = hashlib.sha256("\x00".join(cells).encode()).hexdigest()
     return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, tuple(notes))
+
+
+def _open_brackets(text: str) -> int:
+    """How many JSON brackets a document leaves open: more than 0 means it was cut short."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return depth

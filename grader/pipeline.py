@@ -21,7 +21,7 @@ from grader.execute import CellOutcome, Execution, Limits, Zygote
 from grader.load import Unusable, load
 from grader.score import Score, TestScore, score
 from grader.seeding import course_secret, derive_seed, secret_file
-from grader.static_check import library_convolutions
+from grader.static_check import library_convolutions, tampering
 from grader.student import StudentProxy
 from grader.test import run_tests
 
@@ -105,7 +105,8 @@ def _grade(path: Path, requested: str | None, public_only: bool, device: str, li
         outcomes = run_tests(definition.tests, student, seed_for)
         record = execution.record()
     scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=student.library_convolutions,
-                          in_source=library_convolutions(submission.cells, definition.from_scratch))
+                          in_source=library_convolutions(submission.cells, definition.from_scratch),
+                          tampering=tampering(submission.cells))
     notes = list(submission.notes) + list(record.notes)
     notes += [f"cell {c.index + 1}: {c.status}: {c.message}" for c in record.cells if c.status != "ok"]
     return GradeResult(

@@ -9,7 +9,7 @@ Students see a public test's message, and only the hint of a hidden one.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 from grader.test import TestOutcome
 
@@ -42,10 +42,18 @@ class Score:
 
 
 def score(outcomes: Sequence[TestOutcome], *, from_scratch: frozenset[str],
-          dispatched: Mapping[str, set[str]], in_source: Mapping[str, set[str]]) -> Score:
+          dispatched: Mapping[str, set[str]], in_source: Mapping[str, set[str]],
+          tampering: Set[str] = frozenset()) -> Score:
     evidence = {name: tuple(sorted(set(dispatched.get(name, ())) | {f"{c} (in the source)" for c in in_source.get(name, ())}))
                 for name in from_scratch if dispatched.get(name) or in_source.get(name)}
-    return Score(tuple(_score_one(outcome, evidence) for outcome in outcomes), evidence)
+    scores = tuple(_score_one(outcome, evidence) for outcome in outcomes)
+    if tampering:
+        # Reaching into the grader could forge what the worker reports, so it earns nothing.
+        reason = (f"the notebook reaches into the grader or its watchers ({', '.join(sorted(tampering))}), "
+                  "so every test scores 0")
+        scores = tuple(dataclasses.replace(s, score=0.0, passed=False, feedback=reason,
+                                           detail=f"{reason}. {s.detail}".strip()) for s in scores)
+    return Score(scores, evidence)
 
 
 def _score_one(outcome: TestOutcome, evidence: Mapping[str, tuple[str, ...]]) -> TestScore:

@@ -46,6 +46,47 @@ def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> di
     return found
 
 
+# What a notebook about convolutions has no reason to touch: the grader's own
+# modules, the dispatcher and tracing hooks that watch it, and the ways of
+# reaching them without naming them.
+_TAMPERING_MODULES = frozenset({"grader", "convgrade", "ctypes", "gc", "importlib", "inspect", "builtins"})
+_TAMPERING_ATTRIBUTES = frozenset({"sys.modules", "sys.settrace", "sys.setprofile", "sys.gettrace",
+                                   "sys._getframe", "torch.utils._python_dispatch", "torch._C._unset_dispatch_mode",
+                                   "torch._C._pop_torch_dispatch_stack", "torch._C._set_dispatch_mode",
+                                   "torch._C.DisableTorchFunctionSubclass", "torch._C.DisableTorchFunction"})
+_TAMPERING_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "vars"})
+
+
+def tampering(cells: tuple[str, ...]) -> set[str]:
+    """The grader-reaching constructs a notebook uses, e.g. {"import grader"}."""
+    found: set[str] = set()
+    aliases: dict[str, str] = {}
+    transformer = TransformerManager()
+    for source in cells:
+        try:
+            tree = ast.parse(transformer.transform_cell(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            _record_imports(node, aliases)
+            if isinstance(node, ast.Import):
+                found.update(f"import {a.name}" for a in node.names if _tampering_module(a.name))
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.update(f"from {node.module} import {a.name}" for a in node.names
+                             if _tampering_module(f"{node.module}.{a.name}"))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _TAMPERING_CALLS:
+                found.add(f"{node.func.id}()")
+            dotted = _dotted(node, aliases) if isinstance(node, ast.Attribute) else None
+            if dotted and any(dotted == a or dotted.startswith(a + ".") for a in _TAMPERING_ATTRIBUTES):
+                found.add(dotted)
+    return found
+
+
+def _tampering_module(dotted: str) -> bool:
+    return dotted.split(".")[0] in _TAMPERING_MODULES or any(
+        dotted == a or dotted.startswith(a + ".") for a in _TAMPERING_ATTRIBUTES)
+
+
 def _record_imports(node: ast.AST, aliases: dict[str, str]) -> None:
     if isinstance(node, ast.Import):
         for alias in node.names:
