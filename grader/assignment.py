@@ -11,16 +11,15 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
-import os
 import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 from grader.errors import AssignmentError, UsageError
+from grader.paths import assignments_root
 from grader.testkit import GradedTest
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 POINTS_PER_ASSIGNMENT = 100.0
 
 
@@ -40,11 +39,6 @@ class Assignment:
     @property
     def notebook(self) -> Path:
         return self.directory / f"{self.name}.ipynb"
-
-
-def assignments_root() -> Path:
-    """`$CONVGRADE_ASSIGNMENTS`, else the `assignments/` folder of this checkout."""
-    return Path(os.environ.get("CONVGRADE_ASSIGNMENTS", PROJECT_ROOT / "assignments")).resolve()
 
 
 def available() -> tuple[str, ...]:

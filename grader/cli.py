@@ -63,12 +63,17 @@ def _grade_parser() -> argparse.ArgumentParser:
 
 def _grade(argv: list[str]) -> int:
     args = _grade_parser().parse_args(argv)
-    from grader.execute import Limits
+    from grader import seeding, zygote
+
+    seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
+    launched = zygote.launch()  # its torch import overlaps the grader's own, below
+    from grader.execute import Limits, Zygote
     from grader.pipeline import grade
     from grader.report import gradescope, table
 
-    result = grade(args.submission, assignment=args.assignment, public_only=args.public, device=args.device,
-                   limits=Limits(call_timeout=args.call_timeout))
+    with Zygote(launched) as workers:
+        result = grade(args.submission, assignment=args.assignment, public_only=args.public, device=args.device,
+                       limits=Limits(call_timeout=args.call_timeout), zygote=workers)
     if args.results:
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(gradescope(result), indent=2, allow_nan=False) + "\n")

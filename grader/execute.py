@@ -11,22 +11,17 @@ cleanly, and grading goes on.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from grader import wire
+from grader import wire, zygote
 from grader.testkit import StudentFailure
-
-_SCRUBBED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,20 +53,8 @@ class ExecutionRecord:
 class Zygote:
     """A clean, confined process that has imported torch, forking workers on demand."""
 
-    def __init__(self, hidden: Iterable[Path], read_only: Iterable[Path]) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        paths = json.dumps({"hidden": [str(p) for p in hidden], "read_only": [str(p) for p in read_only]})
-        environment = {key: os.environ[key] for key in _SCRUBBED_ENVIRONMENT if key in os.environ}
-        environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
-        environment["PYTHONPATH"] = os.pathsep.join(
-            [str(Path(__file__).resolve().parent.parent)] + ([environment["PYTHONPATH"]] if "PYTHONPATH" in environment else []))
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "grader.zygote", str(theirs.fileno()), paths],
-            pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL,
-            cwd="/")
-        theirs.close()
-        self._control = ours
+    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | None = None) -> None:
+        self._process, self._control = launched or zygote.launch()
         self._isolation: Mapping[str, Any] | None = None
 
     def isolation(self) -> Mapping[str, Any]:

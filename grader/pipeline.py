@@ -8,19 +8,18 @@ cuda`) and broken assignment definitions.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.assignment import POINTS_PER_ASSIGNMENT, PROJECT_ROOT, assignments_root, identify, load_assignment
+from grader.assignment import POINTS_PER_ASSIGNMENT, identify, load_assignment
 from grader.errors import UsageError
 from grader.execute import CellOutcome, Execution, Limits, Zygote
 from grader.load import Unusable, load
 from grader.score import Score, TestScore, score
-from grader.seeding import course_secret, derive_seed, secret_file
+from grader.seeding import course_secret, derive_seed
 from grader.static_check import library_convolutions, tampering
 from grader.student import StudentProxy
 from grader.test import run_tests
@@ -57,13 +56,16 @@ class GradeResult:
 
 
 def start_zygote() -> Zygote:
-    """The process that forks workers, confined so that no worker can read what
-    grading keeps private: tests, reference, the course secret."""
-    reference = importlib.util.find_spec("reference")
-    hidden = [assignments_root(), secret_file().parent]
-    if reference is not None and reference.origin:
-        hidden.append(Path(reference.origin).parent)
-    return Zygote(hidden=[p for p in hidden if p.exists()], read_only=[PROJECT_ROOT, Path(sys.prefix)])
+    """The process that forks workers; see grader.zygote."""
+    course_secret()  # made first, so that the zygote hides it from workers
+    return Zygote()
+
+
+def _warm_up_comparisons() -> None:
+    # assert_close's first call imports for a second; do it while the worker starts.
+    import torch
+
+    torch.testing.assert_close(torch.ones(1), torch.ones(1))
 
 
 def grade(path: Path, *, assignment: str | None = None, public_only: bool = False, device: str = "cpu",
@@ -76,7 +78,8 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available on this machine")
-    secret = course_secret()  # made before the zygote starts, so that it is hidden from workers
+    threading.Thread(target=_warm_up_comparisons, daemon=True).start()
+    secret = course_secret()
     own_zygote = zygote is None
     zygote = zygote or start_zygote()
     try:

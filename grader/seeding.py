@@ -11,20 +11,10 @@ import hashlib
 import hmac
 import os
 import secrets
-from pathlib import Path
+
+from grader.paths import secret_file
 
 SECRET_ENVIRONMENT = "CONVGRADE_SECRET"
-SECRET_FILE_ENVIRONMENT = "CONVGRADE_SECRET_FILE"
-
-
-def secret_file() -> Path:
-    configured = os.environ.get(SECRET_FILE_ENVIRONMENT)
-    if configured:
-        return Path(configured)
-    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    return base / "convgrade" / "secret"
-
-
 def course_secret() -> bytes:
     """`$CONVGRADE_SECRET`, else a secret file, made (mode 0600) on first use so
     that one machine grades deterministically without any setup."""

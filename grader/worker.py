@@ -35,6 +35,18 @@ def preload() -> None:
     config.HistoryManager.enabled = False
     _shell = InteractiveShell.instance(config=config, colors="nocolor")
     recipes.watch_numpy_convolutions()
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Pay the first-use costs of the dispatcher watch and of autograd once,
+    here, instead of in every worker. Tiny tensors: no thread pool starts."""
+    import torch
+
+    shell_namespace = {"f": lambda X: (X * X).sum()}
+    for recipe in ("call", "gradients"):
+        recipes.perform(shell_namespace, {"recipe": recipe, "name": "f", "args": [torch.ones(2)], "wrt": [0],
+                                          "from_scratch": True})
 
 
 class _Capture(io.TextIOBase):

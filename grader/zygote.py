@@ -17,12 +17,37 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 from grader import sandbox
+from grader.paths import PROJECT_ROOT, private_paths, read_only_paths
+
+
+_PASSED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH", "CUDA_VISIBLE_DEVICES",
+                       "VIRTUAL_ENV")
+
+
+def launch() -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start a zygote (grader side); returns the process and its control socket.
+
+    A fresh exec with only a few environment variables: the zygote, and so
+    every worker, holds nothing of the grader's memory or environment.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    paths = json.dumps({"hidden": [str(p) for p in private_paths()], "read_only": [str(p) for p in read_only_paths()]})
+    environment = {key: os.environ[key] for key in _PASSED_ENVIRONMENT if key in os.environ}
+    environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
+    environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [environment.get("PYTHONPATH", "")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "grader.zygote", str(theirs.fileno()), paths],
+        pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL, cwd="/")
+    theirs.close()
+    return process, ours
 
 
 def main(argv: list[str]) -> None:

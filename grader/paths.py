@@ -1,0 +1,39 @@
+"""Where the grader's files live, and which of them workers must never see.
+
+Imports nothing heavy: the CLI uses it to start the worker zygote before
+the grader itself imports torch, so that the two imports overlap.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def assignments_root() -> Path:
+    """`$CONVGRADE_ASSIGNMENTS`, else the `assignments/` folder of this checkout."""
+    return Path(os.environ.get("CONVGRADE_ASSIGNMENTS", PROJECT_ROOT / "assignments")).resolve()
+
+
+def secret_file() -> Path:
+    configured = os.environ.get("CONVGRADE_SECRET_FILE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "convgrade" / "secret"
+
+
+def private_paths() -> list[Path]:
+    """Hidden from workers: the tests, the reference solutions, the course secret."""
+    paths = [assignments_root(), secret_file().parent]
+    reference = importlib.util.find_spec("reference")
+    if reference is not None and reference.origin:
+        paths.append(Path(reference.origin).parent)
+    return [path for path in paths if path.exists()]
+
+
+def read_only_paths() -> list[Path]:
+    return [PROJECT_ROOT, Path(sys.prefix)]
