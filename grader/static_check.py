@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from IPython.core.inputtransformer2 import TransformerManager
 
@@ -26,12 +26,7 @@ def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> di
     notebook helpers it calls) names, e.g. {"corr2d": {"torch.nn.functional.conv2d"}}."""
     aliases: dict[str, str] = {}
     definitions: dict[str, ast.AST] = {}
-    transformer = TransformerManager()
-    for source in cells:
-        try:
-            tree = ast.parse(transformer.transform_cell(source))
-        except (SyntaxError, ValueError):
-            continue
+    for tree in _parsed(cells):
         for node in ast.walk(tree):
             _record_imports(node, aliases)
         for node in tree.body:
@@ -61,12 +56,7 @@ def tampering(cells: tuple[str, ...]) -> set[str]:
     """The grader-reaching constructs a notebook uses, e.g. {"import grader"}."""
     found: set[str] = set()
     aliases: dict[str, str] = {}
-    transformer = TransformerManager()
-    for source in cells:
-        try:
-            tree = ast.parse(transformer.transform_cell(source))
-        except (SyntaxError, ValueError):
-            continue
+    for tree in _parsed(cells):
         for node in ast.walk(tree):
             _record_imports(node, aliases)
             if isinstance(node, ast.Import):
@@ -80,6 +70,17 @@ def tampering(cells: tuple[str, ...]) -> set[str]:
             if dotted and any(dotted == a or dotted.startswith(a + ".") for a in _TAMPERING_ATTRIBUTES):
                 found.add(dotted)
     return found
+
+
+def _parsed(cells: tuple[str, ...]) -> Iterator[ast.Module]:
+    """Each cell as Python, IPython syntax (magics, !shell) translated first;
+    a cell that does not parse did not run either, so it is skipped."""
+    transformer = TransformerManager()
+    for source in cells:
+        try:
+            yield ast.parse(transformer.transform_cell(source))
+        except (SyntaxError, ValueError):
+            continue
 
 
 def _tampering_module(dotted: str) -> bool:

@@ -1,0 +1,85 @@
+"""The self-check every assignment must pass: its own solution earns 100, the
+student release earns 0, both without grader errors, and the release carries
+no solution code and nothing of the hidden tests."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.assignment import available, load_assignment
+from grader.execute import Zygote
+from grader.pipeline import grade, start_zygote
+from grader.release import CODE_BEGIN, CODE_END, TEXT_BEGIN, TEXT_END, release_notebook
+from grader.paths import PROJECT_ROOT
+
+ASSIGNMENTS = ("cross_correlation", "padding_stride", "channels", "convolution")
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[Zygote]:
+    with start_zygote() as zygote:
+        yield zygote
+
+
+def test_all_four_assignments_exist_and_total_100_points() -> None:
+    assert set(ASSIGNMENTS) <= set(available())
+    for name in ASSIGNMENTS:
+        definition = load_assignment(name)
+        assert definition.max_score == 100
+        hidden = sum(t.points for t in definition.tests if t.hidden)
+        assert hidden > 50, f"{name}: hidden tests should carry most of the points"
+        for function in definition.functions:
+            worth = sum(t.points for t in definition.tests if t.function == function)
+            assert 5 <= worth < 100, f"{name}.{function} is worth {worth}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_the_solved_notebook_scores_100(name: str, workers: Zygote) -> None:
+    result = grade(PROJECT_ROOT / "assignments" / name / f"{name}.ipynb", zygote=workers)
+    failed = {t.name: t.detail for t in result.tests if not t.passed}
+    assert (result.score, result.grader_errors, failed) == (100.0, (), {})
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_the_student_release_scores_0_and_leaks_nothing(name: str, workers: Zygote, tmp_path: Path) -> None:
+    released = release_notebook(name, tmp_path)
+    result = grade(released, zygote=workers)
+    assert (result.assignment, result.score, result.grader_errors) == (name, 0.0, ())
+    text = released.read_text()
+    for marker in (CODE_BEGIN, CODE_END, TEXT_BEGIN, TEXT_END):
+        assert marker not in text
+    solution_only, _ = _lines_by_region(PROJECT_ROOT / "assignments" / name / f"{name}.ipynb")
+    _, released_lines = _lines_by_region(released)
+    assert solution_only & released_lines == set(), "solution lines leaked into the release"
+    hidden_source = (PROJECT_ROOT / "assignments" / name / "hidden_tests.py").read_text()
+    for test_name in (n for n in _function_names(hidden_source) if len(n) >= 12):
+        assert test_name not in text
+    assert not list(tmp_path.rglob("hidden_tests.py"))
+
+
+def _lines_by_region(notebook: Path) -> tuple[set[str], set[str]]:
+    """(lines only between solution markers, lines outside them), without comments
+    and ignoring short ones: code the notebook also gives students is no solution."""
+    inside_lines: set[str] = set()
+    outside_lines: set[str] = set()
+    for cell in nbformat.read(notebook, as_version=4).cells:
+        inside = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            code = stripped.split("#")[0].strip() if cell.cell_type == "code" else stripped
+            if stripped in (CODE_BEGIN, TEXT_BEGIN):
+                inside = True
+            elif stripped in (CODE_END, TEXT_END):
+                inside = False
+            elif len(code) >= 25:
+                (inside_lines if inside else outside_lines).add(code)
+    return inside_lines - outside_lines, outside_lines
+
+
+def _function_names(source: str) -> list[str]:
+    return [node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)]
