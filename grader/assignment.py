@@ -18,6 +18,7 @@ from pathlib import Path
 
 from grader.errors import AssignmentError, UsageError
 from grader.paths import assignments_root
+from grader.static_check import parsed_cells
 from grader.testkit import GradedTest
 
 POINTS_PER_ASSIGNMENT = 100.0
@@ -112,11 +113,7 @@ def _validate(name: str, tests: list[GradedTest], functions: Mapping[str, object
 def defined_names(cells: tuple[str, ...]) -> set[str]:
     """Top-level functions and classes a notebook defines, read without running it."""
     names: set[str] = set()
-    for source in cells:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
+    for tree in parsed_cells(cells):
         names.update(node.name for node in tree.body
                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)))
     return names

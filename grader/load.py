@@ -56,6 +56,8 @@ def load(path: Path) -> Submission | Unusable:
         return Unusable(path, "is JSON but not a Jupyter notebook (it has no cells)")
     notes: list[str] = []
     major = document.get("nbformat")
+    if major not in (3, 4):
+        return Unusable(path, f"is JSON but not a Jupyter notebook of a known version (nbformat {major!r})")
     if major != 4:
         notes.append(f"upgraded from nbformat {major} to 4")
     try:
@@ -64,7 +66,7 @@ def load(path: Path) -> Submission | Unusable:
         return Unusable(path, f"is not a valid notebook: {str(error).splitlines()[0][:200]}")
     if not notebook.cells:
         return Unusable(path, "has no cells")
-    cells = tuple(str(cell.source) for cell in notebook.cells if cell.cell_type == "code")
+    cells = tuple(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
     if not cells:
         return Unusable(path, "has no code cells")
     metadata = notebook.metadata.get("convgrade", {})

@@ -149,13 +149,13 @@ def _module(target: Callable[..., Any], request: Mapping[str, Any], device: str)
     module = target(*[_argument(a, "cpu") for a in request.get("ctor_args", [])])
     if not isinstance(module, torch.nn.Module):
         return {"ok": False, "kind": "bad_return",
-                "message": f"{request['name']}(...) should build an nn.Module; it built {type(module).__name__}"}
+                "message": f"should build an nn.Module; it built {type(module).__name__}"}
     module.to(device)
     own = dict(module.named_parameters())
     for key, value in (request.get("parameters") or {}).items():
         if key not in own:
             return {"ok": False, "kind": "bad_return",
-                    "message": f"{request['name']} has no parameter named {key!r} (it has {sorted(own)})"}
+                    "message": f"has no parameter named {key!r} (it has {sorted(own)})"}
         with torch.no_grad():
             own[key].copy_(_argument(value, device).reshape(own[key].shape))
     losses: list[float] = []
@@ -238,7 +238,10 @@ def _plain(value: Any, devices: set[str]) -> Any:
     """Keep only plain data; anything else is the student's wrong return type."""
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
-            devices.add(str(torch.Tensor.as_subclass(value, torch.Tensor).device))
+            plain = torch.Tensor.as_subclass(value, torch.Tensor)
+            if plain.layout != torch.strided or plain.device.type == "meta":
+                raise NotPlainData(f"returned a {plain.layout} tensor on {plain.device}, which holds no plain values")
+            devices.add(str(plain.device))
         return value
     if value is None or type(value) is str:
         return value

@@ -37,7 +37,8 @@ def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = F
     if not with_solutions:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
             "## Check your work\n\nRun the public tests (the hidden tests run when you submit):\n\n"
-            f"```\nCONVGRADE_ASSIGNMENTS=assignments grade --public {assignment}.ipynb\n```"))
+            f"```\nCONVGRADE_ASSIGNMENTS=assignments grade --public {assignment}.ipynb\n```",
+            id="convgrade-check-your-work"))  # a fixed id: the same release, byte for byte
     notebook.metadata["convgrade"] = {"assignment": assignment}
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{assignment}.ipynb"

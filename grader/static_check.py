@@ -26,7 +26,7 @@ def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> di
     notebook helpers it calls) names, e.g. {"corr2d": {"torch.nn.functional.conv2d"}}."""
     aliases: dict[str, str] = {}
     definitions: dict[str, ast.AST] = {}
-    for tree in _parsed(cells):
+    for tree in parsed_cells(cells):
         for node in ast.walk(tree):
             _record_imports(node, aliases)
         for node in tree.body:
@@ -56,7 +56,7 @@ def tampering(cells: tuple[str, ...]) -> set[str]:
     """The grader-reaching constructs a notebook uses, e.g. {"import grader"}."""
     found: set[str] = set()
     aliases: dict[str, str] = {}
-    for tree in _parsed(cells):
+    for tree in parsed_cells(cells):
         for node in ast.walk(tree):
             _record_imports(node, aliases)
             if isinstance(node, ast.Import):
@@ -72,11 +72,14 @@ def tampering(cells: tuple[str, ...]) -> set[str]:
     return found
 
 
-def _parsed(cells: tuple[str, ...]) -> Iterator[ast.Module]:
-    """Each cell as Python, IPython syntax (magics, !shell) translated first;
-    a cell that does not parse did not run either, so it is skipped."""
+def parsed_cells(cells: tuple[str, ...]) -> Iterator[ast.Module]:
+    """Each cell as Python, IPython syntax (magics, !shell) translated first.
+    A cell magic's body (`%%time`) is read as the code it is; a cell that does
+    not parse did not run either, so it is skipped."""
     transformer = TransformerManager()
     for source in cells:
+        if source.lstrip().startswith("%%"):
+            source = source.lstrip().partition("\n")[2]
         try:
             yield ast.parse(transformer.transform_cell(source))
         except (SyntaxError, ValueError):

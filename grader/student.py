@@ -9,8 +9,9 @@ the score stage to zero.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -18,6 +19,7 @@ from grader import recipes, wire
 from grader.testkit import CallCost, ModuleRun, StudentFailure, Training
 
 Transport = Callable[[dict[str, Any]], Any]
+_DEVICE = re.compile(r"(cpu|cuda|meta|mps|xpu)(:\d+)?")
 _KINDS = frozenset({"raised", "missing", "bad_return", "timeout", "crashed"})
 
 
@@ -42,14 +44,20 @@ class StudentProxy:
         return call_returning_tensor
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return self._perform({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs)})
+        return self._perform({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs)},
+                             lambda value: value)
 
     def gradients(self, name: str, *args: Any, wrt: Sequence[int],
                   grad_output: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
-        value = self._perform({"recipe": "gradients", "name": name, "args": list(args), "wrt": list(wrt),
-                               "grad_output": grad_output})
-        output, grads = value
-        return output, tuple(grads)
+        def shaped(value: Any) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
+            output, grads = value
+            if not isinstance(output, torch.Tensor) or len(grads) != len(wrt) or not all(
+                    g is None or isinstance(g, torch.Tensor) for g in grads):
+                raise TypeError("gradients reply")
+            return output, tuple(grads)
+
+        return self._perform({"recipe": "gradients", "name": name, "args": list(args), "wrt": list(wrt),
+                              "grad_output": grad_output}, shaped)
 
     def module(self, name: str, *ctor_args: Any, parameters: Mapping[str, torch.Tensor] | None = None,
                inputs: Sequence[torch.Tensor] = (), train: Training | None = None) -> ModuleRun:
@@ -57,41 +65,70 @@ class StudentProxy:
                    "parameters": dict(parameters or {}), "inputs": list(inputs),
                    "train": None if train is None else {"X": train.X, "Y": train.Y, "lr": float(train.lr),
                                                          "steps": int(train.steps)}}
-        value = self._perform(request)
-        return ModuleRun(parameters=value["parameters"], outputs=tuple(value["outputs"]),
-                         losses=tuple(value["losses"]))
+        def shaped(value: Any) -> ModuleRun:
+            parameters, outputs, losses = value["parameters"], tuple(value["outputs"]), tuple(value["losses"])
+            if not (all(isinstance(p, torch.Tensor) for p in parameters.values())
+                    and all(isinstance(o, torch.Tensor) for o in outputs)
+                    and all(type(loss) is float for loss in losses)):
+                raise TypeError("module reply")
+            return ModuleRun(parameters=parameters, outputs=outputs, losses=losses)
+
+        return self._perform(request, shaped)
 
     def cost(self, name: str, *args: Any) -> CallCost:
-        value = self._perform({"recipe": "cost", "name": name, "args": list(args)})
-        return CallCost(tensor_ops=int(value["tensor_ops"]), python_lines=int(value["python_lines"]))
+        return self._perform({"recipe": "cost", "name": name, "args": list(args)},
+                             lambda value: CallCost(tensor_ops=_count(value["tensor_ops"]),
+                                                    python_lines=_count(value["python_lines"])))
 
-    def _perform(self, request: dict[str, Any]) -> Any:
+    def _perform(self, request: dict[str, Any], shaped: Callable[[Any], Result]) -> Result:
+        """Send one request; turn the reply into `shaped(value)` or a StudentFailure.
+
+        The reply comes from a process that student code controls, so every
+        part of it is checked: whatever does not fit is the worker's failure.
+        """
         name = request["name"]
         request["device"] = self._device
         request["from_scratch"] = name in self._from_scratch
         reply = self._transport(request)
+        malformed = StudentFailure("crashed", f"the worker running {name} sent a malformed reply")
         if not _well_formed(reply):
-            raise StudentFailure("crashed", f"the worker running {name} sent a malformed reply")
-        if reply.get("library_convolutions"):
-            self.library_convolutions.setdefault(name, set()).update(map(str, reply["library_convolutions"]))
+            raise malformed
+        self.library_convolutions.setdefault(name, set()).update(reply.get("library_convolutions", []))
+        if not self.library_convolutions[name]:
+            del self.library_convolutions[name]
         if not reply["ok"]:
             kind, message = reply["kind"], reply["message"]
             raise StudentFailure(kind, f"{name} raised {message}" if kind == "raised" else
                                  f"{name} {message}" if kind == "bad_return" else message)
-        wanted = torch.device(self._device).type
-        strays = [device for device in reply.get("devices", []) if torch.device(device).type != wanted]
+        strays = [device for device in reply["devices"] if device.split(":")[0] != self._device.split(":")[0]]
         if strays:
             raise StudentFailure("bad_return", f"{name} returned a tensor on {strays[0]}, "
                                                f"but its inputs were on {self._device}")
-        return reply.get("value")
+        try:
+            return shaped(reply.get("value"))
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+            raise malformed from None
+
+
+Result = TypeVar("Result")
 
 
 def _well_formed(reply: Any) -> bool:
     if type(reply) is not dict or type(reply.get("ok")) is not bool:
         return False
+    convolutions = reply.get("library_convolutions", [])
+    if type(convolutions) is not list or not all(type(c) is str for c in convolutions):
+        return False
     if not reply["ok"]:
         return reply.get("kind") in _KINDS and type(reply.get("message")) is str
-    return type(reply.get("devices", [])) is list
+    devices = reply.get("devices")
+    return type(devices) is list and all(type(d) is str and _DEVICE.fullmatch(d) for d in devices)
+
+
+def _count(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise TypeError("count")
+    return value
 
 
 def _kind(value: Any) -> str:
@@ -109,6 +146,9 @@ def local_student(namespace: Mapping[str, Any], *, device: str = "cpu",
 
     def transport(request: dict[str, Any]) -> Any:
         reply = recipes.perform(namespace, wire.decode(wire.encode(request)))
-        return wire.decode(wire.encode(reply))
+        try:
+            return wire.decode(wire.encode(reply))
+        except wire.WireError as error:  # as the worker answers it
+            return {"ok": False, "kind": "bad_return", "message": str(error)}
 
     return StudentProxy(transport, device=device, from_scratch=from_scratch)

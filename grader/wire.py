@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 MAX_MESSAGE_BYTES = 1 << 30
+MAX_DIMENSION = 1 << 40
 _HEADER = struct.Struct("!QI")  # total length, JSON length
 
 _DTYPES: dict[str, torch.dtype] = {
@@ -105,10 +106,17 @@ def _key(key: Any) -> str:
 def _tensor_to_json(value: torch.Tensor, buffers: list[bytes]) -> dict[str, Any]:
     # Read the raw storage with subclass hooks off, so a tensor subclass cannot
     # substitute other bytes for what it holds.
-    with torch._C.DisableTorchFunctionSubclass():
-        plain = torch.Tensor.as_subclass(value, torch.Tensor)
-        data = plain.detach().resolve_conj().resolve_neg().to("cpu").contiguous().reshape(-1)
-        raw = data.view(torch.uint8).numpy().tobytes() if data.numel() else b""
+    try:
+        with torch._C.DisableTorchFunctionSubclass():
+            plain = torch.Tensor.as_subclass(value, torch.Tensor)
+            if plain.layout != torch.strided or plain.device.type == "meta":
+                raise WireError(f"{plain.layout} tensors on {plain.device} hold no plain values")
+            data = plain.detach().resolve_conj().resolve_neg().to("cpu").contiguous().reshape(-1)
+            raw = data.view(torch.uint8).numpy().tobytes() if data.numel() else b""
+    except WireError:
+        raise
+    except Exception as error:  # noqa: BLE001 - whatever torch refuses, the tensor is not plain data
+        raise WireError(f"this tensor cannot be graded: {type(error).__name__}: {error}") from None
     dtype = str(data.dtype).removeprefix("torch.")
     if dtype not in _DTYPES:
         raise WireError(f"tensors of dtype {dtype} cannot be graded")
@@ -149,11 +157,12 @@ def _tensor_from_json(spec: Mapping[str, Any], payload: memoryview) -> torch.Ten
     if type(offset) is not int or type(nbytes) is not int or offset < 0 or offset + nbytes > len(payload):
         raise WireError("tensor bytes out of range")
     itemsize = torch.empty((), dtype=dtype).element_size()
-    if math.prod(shape) * itemsize != nbytes:
+    if any(n >= MAX_DIMENSION for n in shape) or math.prod(shape) * itemsize != nbytes:
         raise WireError("tensor size does not match its bytes")
-    if nbytes == 0:
-        tensor = torch.empty(shape, dtype=dtype)
-    else:
+    try:
+        if nbytes == 0:
+            return torch.empty(shape, dtype=dtype)
         raw = bytearray(payload[offset:offset + nbytes])
-        tensor = torch.frombuffer(raw, dtype=torch.uint8).view(dtype).reshape(shape)
-    return tensor
+        return torch.frombuffer(raw, dtype=torch.uint8).view(dtype).reshape(shape)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise WireError(f"malformed tensor: {error}") from None

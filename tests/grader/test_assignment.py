@@ -1,0 +1,260 @@
+"""Assignment definitions: loading, what makes one broken, and telling which one a notebook is for."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.assignment import available, defined_names, identify, load_assignment
+from grader.errors import AssignmentError, UsageError
+
+TOML = """
+title = "A tiny convolution assignment"
+[functions.corr2d]
+from_scratch = true
+[functions.scale]
+"""
+PUBLIC = """
+from __future__ import annotations
+
+import torch
+
+from grader.testkit import Student, expect_close, public_test
+
+
+@public_test(function="corr2d", points=30)
+def corr2d_example(student: Student, rng: torch.Generator) -> None:
+    expect_close(student.corr2d(torch.ones(3, 3), torch.ones(2, 2)), torch.full((2, 2), 4.0), what="corr2d")
+"""
+HIDDEN = """
+from __future__ import annotations
+
+import torch
+
+from grader.testkit import Student, expect_close, hidden_test
+
+
+@hidden_test(function="corr2d", points=50, hint="check every window")
+def corr2d_random(student: Student, rng: torch.Generator) -> None:
+    X = torch.randn(5, 5, generator=rng)
+    expect_close(student.corr2d(X, torch.ones(1, 1)), X, what="corr2d")
+
+
+@hidden_test(function="scale", points=20, hint="double it")
+def scale_doubles(student: Student, rng: torch.Generator) -> None:
+    x = torch.randn(3, generator=rng)
+    expect_close(student.scale(x), 2 * x, what="scale")
+"""
+
+
+def write_assignment(root: Path, name: str = "tiny", *, toml: str = TOML, public: str | None = PUBLIC,
+                     hidden: str | None = HIDDEN) -> Path:
+    directory = root / name
+    directory.mkdir(parents=True)
+    (directory / "assignment.toml").write_text(textwrap.dedent(toml))
+    if public is not None:
+        (directory / "public_tests.py").write_text(public)
+    if hidden is not None:
+        (directory / "hidden_tests.py").write_text(hidden)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def corr2d(X, K):\n    return X")])
+    nbformat.write(nb, directory / f"{name}.ipynb")
+    return directory
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty assignments folder that the grader reads instead of the course's."""
+    folder = tmp_path / "assignments"
+    folder.mkdir()
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    return folder
+
+
+def test_available_lists_folders_with_a_declaration(root: Path) -> None:
+    write_assignment(root, "tiny")
+    write_assignment(root, "another")
+    (root / "not_an_assignment").mkdir()
+    (root / "stray.txt").write_text("x")
+    assert available() == ("another", "tiny")
+
+
+def test_available_is_empty_when_the_root_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "nowhere"))
+    assert available() == ()
+
+
+def test_load_assignment_reads_declaration_and_both_test_files(root: Path) -> None:
+    directory = write_assignment(root)
+    definition = load_assignment("tiny")
+    assert definition.name == "tiny" and definition.title == "A tiny convolution assignment"
+    assert definition.directory == directory.resolve()
+    assert definition.notebook == directory.resolve() / "tiny.ipynb"
+    assert definition.functions == ("corr2d", "scale")
+    assert definition.from_scratch == frozenset({"corr2d"})
+    assert [(t.name, t.function, t.points, t.hidden) for t in definition.tests] == [
+        ("corr2d_example", "corr2d", 30.0, False), ("corr2d_random", "corr2d", 50.0, True),
+        ("scale_doubles", "scale", 20.0, True)]
+    assert definition.max_score == 100.0
+    assert next(t for t in definition.tests if t.name == "scale_doubles").hint == "double it"
+
+
+def test_the_title_defaults_to_the_name(root: Path) -> None:
+    write_assignment(root, toml="[functions.corr2d]\nfrom_scratch = true\n[functions.scale]\n")
+    assert load_assignment("tiny").title == "tiny"
+
+
+def test_public_only_skips_the_hidden_file_and_the_points_total(root: Path) -> None:
+    write_assignment(root, hidden="raise RuntimeError('must not be imported')")
+    definition = load_assignment("tiny", public_only=True)
+    assert [t.name for t in definition.tests] == ["corr2d_example"]
+    assert definition.max_score == 30.0
+
+
+def test_public_only_works_without_a_hidden_file(root: Path) -> None:
+    write_assignment(root, hidden=None)
+    assert [t.name for t in load_assignment("tiny", public_only=True).tests] == ["corr2d_example"]
+
+
+def test_an_unknown_assignment_is_a_usage_error_naming_the_known_ones(root: Path) -> None:
+    write_assignment(root, "tiny")
+    with pytest.raises(UsageError, match="'pooling'.*tiny"):
+        load_assignment("pooling")
+
+
+def test_an_unknown_assignment_in_an_empty_root_says_so(root: Path) -> None:
+    with pytest.raises(UsageError, match="none in"):
+        load_assignment("tiny")
+
+
+def test_points_not_totalling_100_are_an_assignment_error(root: Path) -> None:
+    write_assignment(root, hidden=HIDDEN.replace("points=20", "points=10"))
+    with pytest.raises(AssignmentError, match="90 points, not 100"):
+        load_assignment("tiny")
+
+
+def test_a_test_worth_no_points_is_an_assignment_error(root: Path) -> None:
+    public = PUBLIC + textwrap.dedent("""
+        @public_test(function="scale", points=0)
+        def free(student: Student, rng: torch.Generator) -> None:
+            pass
+        """)
+    write_assignment(root, public=public)
+    with pytest.raises(AssignmentError, match="worth points"):
+        load_assignment("tiny")
+
+
+def test_a_test_of_an_undeclared_function_is_an_assignment_error(root: Path) -> None:
+    write_assignment(root, hidden=HIDDEN.replace('function="scale"', 'function="pool2d"'))
+    with pytest.raises(AssignmentError, match="pool2d"):
+        load_assignment("tiny")
+
+
+def test_a_hidden_test_in_the_public_file_is_an_assignment_error(root: Path) -> None:
+    public = PUBLIC.replace("public_test", "hidden_test").replace('points=30)', 'points=30, hint="h")')
+    write_assignment(root, public=public)
+    with pytest.raises(AssignmentError, match="public_tests.py holds hidden tests.*corr2d_example"):
+        load_assignment("tiny", public_only=True)
+
+
+def test_a_public_test_in_the_hidden_file_is_an_assignment_error(root: Path) -> None:
+    hidden = HIDDEN.replace('@hidden_test(function="scale", points=20, hint="double it")',
+                            '@public_test(function="scale", points=20)').replace(
+        "import Student, expect_close, hidden_test", "import Student, expect_close, hidden_test, public_test")
+    write_assignment(root, hidden=hidden)
+    with pytest.raises(AssignmentError, match="hidden_tests.py holds public tests.*scale_doubles"):
+        load_assignment("tiny")
+
+
+def test_duplicate_test_names_across_files_are_an_assignment_error(root: Path) -> None:
+    write_assignment(root, hidden=HIDDEN.replace("def corr2d_random", "def corr2d_example"))
+    with pytest.raises(AssignmentError, match="not unique: corr2d_example"):
+        load_assignment("tiny")
+
+
+@pytest.mark.parametrize("broken", ["raise RuntimeError('no GPU here')", "import not_a_module_anywhere",
+                                    "def broken(:\n    pass"], ids=["raises", "bad_import", "syntax_error"])
+def test_a_test_file_that_fails_on_import_is_an_assignment_error(root: Path, broken: str) -> None:
+    write_assignment(root, public=PUBLIC + "\n" + broken + "\n")
+    with pytest.raises(AssignmentError, match="public_tests.py fails to load"):
+        load_assignment("tiny")
+
+
+def test_a_missing_hidden_file_is_an_assignment_error_unless_public_only(root: Path) -> None:
+    write_assignment(root, hidden=None)
+    with pytest.raises(AssignmentError, match="no hidden_tests.py.*--public"):
+        load_assignment("tiny")
+
+
+def test_a_missing_public_file_is_an_assignment_error(root: Path) -> None:
+    write_assignment(root, public=None)
+    with pytest.raises(AssignmentError, match="public_tests.py is missing"):
+        load_assignment("tiny")
+
+
+@pytest.mark.parametrize("toml", ["title = 'x'\n", "functions = 3\n", "[functions\n"],
+                         ids=["no_functions", "functions_not_a_table", "not_toml"])
+def test_a_broken_declaration_is_an_assignment_error(root: Path, toml: str) -> None:
+    write_assignment(root, toml=toml)
+    with pytest.raises(AssignmentError, match="assignment.toml"):
+        load_assignment("tiny")
+
+
+def test_defined_names_are_top_level_functions_and_classes() -> None:
+    cells = ("import torch\ndef corr2d(X, K):\n    def inner():\n        pass\n    return X",
+             "class Conv2D:\n    def forward(self, x):\n        return x", "async def later():\n    pass",
+             "scale = lambda x: 2 * x", "def broken(:")
+    assert defined_names(cells) == {"corr2d", "Conv2D", "later"}
+
+
+def test_identify_prefers_the_requested_assignment(root: Path) -> None:
+    write_assignment(root, "tiny")
+    assert identify("tiny", None, ("def pool2d(X):\n    return X",)) == ("tiny", "")
+    assert identify("tiny", "tiny", ()) == ("tiny", "")
+
+
+def test_identify_refuses_a_notebook_whose_metadata_names_another_assignment(root: Path) -> None:
+    write_assignment(root, "tiny")
+    write_assignment(root, "pooling", toml="[functions.pool2d]\n")
+    name, reason = identify("tiny", "pooling", ("def corr2d(X, K):\n    return X",))
+    assert name is None
+    assert "'pooling'" in reason and "'tiny'" in reason
+
+
+def test_identify_uses_the_metadata_when_nothing_is_requested(root: Path) -> None:
+    write_assignment(root, "tiny")
+    write_assignment(root, "pooling", toml="[functions.pool2d]\n")
+    assert identify(None, "pooling", ("def corr2d(X, K):\n    return X",)) == ("pooling", "")
+
+
+def test_identify_refuses_metadata_naming_an_unknown_assignment(root: Path) -> None:
+    write_assignment(root, "tiny")
+    name, reason = identify(None, "homework9", ("def corr2d(X, K):\n    return X",))
+    assert name is None and "'homework9'" in reason
+
+
+def test_identify_infers_the_assignment_from_the_names_a_notebook_defines(root: Path) -> None:
+    write_assignment(root, "tiny")
+    write_assignment(root, "pooling", toml="[functions.pool2d]\n[functions.corr2d]\n[functions.stride]\n")
+    assert identify(None, None, ("def pool2d(X):\n    return X", "def stride(X):\n    return X")) == ("pooling", "")
+    assert identify(None, None, ("def corr2d(X, K):\n    return X", "def scale(x):\n    return x")) == ("tiny", "")
+
+
+def test_identify_skips_assignments_with_a_broken_declaration(root: Path) -> None:
+    write_assignment(root, "tiny")
+    write_assignment(root, "broken", toml="[functions\n")
+    assert identify(None, None, ("def scale(x):\n    return x",)) == ("tiny", "")
+
+
+def test_identify_with_nothing_matching_says_to_pass_the_assignment(root: Path) -> None:
+    write_assignment(root, "tiny")
+    name, reason = identify(None, None, ("def pool2d(X):\n    return X", "x = 1"))
+    assert name is None and "--assignment" in reason
+
+
+def test_identify_infers_from_a_cell_that_also_has_a_shell_escape(root: Path) -> None:
+    write_assignment(root, "tiny")
+    cells = ("!pip install d2l\nimport torch\ndef corr2d(X, K):\n    return X",)
+    assert identify(None, None, cells) == ("tiny", "")

@@ -1,0 +1,187 @@
+"""The load stage: any upload becomes a Submission or an Unusable with a reason, never an exception."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.load import Submission, Unusable, load
+from tests.conftest import MakeNotebook
+
+CORR2D = "import torch\ndef corr2d(X, K):\n    return X"
+
+
+def loaded(path: Path) -> Submission:
+    result = load(path)
+    assert isinstance(result, Submission), result
+    return result
+
+
+def unusable(path: Path) -> str:
+    result = load(path)
+    assert isinstance(result, Unusable), result
+    assert result.path == path
+    assert result.reason and "\n" not in result.reason
+    return result.reason
+
+
+def write_json(path: Path, document: object) -> Path:
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_good_notebook_loads_its_code_cells_in_order(make_notebook: MakeNotebook) -> None:
+    path = make_notebook(CORR2D, "x = 1\nprint(x)", "")
+    submission = loaded(path)
+    assert submission.cells == (CORR2D, "x = 1\nprint(x)", "")
+    assert submission.path == path
+    assert submission.notes == ()
+    assert submission.assignment is None
+
+
+def test_the_assignment_comes_from_the_notebook_metadata(make_notebook: MakeNotebook) -> None:
+    assert loaded(make_notebook(CORR2D, assignment="cross_correlation")).assignment == "cross_correlation"
+
+
+def test_a_non_string_assignment_in_the_metadata_is_ignored(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CORR2D)])
+    nb.metadata["convgrade"] = {"assignment": ["cross_correlation"]}
+    path = tmp_path / "odd.ipynb"
+    nbformat.write(nb, path)
+    assert loaded(path).assignment is None
+
+
+def test_markdown_cells_are_left_out_of_the_cells(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell("a = 1"),
+                                         nbformat.v4.new_raw_cell("raw"), nbformat.v4.new_code_cell("b = 2")])
+    path = tmp_path / "mixed.ipynb"
+    nbformat.write(nb, path)
+    assert loaded(path).cells == ("a = 1", "b = 2")
+
+
+def test_the_digest_is_stable_across_loads(make_notebook: MakeNotebook) -> None:
+    path = make_notebook(CORR2D, "y = 2")
+    first, second = loaded(path), loaded(path)
+    assert first.digest == second.digest
+    assert len(first.digest) == 64 and int(first.digest, 16) >= 0
+
+
+def test_the_digest_depends_only_on_the_code_cells(tmp_path: Path) -> None:
+    def write(name: str, cells: list[nbformat.NotebookNode], **metadata: object) -> Path:
+        nb = nbformat.v4.new_notebook(cells=cells)
+        nb.metadata.update(metadata)
+        path = tmp_path / name
+        nbformat.write(nb, path)
+        return path
+
+    plain = write("plain.ipynb", [nbformat.v4.new_code_cell(CORR2D)])
+    decorated = write("decorated.ipynb", [
+        nbformat.v4.new_markdown_cell("Some *prose* the student wrote."),
+        nbformat.v4.new_code_cell(CORR2D, execution_count=7, outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="printed\n")]),
+    ], convgrade={"assignment": "cross_correlation"}, kernelspec={"name": "python3", "display_name": "Python 3"})
+    changed = write("changed.ipynb", [nbformat.v4.new_code_cell(CORR2D + " * 2")])
+    split = write("split.ipynb", [nbformat.v4.new_code_cell("import torch"),
+                                  nbformat.v4.new_code_cell("def corr2d(X, K):\n    return X")])
+    assert loaded(plain).digest == loaded(decorated).digest
+    assert loaded(plain).digest != loaded(changed).digest
+    assert loaded(plain).digest != loaded(split).digest
+
+
+def test_a_nonexistent_path_is_unusable(tmp_path: Path) -> None:
+    assert "no such file" in unusable(tmp_path / "missing.ipynb")
+
+
+def test_a_directory_is_unusable(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.ipynb"
+    folder.mkdir()
+    assert "directory" in unusable(folder)
+
+
+def test_binary_garbage_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.ipynb"
+    path.write_bytes(b"\xff\xfe" + random.Random(0).randbytes(4096))
+    assert "binary" in unusable(path)
+
+
+def test_text_that_is_not_json_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "prose.ipynb"
+    path.write_text("def corr2d(X, K):\n    return X\n")
+    reason = unusable(path)
+    assert "not valid JSON" in reason and "line 1" in reason
+
+
+def test_an_empty_file_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "empty.ipynb"
+    path.write_bytes(b"")
+    assert "JSON" in unusable(path)
+
+
+def test_a_notebook_cut_in_half_is_reported_as_truncated(make_notebook: MakeNotebook) -> None:
+    path = make_notebook(CORR2D, "x = {'a': [1, 2]}  # brackets in a string: ]]}}", "z = 3")
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    reason = unusable(path)
+    assert "truncated" in reason
+    assert "re-download" in reason
+
+
+@pytest.mark.parametrize("document", [[1, 2, 3], "a string", 42, None, {"metadata": {}, "nbformat": 4},
+                                      {"source": "x = 1"}], ids=["list", "string", "number", "null", "no_cells",
+                                                                 "a_cell"])
+def test_json_that_is_not_a_notebook_is_unusable(tmp_path: Path, document: object) -> None:
+    assert "not a Jupyter notebook" in unusable(write_json(tmp_path / "data.ipynb", document))
+
+
+def test_a_notebook_with_no_cells_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "empty.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    assert unusable(path) == "has no cells"
+
+
+def test_a_notebook_with_only_markdown_cells_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "prose.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Answers"),
+                                                   nbformat.v4.new_markdown_cell("```python\nx = 1\n```")]), path)
+    assert unusable(path) == "has no code cells"
+
+
+def test_a_notebook_nbformat_refuses_is_unusable(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "future.ipynb", {"cells": [], "metadata": {}, "nbformat": 99, "nbformat_minor": 0})
+    assert "known version (nbformat 99)" in unusable(path)
+
+
+def test_an_nbformat_3_notebook_is_upgraded_and_loads_with_a_note(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "old.ipynb", {
+        "nbformat": 3, "nbformat_minor": 0, "metadata": {"name": "old"},
+        "worksheets": [{"metadata": {}, "cells": [
+            {"cell_type": "heading", "level": 1, "metadata": {}, "source": ["Cross-correlation"]},
+            {"cell_type": "code", "collapsed": False, "language": "python", "metadata": {}, "outputs": [],
+             "prompt_number": 1, "input": ["import torch\n", "def corr2d(X, K):\n", "    return X"]},
+            {"cell_type": "markdown", "metadata": {}, "source": ["Some text"]},
+            {"cell_type": "code", "collapsed": False, "language": "python", "metadata": {}, "outputs": [],
+             "input": "y = corr2d(1, 2)"},
+        ]}]})
+    submission = loaded(path)
+    assert submission.cells == (CORR2D, "y = corr2d(1, 2)")
+    assert any("nbformat 3" in note for note in submission.notes)
+
+
+def test_the_digest_of_an_upgraded_notebook_matches_the_same_code_in_nbformat_4(tmp_path: Path,
+                                                                               make_notebook: MakeNotebook) -> None:
+    old = write_json(tmp_path / "old.ipynb", {
+        "nbformat": 3, "nbformat_minor": 0, "metadata": {},
+        "worksheets": [{"metadata": {}, "cells": [
+            {"cell_type": "code", "language": "python", "metadata": {}, "outputs": [], "input": CORR2D}]}]})
+    assert loaded(old).digest == loaded(make_notebook(CORR2D)).digest
+
+
+def test_a_code_cell_without_source_loads_as_an_empty_cell_not_an_exception(tmp_path: Path) -> None:
+    path = write_json(tmp_path / "nosource.ipynb", {
+        "cells": [{"id": "a1", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    assert loaded(path).cells == ("",)

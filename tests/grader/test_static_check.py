@@ -1,0 +1,148 @@
+"""The source half of the from-scratch rule: which library convolutions a function names."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.static_check import library_convolutions
+
+
+def found(*cells: str, functions: tuple[str, ...] = ("corr2d",)) -> dict[str, set[str]]:
+    return library_convolutions(tuple(cells), functions)
+
+
+@pytest.mark.parametrize(("cells", "expected"), [
+    (("import torch.nn.functional as F", "def corr2d(X, K):\n    return F.conv2d(X, K)"),
+     "torch.nn.functional.conv2d"),
+    (("import torch\ndef corr2d(X, K):\n    return torch.conv2d(X, K)",), "torch.conv2d"),
+    (("import torch\ndef corr2d(X, K):\n    return torch.nn.functional.conv2d(X, K)",), "torch.nn.functional.conv2d"),
+    (("import torch.nn.functional\ndef corr2d(X, K):\n    return torch.nn.functional.conv2d(X, K)",),
+     "torch.nn.functional.conv2d"),
+    (("from torch.nn.functional import conv2d as c\ndef corr2d(X, K):\n    return c(X, K)",),
+     "torch.nn.functional.conv2d"),
+    (("from torch import nn\ndef corr2d(X, K):\n    layer = nn.Conv2d(1, 1, K.shape)\n    return layer(X)",),
+     "torch.nn.Conv2d"),
+    (("import torch.nn as nn\ndef corr2d(X, K):\n    return nn.Conv2d(1, 1, 2)(X)",), "torch.nn.Conv2d"),
+    (("import numpy as np\ndef corr2d(X, K):\n    return np.convolve(X, K)",), "numpy.convolve"),
+    (("import scipy.signal\ndef corr2d(X, K):\n    return scipy.signal.convolve2d(X, K)",), "scipy.signal.convolve2d"),
+    (("from scipy import signal\ndef corr2d(X, K):\n    return signal.correlate2d(X, K, mode='valid')",),
+     "scipy.signal.correlate2d"),
+    (("from scipy.signal import fftconvolve as fc\ndef corr2d(X, K):\n    return fc(X, K)",),
+     "scipy.signal.fftconvolve"),
+    (("import torch.nn.functional as F\ndef corr2d(X, K):\n    return F.conv_transpose2d(X, K)",),
+     "torch.nn.functional.conv_transpose2d"),
+    (("import torch\ndef corr2d(X, K):\n    return torch.convolution(X, K, None, [1, 1], [0, 0], [1, 1], False,"
+      " [0, 0], 1)",), "torch.convolution"),
+], ids=["F_alias", "torch_conv2d", "full_path", "import_submodule", "from_import_as", "from_torch_import_nn",
+        "nn_alias", "np_convolve", "scipy_signal", "from_scipy_import_signal", "fftconvolve_alias",
+        "conv_transpose", "aten_convolution"])
+def test_library_convolutions_are_found_whatever_name_reaches_them(cells: tuple[str, ...], expected: str) -> None:
+    assert found(*cells) == {"corr2d": {expected}}
+
+
+def test_a_library_convolution_referenced_without_a_call_is_found() -> None:
+    cells = ("import torch.nn.functional as F\ndef corr2d(X, K):\n    op = F.conv2d\n    return op(X, K)",)
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_an_import_inside_the_function_is_followed() -> None:
+    cells = ("def corr2d(X, K):\n    import torch.nn.functional as G\n    return G.conv2d(X, K)",)
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_convolutions_reached_through_notebook_helpers_are_found() -> None:
+    cells = ("import torch.nn.functional as F",
+             "def _inner(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]",
+             "def helper(X, K):\n    return _inner(X, K)",
+             "def corr2d(X, K):\n    return helper(X, K)",
+             "def unrelated(X):\n    import numpy as np\n    return np.convolve(X, X)")
+    assert found(*cells, functions=("corr2d", "helper", "unrelated")) == {
+        "corr2d": {"torch.nn.functional.conv2d"}, "helper": {"torch.nn.functional.conv2d"},
+        "unrelated": {"numpy.convolve"}}
+
+
+def test_mutually_recursive_helpers_terminate() -> None:
+    cells = ("def a(n):\n    return b(n - 1) if n else 0", "def b(n):\n    return a(n)",
+             "def corr2d(X, K):\n    return a(3)")
+    assert found(*cells) == {}
+
+
+def test_helper_classes_the_function_instantiates_are_followed() -> None:
+    cells = ("import torch.nn.functional as F",
+             "class Engine:\n    def run(self, X, K):\n        return F.conv2d(X, K)",
+             "def corr2d(X, K):\n    return Engine().run(X, K)")
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_only_the_requested_functions_are_reported() -> None:
+    cells = ("import torch.nn.functional as F",
+             "def corr2d(X, K):\n    return X",
+             "def check(X, K):\n    return F.conv2d(X, K)")
+    assert found(*cells) == {}
+    assert found(*cells, functions=("corr2d", "check")) == {"check": {"torch.nn.functional.conv2d"}}
+
+
+def test_a_function_the_notebook_does_not_define_is_not_reported() -> None:
+    assert found("import torch.nn.functional as F\nx = F.conv2d", functions=("corr2d", "missing")) == {}
+
+
+@pytest.mark.parametrize("body", [
+    "    # F.conv2d would be cheating; torch.conv2d too\n    return X",
+    "    '''Not F.conv2d(X, K), nor np.convolve.'''\n    return X",
+    "    message = 'use torch.nn.functional.conv2d to check'\n    return X",
+    "    return convolve2d(X, K)",
+    "    conv = X * K.sum()\n    return conv",
+    "    return X.unfold(0, K.shape[0], 1).unfold(1, K.shape[1], 1).mul(K).sum((-1, -2))",
+    "    return torch.Tensor.unfold(X, 0, 2, 1)",
+    "    return F.unfold(X[None, None], K.shape)",
+    "    return torch.einsum('ij,ij->', X, K) + F.pad(X, (1, 1)).sum() + torch.matmul(X, K).sum()",
+    "    return self.conv(X) if False else X.conv2d",
+    "    conv2d = lambda a, b: a\n    return conv2d(X, K)",
+], ids=["comment", "docstring", "string", "own_convolve2d", "variable_named_conv", "tensor_unfold",
+        "Tensor_unfold", "F_unfold", "other_library_functions", "attributes_of_other_objects", "local_conv2d"])
+def test_things_that_only_look_like_library_convolutions_are_ignored(body: str) -> None:
+    cells = ("import torch\nimport torch.nn.functional as F\nimport numpy as np",
+             "def convolve2d(X, K):\n    h, w = K.shape\n    return X[:h, :w] * K",
+             f"def corr2d(X, K):\n{body}")
+    assert found(*cells) == {}
+
+
+def test_the_last_definition_wins() -> None:
+    library = "import torch.nn.functional as F\ndef corr2d(X, K):\n    return F.conv2d(X, K)"
+    scratch = "def corr2d(X, K):\n    return X[: X.shape[0] - K.shape[0] + 1] * 0"
+    assert found(library, scratch) == {}
+    assert found(scratch, library) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_a_helper_redefined_later_is_read_in_its_last_version() -> None:
+    cells = ("import numpy as np",
+             "def helper(X):\n    return X",
+             "def corr2d(X, K):\n    return helper(X)",
+             "def helper(X):\n    return np.convolve(X, X)")
+    assert found(*cells) == {"corr2d": {"numpy.convolve"}}
+
+
+def test_cells_with_ipython_magics_still_parse() -> None:
+    cells = ("!pip install d2l\n%matplotlib inline\nimport torch.nn.functional as F",
+             "%time y = 1\ndef corr2d(X, K):\n    !ls\n    return F.conv2d(X, K)")
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+    line_magic = "%time y = 1\nimport numpy as np\n!ls -l\ndef corr2d(X, K):\n    return np.convolve(X, K)"
+    assert found(line_magic) == {"corr2d": {"numpy.convolve"}}
+
+
+def test_a_function_defined_under_a_cell_magic_is_still_read() -> None:
+    cells = ("import torch.nn.functional as F", "%%time\ndef corr2d(X, K):\n    return F.conv2d(X, K)")
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_cells_with_syntax_errors_are_skipped_and_the_rest_still_read() -> None:
+    cells = ("import torch.nn.functional as F",
+             "def corr2d(X, K)\n    return X",  # missing colon
+             "def broken(:",
+             "def corr2d(X, K):\n    return F.conv2d(X, K)")
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_a_definition_only_in_a_broken_cell_is_not_found() -> None:
+    cells = ("import torch.nn.functional as F", "def corr2d(X, K):\n    return F.conv2d(X, K)\n)")
+    assert found(*cells) == {}

@@ -1,0 +1,314 @@
+"""The Student proxy and the recipes behind it, in-process through `local_student`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from grader.student import StudentProxy, local_student
+from grader.testkit import StudentFailure, Training
+
+NOTEBOOK = '''
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+def corr2d(X, K):
+    h, w = K.shape
+    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, dtype=X.dtype)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+
+def library_corr2d(X, K):
+    return F.conv2d(X[None, None], K[None, None])[0, 0]
+
+def numpy_corr(x, k):
+    return torch.from_numpy(np.convolve(x.numpy(), k.numpy()[::-1], mode="valid").copy())
+
+def shape_of(X):
+    return tuple(X.shape)
+
+def fails(X):
+    raise ValueError("the kernel is too big")
+
+def returns_int(X):
+    return 3
+
+def returns_object(X):
+    return object()
+
+def returns_numpy_scalar(X):
+    return np.float64(2.5)
+
+def mixed(X):
+    return {"sum": X.sum(), "items": [1, 2.5, "three", None], "pair": (True, X)}
+
+def scaled_product(X, K):
+    return X * K * 3
+
+def detached(X, K):
+    return (X * K).detach()
+
+def half_detached(X, K):
+    return X.detach() * K
+
+class Scale(torch.nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(n))
+        self.bias = torch.nn.Parameter(torch.zeros(n))
+
+    def forward(self, x):
+        return x * self.weight + self.bias
+
+def not_a_module(n):
+    return [n]
+
+def pixel_loop(X):
+    total = 0.0
+    for i in range(X.shape[0]):
+        for j in range(X.shape[1]):
+            total += float(X[i, j])
+    return total
+
+def vectorized(X):
+    return X.sum()
+
+not_callable = 42
+'''
+
+
+@pytest.fixture(scope="module")
+def namespace() -> dict[str, Any]:
+    names: dict[str, Any] = {}
+    exec(compile(NOTEBOOK, "<cell 1>", "exec"), names)
+    return names
+
+
+@pytest.fixture
+def student(namespace: dict[str, Any]) -> StudentProxy:
+    return local_student(namespace, from_scratch=frozenset({"corr2d", "library_corr2d", "numpy_corr"}))
+
+
+def failure(call: Any) -> StudentFailure:
+    with pytest.raises(StudentFailure) as caught:
+        call()
+    return caught.value
+
+
+def test_a_tensor_call_returns_the_students_tensor(student: StudentProxy) -> None:
+    X = torch.arange(9.0).reshape(3, 3)
+    Y = student.corr2d(X, torch.tensor([[0.0, 1.0], [2.0, 3.0]]))
+    assert type(Y) is torch.Tensor
+    assert torch.equal(Y, torch.tensor([[19.0, 25.0], [37.0, 43.0]]))
+
+
+def test_arguments_are_copies_the_student_cannot_change(namespace: dict[str, Any]) -> None:
+    exec("def mutate(X):\n    X += 100\n    return X", namespace)
+    X = torch.zeros(3)
+    local_student(namespace).mutate(X)
+    assert torch.equal(X, torch.zeros(3))
+
+
+def test_a_call_returning_a_tuple_returns_a_tuple(student: StudentProxy) -> None:
+    assert student.call("shape_of", torch.zeros(4, 5)) == (4, 5)
+    assert type(student.call("shape_of", torch.zeros(4, 5))) is tuple
+
+
+def test_a_call_returning_nested_plain_data_keeps_its_structure(student: StudentProxy) -> None:
+    value = student.call("mixed", torch.ones(2))
+    assert value["items"] == [1, 2.5, "three", None]
+    assert value["pair"][0] is True and torch.equal(value["pair"][1], torch.ones(2))
+    assert torch.equal(value["sum"], torch.tensor(2.0))
+
+
+def test_a_numpy_scalar_return_becomes_a_python_number(student: StudentProxy) -> None:
+    value = student.call("returns_numpy_scalar", torch.ones(1))
+    assert value == 2.5 and type(value) is float
+
+
+def test_a_missing_name_fails_as_missing(student: StudentProxy) -> None:
+    caught = failure(lambda: student.pool2d(torch.ones(2, 2)))
+    assert caught.kind == "missing" and "pool2d" in caught.message
+
+
+def test_a_name_that_is_not_callable_fails_as_missing(student: StudentProxy) -> None:
+    caught = failure(lambda: student.not_callable())
+    assert caught.kind == "missing" and "not a function" in caught.message
+
+
+def test_an_exception_from_student_code_fails_as_raised_with_its_type(student: StudentProxy) -> None:
+    caught = failure(lambda: student.fails(torch.ones(1)))
+    assert caught.kind == "raised"
+    assert "ValueError" in caught.message and "the kernel is too big" in caught.message
+
+
+def test_a_non_tensor_where_a_tensor_is_expected_fails_as_bad_return(student: StudentProxy) -> None:
+    caught = failure(lambda: student.returns_int(torch.ones(1)))
+    assert caught.kind == "bad_return" and "int" in caught.message
+    assert student.call("returns_int", torch.ones(1)) == 3  # call() takes any plain data
+
+
+def test_returning_an_arbitrary_object_fails_as_bad_return(student: StudentProxy) -> None:
+    caught = failure(lambda: student.call("returns_object", torch.ones(1)))
+    assert caught.kind == "bad_return" and "object" in caught.message
+
+
+def test_a_from_scratch_function_using_conv2d_is_recorded(student: StudentProxy) -> None:
+    Y = student.library_corr2d(torch.arange(9.0).reshape(3, 3), torch.ones(2, 2))
+    assert Y.shape == (2, 2)
+    recorded = student.library_convolutions["library_corr2d"]
+    assert recorded and all("conv" in name for name in recorded)
+
+
+def test_a_from_scratch_function_using_np_convolve_is_recorded(student: StudentProxy) -> None:
+    y = student.numpy_corr(torch.arange(5.0, dtype=torch.float64), torch.tensor([1.0, 2.0], dtype=torch.float64))
+    assert torch.equal(y, torch.tensor([2.0, 5.0, 8.0, 11.0], dtype=torch.float64))
+    assert student.library_convolutions == {"numpy_corr": {"numpy.convolve"}}
+
+
+def test_a_from_scratch_function_without_library_convolutions_records_nothing(student: StudentProxy) -> None:
+    student.corr2d(torch.ones(3, 3), torch.ones(2, 2))
+    assert student.library_convolutions == {}
+
+
+def test_a_function_not_declared_from_scratch_is_not_watched(namespace: dict[str, Any]) -> None:
+    student = local_student(namespace, from_scratch=frozenset({"corr2d"}))
+    student.library_corr2d(torch.ones(3, 3), torch.ones(2, 2))
+    student.numpy_corr(torch.ones(4), torch.ones(2))
+    assert student.library_convolutions == {}
+
+
+def test_gradients_reach_each_requested_argument(student: StudentProxy) -> None:
+    X, K = torch.arange(4.0).reshape(2, 2), torch.full((2, 2), 2.0)
+    output, (dX, dK) = student.gradients("scaled_product", X, K, wrt=[0, 1])
+    assert torch.equal(output, X * K * 3)
+    assert dX is not None and dK is not None
+    assert torch.equal(dX, K * 3) and torch.equal(dK, X * 3)
+    assert not output.requires_grad
+
+
+def test_gradients_use_the_given_grad_output(student: StudentProxy) -> None:
+    X, K = torch.ones(2), torch.ones(2)
+    _, (dX,) = student.gradients("scaled_product", X, K, wrt=[0], grad_output=torch.tensor([1.0, -2.0]))
+    assert dX is not None and torch.equal(dX, torch.tensor([3.0, -6.0]))
+
+
+def test_gradients_are_none_when_the_function_detaches(student: StudentProxy) -> None:
+    _, grads = student.gradients("detached", torch.ones(2), torch.ones(2), wrt=[0, 1])
+    assert grads == (None, None)
+    _, (dX, dK) = student.gradients("half_detached", torch.ones(2), torch.full((2,), 5.0), wrt=[0, 1])
+    assert dX is None and dK is not None and torch.equal(dK, torch.ones(2))
+
+
+def test_module_builds_loads_parameters_and_runs_forward(student: StudentProxy) -> None:
+    run = student.module("Scale", 3, parameters={"weight": torch.tensor([1.0, 2.0, 3.0])},
+                         inputs=[torch.ones(3), torch.full((3,), 2.0)])
+    assert set(run.parameters) == {"weight", "bias"}
+    assert torch.equal(run.parameters["weight"], torch.tensor([1.0, 2.0, 3.0]))
+    assert [o.tolist() for o in run.outputs] == [[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]
+    assert run.losses == ()
+
+
+def test_module_training_records_a_falling_loss_per_step(student: StudentProxy) -> None:
+    X, Y = torch.ones(4, 2), torch.full((4, 2), 3.0)
+    run = student.module("Scale", 2, train=Training(X=X, Y=Y, lr=0.05, steps=6))
+    assert len(run.losses) == 6
+    assert all(type(loss) is float for loss in run.losses)
+    assert run.losses[0] == pytest.approx(4 * 2 * (3.0 - 1.0) ** 2)
+    assert list(run.losses) == sorted(run.losses, reverse=True) and run.losses[-1] < run.losses[0]
+    assert not torch.equal(run.parameters["weight"], torch.ones(2))
+
+
+def test_module_with_an_unknown_parameter_name_fails_as_bad_return(student: StudentProxy) -> None:
+    caught = failure(lambda: student.module("Scale", 2, parameters={"kernel": torch.ones(2)}))
+    assert caught.kind == "bad_return"
+    assert "'kernel'" in caught.message and "weight" in caught.message
+
+
+def test_module_failure_messages_name_the_class_once(student: StudentProxy) -> None:
+    caught = failure(lambda: student.module("Scale", 2, parameters={"kernel": torch.ones(2)}))
+    assert not caught.message.startswith("Scale Scale")
+
+
+def test_module_whose_constructor_builds_no_module_fails_as_bad_return(student: StudentProxy) -> None:
+    caught = failure(lambda: student.module("not_a_module", 2))
+    assert caught.kind == "bad_return" and "nn.Module" in caught.message
+
+
+def test_cost_of_a_pixel_loop_grows_with_the_image(student: StudentProxy) -> None:
+    small = student.cost("pixel_loop", torch.ones(3, 3))
+    large = student.cost("pixel_loop", torch.ones(6, 6))
+    assert small.python_lines > 9
+    assert large.python_lines > 3 * small.python_lines
+    assert large.tensor_ops > small.tensor_ops
+
+
+def test_cost_of_a_vectorized_function_does_not_grow_with_the_image(student: StudentProxy) -> None:
+    small = student.cost("vectorized", torch.ones(3, 3))
+    large = student.cost("vectorized", torch.ones(30, 30))
+    assert small.python_lines == large.python_lines > 0
+    assert small.tensor_ops == large.tensor_ops > 0
+
+
+def test_cost_reports_a_failing_function_as_raised(student: StudentProxy) -> None:
+    assert failure(lambda: student.cost("fails", torch.ones(1))).kind == "raised"
+
+
+@pytest.mark.parametrize("reply", [
+    None, "ok", [True], {"value": 1}, {"ok": "yes"}, {"ok": 1}, {"ok": False},
+    {"ok": False, "kind": "exploded", "message": "x"}, {"ok": False, "kind": "raised", "message": 5},
+    {"ok": True, "devices": "cpu"},
+], ids=repr)
+def test_a_malformed_reply_fails_as_crashed(reply: Any) -> None:
+    proxy = StudentProxy(lambda request: reply)
+    caught = failure(lambda: proxy.corr2d(torch.ones(2, 2), torch.ones(1, 1)))
+    assert caught.kind == "crashed" and "corr2d" in caught.message
+
+
+def test_requests_carry_the_device_and_the_from_scratch_flag() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def transport(request: dict[str, Any]) -> Any:
+        seen.append(request)
+        return {"ok": True, "value": torch.zeros(1), "devices": ["cpu"]}
+
+    proxy = StudentProxy(transport, from_scratch=frozenset({"corr2d"}))
+    proxy.corr2d(torch.ones(1))
+    proxy.scale(torch.ones(1))
+    assert [(r["name"], r["recipe"], r["device"], r["from_scratch"]) for r in seen] == [
+        ("corr2d", "call", "cpu", True), ("scale", "call", "cpu", False)]
+
+
+@pytest.mark.parametrize("device", ["cuda:0", "meta", "cuda"])
+def test_a_reply_with_a_tensor_on_another_device_fails_as_bad_return(device: str) -> None:
+    proxy = StudentProxy(lambda request: {"ok": True, "value": torch.zeros(1), "devices": ["cpu", device]})
+    caught = failure(lambda: proxy.corr2d(torch.ones(1)))
+    assert caught.kind == "bad_return" and device in caught.message
+
+
+def test_a_reply_on_the_requested_device_with_an_index_is_accepted() -> None:
+    proxy = StudentProxy(lambda request: {"ok": True, "value": torch.zeros(1), "devices": ["cuda:1"]}, device="cuda")
+    assert torch.equal(proxy.corr2d(torch.ones(1)), torch.zeros(1))
+
+
+def test_a_reply_failure_kind_and_message_reach_the_test() -> None:
+    proxy = StudentProxy(lambda request: {"ok": False, "kind": "timeout", "message": "corr2d ran for over 3 s"})
+    caught = failure(lambda: proxy.corr2d(torch.ones(1)))
+    assert (caught.kind, caught.message) == ("timeout", "corr2d ran for over 3 s")
+
+
+def test_library_convolutions_in_a_failed_reply_are_still_recorded() -> None:
+    proxy = StudentProxy(lambda request: {"ok": False, "kind": "raised", "message": "boom",
+                                          "library_convolutions": ["aten.convolution.default"]})
+    failure(lambda: proxy.corr2d(torch.ones(1)))
+    assert proxy.library_convolutions == {"corr2d": {"aten.convolution.default"}}
+
+
+def test_a_reply_with_an_invalid_device_name_fails_as_crashed() -> None:
+    proxy = StudentProxy(lambda request: {"ok": True, "value": torch.zeros(1), "devices": ["banana"]})
+    assert failure(lambda: proxy.corr2d(torch.ones(1))).kind == "crashed"
