@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.errors import UsageError
 from grader.execute import Limits, Zygote
 from grader.pipeline import GradeResult, grade
 from grader.release import release_notebook
@@ -241,3 +242,29 @@ def test_a_trick_on_a_correct_submission_keeps_it_honest(make_notebook: MakeNote
     result = grade_cells(make_notebook, zygote, SOLVED_CORR2D, SCALE, TRICKS["printed_score_and_forged_results"],
                          TRICKS["os_exit_at_the_end"])
     assert result.score == 100.0
+
+
+CUDA = pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device on this machine")
+
+
+@CUDA
+def test_on_cuda_a_correct_submission_scores_full_marks(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+    on_device = SOLVED_CORR2D.replace("torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)",
+                                      "torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, device=X.device)")
+    result = grade(make_notebook(on_device, SCALE, assignment="toy"), zygote=zygote, limits=FAST, device="cuda")
+    assert result.score == 100.0
+
+
+@CUDA
+def test_on_cuda_a_result_left_on_the_cpu_fails(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+    result = grade(make_notebook(SOLVED_CORR2D, "def scale(x):\n    return (2 * x).cpu()", assignment="toy"),
+                   zygote=zygote, limits=FAST, device="cuda")
+    assert by_name(result)["scale_doubles"] == 0
+    assert "on cpu" in next(t.detail for t in result.tests if t.name == "scale_doubles")
+
+
+def test_asking_for_cuda_without_a_gpu_is_a_usage_error(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+    if __import__("torch").cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(UsageError, match="no CUDA device"):
+        grade(make_notebook(SCALE, assignment="toy"), zygote=zygote, device="cuda")
