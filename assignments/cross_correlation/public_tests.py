@@ -1,0 +1,125 @@
+"""Public tests of `cross_correlation`: the lecture's worked examples and shapes.
+
+Run them with `grade --public`. The hidden tests check much more (random shapes
+and values, dtypes, gradients, training to kernels you have not seen).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import reference
+from grader.testkit import Student, TestFailure, Training, expect, expect_close, public_test
+
+
+def edge_image() -> torch.Tensor:
+    """Seed 002's 6x8 image: ones, with columns 2..5 black (0)."""
+    X = torch.ones(6, 8)
+    X[:, 2:6] = 0
+    return X
+
+
+EDGE_KERNEL = torch.tensor([[1.0, -1.0]])
+
+
+@public_test(function="corr2d", points=4)
+def corr2d_lecture_example(student: Student, rng: torch.Generator) -> None:
+    X = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])
+    K = torch.tensor([[0.0, 1.0], [2.0, 3.0]])
+    expect_close(student.corr2d(X, K), torch.tensor([[19.0, 25.0], [37.0, 43.0]]),
+                 what="corr2d(X, K) for the lecture's 3x3 X and 2x2 K",
+                 hint="Y[i, j] must be the sum of X[i:i + k_h, j:j + k_w] * K")
+
+
+@public_test(function="corr2d", points=3)
+def corr2d_output_shapes(student: Student, rng: torch.Generator) -> None:
+    for n, k in [((6, 8), (1, 2)), ((3, 3), (2, 2)), ((5, 7), (5, 7)), ((4, 9), (1, 1)), ((2, 9), (2, 3))]:
+        Y = student.corr2d(torch.randn(n, generator=rng), torch.randn(k, generator=rng))
+        expect_close(Y, (n[0] - k[0] + 1, n[1] - k[1] + 1),
+                     what=f"corr2d(X, K) for X of shape {n} and K of shape {k}")
+
+
+@public_test(function="corr2d", points=3)
+def corr2d_edge_image_and_its_transpose(student: Student, rng: torch.Generator) -> None:
+    X = edge_image()
+    expected = torch.zeros(6, 7)
+    expected[:, 1], expected[:, 5] = 1.0, -1.0
+    expect_close(student.corr2d(X, EDGE_KERNEL), expected,
+                 what="corr2d(X, [[1, -1]]) for the lecture's 6x8 edge image")
+    expect_close(student.corr2d(X.t(), EDGE_KERNEL), torch.zeros(8, 5),
+                 what="corr2d(X.t(), [[1, -1]]) for the transposed edge image")
+
+
+@public_test(function="Conv2D", points=3)
+def conv2d_parameters(student: Student, rng: torch.Generator) -> None:
+    run = student.module("Conv2D", (1, 2))
+    expect(set(run.parameters) == {"weight", "bias"},
+           f"Conv2D((1, 2)) should have exactly the parameters 'weight' and 'bias'; yours has {sorted(run.parameters)}")
+    expect_close(run.parameters["weight"], (1, 2), what="Conv2D((1, 2)).weight")
+    expect_close(run.parameters["bias"], (1,), what="Conv2D((1, 2)).bias")
+
+
+@public_test(function="Conv2D", points=4)
+def conv2d_learns_the_edge_kernel(student: Student, rng: torch.Generator) -> None:
+    # Seed 002's loop: 20 steps of gradient descent with lr 0.01 on the edge image.
+    X = edge_image()
+    Y = reference.corr2d(X, EDGE_KERNEL)
+    # Start from a random weight (torch.rand, as d2l) and a zero bias, if the layer has one.
+    start = {"weight": torch.rand(1, 2, generator=rng)}
+    if "bias" in student.module("Conv2D", (1, 2)).parameters:
+        start["bias"] = torch.zeros(1)
+    run = student.module("Conv2D", (1, 2), parameters=start, train=Training(X=X, Y=Y, lr=0.01, steps=20))
+    losses = run.losses
+    expect(losses[-1] < 0.05 * losses[0],
+           f"training Conv2D((1, 2)) as seed 002 does should cut the loss to under 5% in 20 steps; "
+           f"yours went from {losses[0]:.3g} to {losses[-1]:.3g}")
+    weight = run.parameters["weight"].reshape(-1).to(torch.float64)
+    expect(bool((weight - torch.tensor([1.0, -1.0], dtype=torch.float64)).abs().max() < 0.2),
+           f"after seed 002's 20 training steps Conv2D's weight should be close to [[1, -1]]; yours is {weight.tolist()}")
+
+
+@public_test(function="horizontal_edge_kernel", points=3)
+def horizontal_edge_kernel_on_transposed_edge_image(student: Student, rng: torch.Generator) -> None:
+    K = student.horizontal_edge_kernel()
+    expect(K.dim() == 2 and 1 <= K.shape[0] <= 3 and 1 <= K.shape[1] <= 3,
+           f"horizontal_edge_kernel() should return a 2D kernel of at most 3x3; yours has shape {tuple(K.shape)}")
+    expect(K.shape[0] >= 2, "horizontal_edge_kernel() has a single row, so its window never sees two rows "
+                            "and cannot detect a horizontal edge")
+    X = edge_image().t().to(torch.float64)           # rows 0-1 white, 2-5 black, 6-7 white
+    Y = reference.corr2d(X, K.to(torch.float64))
+    rows = X[:, 0]
+    for i in range(Y.shape[0]):
+        straddles = bool((rows[i:i + K.shape[0] - 1] != rows[i + 1:i + K.shape[0]]).any())
+        if straddles and not bool((Y[i].abs() > 1e-6).all()):
+            raise TestFailure(f"corr2d(X.t(), horizontal_edge_kernel()) on the transposed edge image should be "
+                              f"non-zero in output row {i}, whose window crosses a horizontal edge")
+        if not straddles and bool((Y[i].abs() > 1e-6).any()):
+            raise TestFailure(f"corr2d(X.t(), horizontal_edge_kernel()) on the transposed edge image should be "
+                              f"zero in output row {i}, whose window sees no change between rows")
+
+
+def learned(result: Any, call: str) -> tuple[torch.Tensor, list[Any]]:
+    """(weight, losses) from learn_kernel's answer, or a TestFailure saying what is off."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise TestFailure(f"{call} should return a pair (weight, losses); yours returned {type(result).__name__}"
+                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
+    weight, losses = result
+    if not isinstance(weight, torch.Tensor):
+        raise TestFailure(f"the weight that {call} returns should be a tensor; yours is {type(weight).__name__}")
+    if not isinstance(losses, list):
+        raise TestFailure(f"the losses that {call} returns should be a list; yours are {type(losses).__name__}")
+    return weight, losses
+
+
+@public_test(function="learn_kernel", points=4)
+def learn_kernel_lecture_example(student: Student, rng: torch.Generator) -> None:
+    X = edge_image()
+    Y = reference.corr2d(X, EDGE_KERNEL)
+    call = "learn_kernel(X, Y, (1, 2), lr=3e-2, num_epochs=20) on the edge image"
+    weight, losses = learned(student.call("learn_kernel", X, Y, (1, 2), lr=3e-2, num_epochs=20), call)
+    expect(len(losses) == 20, f"{call} should return 20 losses, one per epoch; yours returned {len(losses)}")
+    expect_close(weight, (1, 2), what=f"the weight of {call}")
+    expect(bool((weight.to(torch.float64) - EDGE_KERNEL.to(torch.float64)).abs().max() < 0.05),
+           f"{call} should learn about [[1, -1]]; yours learned {weight.tolist()}")
