@@ -1,39 +1,26 @@
 """Self-checks of the `convolution` assignment (true convolution; 1D and 3D cross-correlation).
 
-Two levels:
-- in-process (fast): the public and hidden tests run through `local_student`
-  against the solved notebook and against realistic wrong versions, for
-  several seeds, so that no pass or failure depends on lucky inputs;
-- end to end: `grade()` on the solved notebook, the student release, and the
-  wrong submissions as notebooks (the solution's cells plus one cell that
-  redefines one function with a realistic bug; the last definition wins).
+The two levels of checks (in process over several seeds; end to end through
+`grade()`) are described, and their shared helpers kept, in `solutions.py`.
 """
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
-import nbformat
 import pytest
 import torch
 
-from grader.assignment import Assignment, load_assignment
-from grader.execute import Limits, Zygote
-from grader.pipeline import GradeResult, grade, start_zygote
-from grader.release import release_notebook
+from grader.assignment import Assignment
+from grader.execute import Zygote
 from grader.student import local_student
-from grader.test import run_test
+from tests.assignments.solutions import (SEEDS, assert_full_marks, assert_notebook_is_clean,
+                                         assert_points_mostly_hidden, assert_release_scores_zero, full, grade_with,
+                                         points_per_function, scores_per_function, solution_namespace)
 from tests.conftest import MakeNotebook
 
 ASSIGNMENT = "convolution"
-ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"
-NOTEBOOK = ASSIGNMENTS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 FUNCTIONS = ("convolve2d", "corr1d", "corr3d")
-SEEDS = (0, 1, 2)
-FAST = Limits(call_timeout=5.0, cell_timeout=20.0, budget=120.0)
 
 # ---------------------------------------------------------------- realistic wrong submissions
 
@@ -105,117 +92,18 @@ def corr3d(X, K):
 '''
 
 
-# ---------------------------------------------------------------- fixtures and helpers
-
-@pytest.fixture(scope="module")
-def course() -> Iterator[None]:
-    """The project's assignments and a fixed course secret, whatever other test modules set."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONVGRADE_ASSIGNMENTS", str(ASSIGNMENTS))
-        patch.setenv("CONVGRADE_SECRET", "tests-secret")
-        yield
-
-
-@pytest.fixture(scope="module")
-def definition(course: None) -> Assignment:
-    return load_assignment(ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def zygote(course: None) -> Iterator[Zygote]:
-    with start_zygote() as shared:
-        yield shared
-
-
-def solution_cells() -> tuple[str, ...]:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    return tuple(cell.source for cell in notebook.cells if cell.cell_type == "code")
-
-
-def namespace(*extra: str) -> dict[str, Any]:
-    names: dict[str, Any] = {}
-    for source in solution_cells() + extra:
-        exec(compile(source, "<cell>", "exec"), names)  # noqa: S102 - our own notebook
-    return names
-
-
-def points_in_process(definition: Assignment, names: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """Points per function, and the names of the failed tests under 'failed'."""
-    student = local_student(names, from_scratch=definition.from_scratch)
-    points: dict[str, Any] = {f: 0.0 for f in FUNCTIONS} | {"failed": set()}
-    for index, test in enumerate(definition.tests):
-        outcome = run_test(test, student, seed * 1000 + index)
-        assert outcome.status != "grader_error", outcome.message
-        if outcome.status == "passed":
-            points[test.function] += test.points
-        else:
-            points["failed"].add(test.name)
-    return points
-
-
-def per_function(result: GradeResult) -> dict[str, float]:
-    assert result.status == "graded", result.reason
-    assert result.grader_errors == ()
-    scores = {f: 0.0 for f in FUNCTIONS}
-    for test in result.tests:
-        scores[test.function] += test.score
-    return scores
-
-
-def full(definition: Assignment, function: str) -> float:
-    return sum(t.points for t in definition.tests if t.function == function)
-
-
-def grade_with(make_notebook: MakeNotebook, zygote: Zygote, *extra: str) -> GradeResult:
-    return grade(make_notebook(*solution_cells(), *extra, assignment=ASSIGNMENT), zygote=zygote, limits=FAST)
-
-
-def assert_solutions_stripped(released: Path) -> None:
-    """Every graded function of the release is its signature, docstring and a NotImplementedError stub."""
-    text = released.read_text()
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
-    stubs = {}
-    for cell in nbformat.read(released, as_version=4).cells:
-        if cell.cell_type == "code":
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef) and node.name in FUNCTIONS:
-                    body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-                    stubs[node.name] = [ast.unparse(s) for s in body]
-    assert stubs == {f: ["raise NotImplementedError('replace this line with your solution')"] for f in FUNCTIONS}
-
-
 # ---------------------------------------------------------------- the definition itself
 
 def test_points_total_100_with_most_of_them_hidden(definition: Assignment) -> None:
-    assert definition.max_score == 100.0
-    assert set(definition.functions) == set(FUNCTIONS)
-    assert definition.from_scratch == set(FUNCTIONS)
-    hidden = sum(t.points for t in definition.tests if t.hidden)
-    assert 70.0 <= hidden <= 80.0
-    for function in FUNCTIONS:  # every name is graded by several tests, public and hidden
-        tests = [t for t in definition.tests if t.function == function]
-        assert len(tests) >= 4 and any(not t.hidden for t in tests) and any(t.hidden for t in tests)
-        assert max(t.points for t in tests) < full(definition, function) / 3
+    assert_points_mostly_hidden(definition, FUNCTIONS, set(FUNCTIONS), one_in=3)
 
 
 def test_the_notebook_imports_only_torch_numpy_math_and_stores_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    assert notebook.metadata["convgrade"] == {"assignment": ASSIGNMENT}
-    imported = set()
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        assert cell.outputs == [] and cell.execution_count is None
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Import):
-                imported.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                imported.add((node.module or "").split(".")[0])
-    assert imported <= {"torch", "numpy", "math"}
+    assert_notebook_is_clean(ASSIGNMENT)
 
 
 def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
-    names = namespace()
+    names = solution_namespace(ASSIGNMENT)
     X = torch.tensor([[0.0, 1, 2], [3, 4, 5], [6, 7, 8]])
     K = torch.tensor([[0.0, 1], [2, 3]])
     assert names["convolve2d"](X, K).tolist() == [[5, 11], [23, 29]]
@@ -229,18 +117,18 @@ def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
-    assert points_in_process(definition, namespace(), seed)["failed"] == set()
+    assert points_per_function(definition, solution_namespace(ASSIGNMENT), seed)["failed"] == set()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_python_loops_over_the_output_still_pass(definition: Assignment, seed: int) -> None:
-    assert points_in_process(definition, namespace(OUTPUT_LOOPS), seed)["failed"] == set()
+    assert points_per_function(definition, solution_namespace(ASSIGNMENT, OUTPUT_LOOPS), seed)["failed"] == set()
 
 
 @pytest.mark.parametrize("bug", [FLIPS_ONLY_THE_ROWS, FLIPS_ONLY_THE_COLUMNS], ids=["rows", "columns"])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_flipping_one_axis_fails_only_convolve2d(definition: Assignment, bug: str, seed: int) -> None:
-    points = points_in_process(definition, namespace(bug), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, bug), seed)
     assert {"convolve2d_flips_the_lecture_kernel", "convolve2d_matches_corr2d_of_flipped_kernel",
             "convolve2d_equals_corr2d_for_point_symmetric_kernels",
             "convolve2d_flips_asymmetric_edge_kernels"} <= points["failed"]
@@ -250,7 +138,7 @@ def test_flipping_one_axis_fails_only_convolve2d(definition: Assignment, bug: st
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cross_correlation_passes_only_the_symmetric_kernel_tests(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(NO_FLIP), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, NO_FLIP), seed)
     passed = {t.name for t in definition.tests if t.function == "convolve2d"} - points["failed"]
     assert passed == {"convolve2d_output_shape", "convolve2d_equals_corr2d_for_gaussian_blur",
                       "convolve2d_equals_corr2d_for_point_symmetric_kernels"}
@@ -259,13 +147,13 @@ def test_cross_correlation_passes_only_the_symmetric_kernel_tests(definition: As
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_off_by_one_corr1d_fails_only_corr1d(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(OFF_BY_ONE_CORR1D), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, OFF_BY_ONE_CORR1D), seed)
     assert points["corr1d"] == 3.0  # its values are right where it has them: the first-window test
     assert points["convolve2d"] == full(definition, "convolve2d") and points["corr3d"] == full(definition, "corr3d")
 
 
 def test_library_conv3d_is_seen_by_the_dispatcher_watch(definition: Assignment) -> None:
-    student = local_student(namespace(LIBRARY_CONV3D), from_scratch=definition.from_scratch)
+    student = local_student(solution_namespace(ASSIGNMENT, LIBRARY_CONV3D), from_scratch=definition.from_scratch)
     student.corr3d(torch.ones(3, 3, 3), torch.ones(2, 2, 2))
     student.convolve2d(torch.ones(3, 3), torch.ones(2, 2))
     student.corr1d(torch.ones(5), torch.ones(2))
@@ -275,39 +163,32 @@ def test_library_conv3d_is_seen_by_the_dispatcher_watch(definition: Assignment) 
 # ---------------------------------------------------------------- end to end, through grade()
 
 def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    result = grade(NOTEBOOK, zygote=zygote, limits=FAST)
-    assert (result.status, result.assignment, result.score, result.max_score, result.grader_errors) == \
-        ("graded", ASSIGNMENT, 100.0, 100.0, ())
+    assert_full_marks(zygote, ASSIGNMENT)
 
 
 def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    released = release_notebook(ASSIGNMENT, tmp_path)
-    assert_solutions_stripped(released)
-    assert not (tmp_path / "assignments" / ASSIGNMENT / "hidden_tests.py").exists()
-    result = grade(released, zygote=zygote, limits=FAST)
-    assert (result.score, result.max_score, result.grader_errors) == (0.0, 100.0, ())
-    assert all("NotImplementedError" in t.detail for t in result.tests)
+    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
 @pytest.mark.parametrize("bug", [FLIPS_ONLY_THE_ROWS, NO_FLIP], ids=["one_axis", "no_flip"])
 def test_wrong_flip_loses_only_convolve2d_points(make_notebook: MakeNotebook, zygote: Zygote,
                                                  definition: Assignment, bug: str) -> None:
-    scores = per_function(grade_with(make_notebook, zygote, bug))
+    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, bug))
     assert 0 < scores["convolve2d"] < full(definition, "convolve2d") / 2
     assert scores["corr1d"] == full(definition, "corr1d") and scores["corr3d"] == full(definition, "corr3d")
 
 
 def test_off_by_one_corr1d_loses_only_corr1d_points(make_notebook: MakeNotebook, zygote: Zygote,
                                                     definition: Assignment) -> None:
-    scores = per_function(grade_with(make_notebook, zygote, OFF_BY_ONE_CORR1D))
+    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, OFF_BY_ONE_CORR1D))
     assert scores == {"convolve2d": full(definition, "convolve2d"), "corr1d": 3.0,
                       "corr3d": full(definition, "corr3d")}
 
 
 def test_library_conv3d_scores_zero_for_corr3d_only(make_notebook: MakeNotebook, zygote: Zygote,
                                                     definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, LIBRARY_CONV3D)
-    scores = per_function(result)
+    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV3D)
+    scores = scores_per_function(result)
     assert scores == {"convolve2d": full(definition, "convolve2d"), "corr1d": full(definition, "corr1d"),
                       "corr3d": 0.0}
     assert set(result.library_convolutions) == {"corr3d"}

@@ -1,12 +1,7 @@
 """Self-checks of the `padding_stride` assignment (padding and stride).
 
-Two levels:
-- in-process (fast): the public and hidden tests run through `local_student`
-  against the solved notebook and against realistic wrong versions, for
-  several seeds, so that no pass or failure depends on lucky inputs;
-- end to end: `grade()` on the solved notebook, the student release, and the
-  wrong submissions as notebooks (the solution's cells plus one cell that
-  redefines one function with a realistic bug; the last definition wins).
+The two levels of checks (in process over several seeds; end to end through
+`grade()`) are described, and their shared helpers kept, in `solutions.py`.
 
 The three names are independent: the notebook's `corr2d_pad_stride` does not
 call `conv_output_shape`, so every bug costs points on one name only.
@@ -16,32 +11,26 @@ turns into a real `nn.Conv2d`.
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import io
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 import torch
 
-from grader.assignment import Assignment, load_assignment
-from grader.execute import Limits, Zygote
-from grader.pipeline import GradeResult, grade, start_zygote
-from grader.release import release_notebook
+from grader.assignment import Assignment
+from grader.execute import Zygote
 from grader.student import local_student
-from grader.test import run_test
+from tests.assignments.solutions import (SEEDS, assert_every_test_passes_in_time, assert_full_marks,
+                                         assert_inputs_change_with_the_seed, assert_notebook_is_clean,
+                                         assert_points_mostly_hidden, assert_release_scores_zero, full, grade_with,
+                                         points_per_function, scores_per_function, solution_namespace)
 from tests.conftest import MakeNotebook
 
 ASSIGNMENT = "padding_stride"
-ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"
-NOTEBOOK = ASSIGNMENTS / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 FUNCTIONS = ("conv_output_shape", "corr2d_pad_stride", "comp_conv2d")
-SEEDS = (0, 1, 2)
-FAST = Limits(call_timeout=5.0, cell_timeout=20.0, budget=120.0)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # ---------------------------------------------------------------- realistic wrong submissions
 
@@ -120,76 +109,7 @@ def corr2d_pad_stride(X, K, padding=0, stride=1):
 '''
 
 
-# ---------------------------------------------------------------- fixtures and helpers
-
-@pytest.fixture(scope="module")
-def course() -> Iterator[None]:
-    """The project's assignments and a fixed course secret, whatever other test modules set."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONVGRADE_ASSIGNMENTS", str(ASSIGNMENTS))
-        patch.setenv("CONVGRADE_SECRET", "tests-secret")
-        yield
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """The in-process runs are many tiny tensor ops: threads only contend on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def definition(course: None) -> Assignment:
-    return load_assignment(ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def zygote(course: None) -> Iterator[Zygote]:
-    with start_zygote() as shared:
-        yield shared
-
-
-def solution_cells() -> tuple[str, ...]:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    return tuple(cell.source for cell in notebook.cells if cell.cell_type == "code")
-
-
-def namespace(*extra: str) -> dict[str, Any]:
-    names: dict[str, Any] = {}
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for source in solution_cells() + extra:
-            exec(compile(source, "<cell>", "exec"), names)  # noqa: S102 - our own notebook
-    return names
-
-
-def points_in_process(definition: Assignment, names: Mapping[str, Any], seed: int) -> dict[str, Any]:
-    """Points per function, and the names of the failed tests under 'failed'."""
-    student = local_student(names, from_scratch=definition.from_scratch)
-    points: dict[str, Any] = {f: 0.0 for f in FUNCTIONS} | {"failed": set()}
-    for index, test in enumerate(definition.tests):
-        outcome = run_test(test, student, seed * 1000 + index)
-        assert outcome.status != "grader_error", outcome.message
-        if outcome.status == "passed":
-            points[test.function] += test.points
-        else:
-            points["failed"].add(test.name)
-    return points
-
-
-def per_function(result: GradeResult) -> dict[str, float]:
-    assert result.status == "graded", result.reason
-    assert result.grader_errors == ()
-    scores = {f: 0.0 for f in FUNCTIONS}
-    for test in result.tests:
-        scores[test.function] += test.score
-    return scores
-
-
-def full(definition: Assignment, function: str) -> float:
-    return sum(t.points for t in definition.tests if t.function == function)
-
+# ---------------------------------------------------------------- helpers
 
 def only(definition: Assignment, points: Mapping[str, Any], broken: str) -> None:
     """`broken` lost some but not all of its points; the other names kept all of theirs."""
@@ -199,56 +119,18 @@ def only(definition: Assignment, points: Mapping[str, Any], broken: str) -> None
             assert points[function] == full(definition, function), function
 
 
-def grade_with(make_notebook: MakeNotebook, zygote: Zygote, *extra: str) -> GradeResult:
-    return grade(make_notebook(*solution_cells(), *extra, assignment=ASSIGNMENT), zygote=zygote, limits=FAST)
-
-
-def assert_solutions_stripped(released: Path) -> None:
-    """Every graded function of the release is its signature, docstring and a NotImplementedError stub."""
-    text = released.read_text()
-    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
-    stubs = {}
-    for cell in nbformat.read(released, as_version=4).cells:
-        if cell.cell_type == "code":
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef) and node.name in FUNCTIONS:
-                    body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-                    stubs[node.name] = [ast.unparse(s) for s in body]
-    assert stubs == {f: ["raise NotImplementedError('replace this line with your solution')"] for f in FUNCTIONS}
-
-
 # ---------------------------------------------------------------- the definition itself
 
 def test_points_total_100_with_most_of_them_hidden(definition: Assignment) -> None:
-    assert definition.max_score == 100.0
-    assert set(definition.functions) == set(FUNCTIONS)
-    assert definition.from_scratch == {"corr2d_pad_stride"}
-    hidden = sum(t.points for t in definition.tests if t.hidden)
-    assert 70.0 <= hidden <= 80.0
-    for function in FUNCTIONS:  # every name is graded by several tests, public and hidden
-        tests = [t for t in definition.tests if t.function == function]
-        assert len(tests) >= 4 and any(not t.hidden for t in tests) and any(t.hidden for t in tests)
-        assert max(t.points for t in tests) < full(definition, function) / 2
+    assert_points_mostly_hidden(definition, FUNCTIONS, {"corr2d_pad_stride"}, one_in=2)
 
 
 def test_the_notebook_imports_only_torch_numpy_math_and_stores_no_outputs() -> None:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    assert notebook.metadata["convgrade"] == {"assignment": ASSIGNMENT}
-    imported = set()
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        assert cell.outputs == [] and cell.execution_count is None
-        for node in ast.walk(ast.parse(cell.source)):
-            if isinstance(node, ast.Import):
-                imported.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                imported.add((node.module or "").split(".")[0])
-    assert imported <= {"torch", "numpy", "math"}
+    assert_notebook_is_clean(ASSIGNMENT)
 
 
 def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
-    names = namespace()
+    names = solution_namespace(ASSIGNMENT)
     X = torch.tensor([[4.0, 1, 7, 5], [4, 4, 2, 5], [7, 7, 2, 4], [1, 0, 2, 4]])
     assert names["corr2d_pad_stride"](X, torch.tensor([[1.0, 0], [2, 1]]), padding="same").tolist() == \
         [[16, 11, 16, 15], [25, 20, 10, 13], [9, 9, 10, 12], [1, 0, 2, 4]]
@@ -261,24 +143,18 @@ def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT), seed)
     assert points["failed"] == set()
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_per_pixel_double_loop_passes_every_test_in_time(definition: Assignment, seed: int) -> None:
-    student = local_student(namespace(SEEDS_DOUBLE_LOOP), from_scratch=definition.from_scratch)
-    for index, test in enumerate(definition.tests):
-        started = time.perf_counter()
-        outcome = run_test(test, student, seed * 1000 + index)
-        assert outcome.status == "passed", (test.name, outcome.message)
-        # The brief aims at 0.3 s per test for a loop solution; allow for a busy machine.
-        assert time.perf_counter() - started < 2.0, test.name
+    assert_every_test_passes_in_time(definition, solution_namespace(ASSIGNMENT, SEEDS_DOUBLE_LOOP), seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_padding_on_one_side_only_loses_only_corr2d_pad_stride_points(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(PADDING_ON_ONE_SIDE_ONLY), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, PADDING_ON_ONE_SIDE_ONLY), seed)
     only(definition, points, "corr2d_pad_stride")
     assert {"corr2d_pad_stride_padding_is_zero_padding", "corr2d_pad_stride_same_odd_kernels"} <= points["failed"]
     # 'valid' pads nothing, and seed 004's 'same' pads only at the bottom/right anyway.
@@ -288,7 +164,7 @@ def test_padding_on_one_side_only_loses_only_corr2d_pad_stride_points(definition
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_stride_on_rows_only_loses_only_corr2d_pad_stride_points(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(STRIDE_ON_ROWS_ONLY), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, STRIDE_ON_ROWS_ONLY), seed)
     only(definition, points, "corr2d_pad_stride")
     assert {"corr2d_pad_stride_stride_subsamples_stride_1", "corr2d_pad_stride_lecture_shapes"} <= points["failed"]
     assert {"corr2d_pad_stride_seed004_same_example", "corr2d_pad_stride_same_even_kernels",
@@ -298,21 +174,21 @@ def test_stride_on_rows_only_loses_only_corr2d_pad_stride_points(definition: Ass
 @pytest.mark.parametrize("seed", SEEDS)
 def test_same_padding_with_the_extra_row_on_top_loses_the_even_kernel_points(definition: Assignment,
                                                                               seed: int) -> None:
-    points = points_in_process(definition, namespace(SAME_EXTRA_ROW_AT_THE_TOP), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, SAME_EXTRA_ROW_AT_THE_TOP), seed)
     only(definition, points, "corr2d_pad_stride")
     assert points["failed"] == {"corr2d_pad_stride_seed004_same_example", "corr2d_pad_stride_same_even_kernels"}
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_padding_counted_once_loses_only_conv_output_shape_points(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(PADDING_COUNTED_ONCE), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, PADDING_COUNTED_ONCE), seed)
     only(definition, points, "conv_output_shape")
     assert "conv_output_shape_returns_python_ints" not in points["failed"]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_squeeze_in_comp_conv2d_loses_only_comp_conv2d_points(definition: Assignment, seed: int) -> None:
-    points = points_in_process(definition, namespace(SQUEEZE_IN_COMP_CONV2D), seed)
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, SQUEEZE_IN_COMP_CONV2D), seed)
     only(definition, points, "comp_conv2d")
     # Random layers sometimes give a single output row or column too; this test always does.
     assert "comp_conv2d_keeps_axes_of_size_1" in points["failed"]
@@ -320,7 +196,8 @@ def test_squeeze_in_comp_conv2d_loses_only_comp_conv2d_points(definition: Assign
 
 
 def test_library_conv2d_in_corr2d_pad_stride_is_seen_by_the_dispatcher_watch(definition: Assignment) -> None:
-    student = local_student(namespace(LIBRARY_CONV2D_PAD_STRIDE), from_scratch=definition.from_scratch)
+    student = local_student(solution_namespace(ASSIGNMENT, LIBRARY_CONV2D_PAD_STRIDE),
+                            from_scratch=definition.from_scratch)
     student.corr2d_pad_stride(torch.ones(4, 5), torch.ones(2, 2), padding=1, stride=2)
     layer = {"$conv2d": {"weight": torch.ones(1, 1, 3, 3), "bias": None, "padding": 1, "stride": 1}}
     student.comp_conv2d(layer, torch.ones(4, 5))   # a library convolution, but comp_conv2d is not from scratch
@@ -329,35 +206,18 @@ def test_library_conv2d_in_corr2d_pad_stride_is_seen_by_the_dispatcher_watch(def
 
 def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> None:
     """Different seeds, different inputs: the float64 test's input changes with the seed."""
-    seen = []
-
-    def spy(X: torch.Tensor, K: torch.Tensor, padding: Any = 0, stride: Any = 1) -> torch.Tensor:
-        seen.append(X.sum().item())
-        return names["corr2d_pad_stride"](X, K, padding, stride)
-
-    names = namespace()
-    student = local_student({"corr2d_pad_stride": spy})
-    test = next(t for t in definition.tests if t.name == "corr2d_pad_stride_float64_stays_float64")
-    for seed in (1, 2):
-        assert run_test(test, student, seed).status == "passed"
-    assert len(seen) == 2 and seen[0] != seen[1]
+    assert_inputs_change_with_the_seed(definition, ASSIGNMENT, "corr2d_pad_stride",
+                                       "corr2d_pad_stride_float64_stays_float64")
 
 
 # ---------------------------------------------------------------- end to end, through grade()
 
 def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    result = grade(NOTEBOOK, zygote=zygote, limits=FAST)
-    assert (result.status, result.assignment, result.score, result.max_score, result.grader_errors) == \
-        ("graded", ASSIGNMENT, 100.0, 100.0, ())
+    assert_full_marks(zygote, ASSIGNMENT)
 
 
 def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    released = release_notebook(ASSIGNMENT, tmp_path)
-    assert_solutions_stripped(released)
-    assert not (tmp_path / "assignments" / ASSIGNMENT / "hidden_tests.py").exists()
-    result = grade(released, zygote=zygote, limits=FAST)
-    assert (result.score, result.max_score, result.grader_errors) == (0.0, 100.0, ())
-    assert all("NotImplementedError" in t.detail for t in result.tests)
+    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
 @pytest.mark.parametrize("bug, broken", [
@@ -370,13 +230,13 @@ def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, t
         "squeeze_in_comp_conv2d"])
 def test_a_wrong_submission_loses_points_only_on_the_name_it_breaks(
         make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment, bug: str, broken: str) -> None:
-    only(definition, per_function(grade_with(make_notebook, zygote, bug)), broken)
+    only(definition, scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, bug)), broken)
 
 
 def test_library_conv2d_in_corr2d_pad_stride_scores_zero_for_it_only(
         make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, LIBRARY_CONV2D_PAD_STRIDE)
-    scores = per_function(result)
+    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV2D_PAD_STRIDE)
+    scores = scores_per_function(result)
     assert scores == {"conv_output_shape": full(definition, "conv_output_shape"), "corr2d_pad_stride": 0.0,
                       "comp_conv2d": full(definition, "comp_conv2d")}
     assert set(result.library_convolutions) == {"corr2d_pad_stride"}
