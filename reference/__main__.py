@@ -8,8 +8,6 @@ from . import corr2d, corr2d_multi_in, corr2d_pad_stride, horizontal_edge_kernel
 
 
 def main() -> int:
-    torch.set_printoptions(precision=4, sci_mode=False)
-
     X = torch.tensor([[0, 1, 2], [3, 4, 5], [6, 7, 8]])
     K = torch.tensor([[0, 1], [2, 3]])
     print("corr2d of the 3x3 example with K = [[0, 1], [2, 3]] (seed 002, figure 5.1):")

@@ -47,7 +47,27 @@ def compute_dtype(*tensors: torch.Tensor | None) -> torch.dtype:
 
 def to_compute(tensor: torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """Converts without copying when nothing changes; `.to` keeps autograd."""
+    if tensor.dtype == dtype and tensor.device == device:
+        return tensor
     return tensor.to(device=device, dtype=dtype)
+
+
+def input_and_kernel(X: object, K: object, x_layout: str, k_layout: str,
+                     names: tuple[str, str] = ("X", "K")) -> tuple[torch.Tensor, torch.Tensor]:
+    """Checks an input and its kernel (tensors, with as many axes as their
+    layouts name; a non-empty kernel) and returns both in the compute dtype on
+    X's device. Layouts are spelled as in the docstrings, e.g. `'(n_h, n_w)'`,
+    so the message and the check cannot disagree."""
+    X, K = require_tensor(names[0], X), require_tensor(names[1], K)
+    require_ndim(names[0], X, _axes(x_layout), x_layout)
+    require_ndim(names[1], K, _axes(k_layout), k_layout)
+    require_nonempty_kernel(names[1], K)
+    dtype, device = compute_dtype(X, K), X.device
+    return to_compute(X, dtype, device), to_compute(K, dtype, device)
+
+
+def _axes(layout: str) -> int:
+    return sum(1 for axis in layout.strip("()").split(",") if axis.strip())
 
 
 def as_int(name: str, value: object) -> int:
@@ -104,17 +124,23 @@ def resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int
     return tuple((p, p) for p in per_side)
 
 
-def output_size(name: str, size: int, kernel: int, before: int, after: int,
-                stride: int, dilation: int = 1) -> int:
-    """`floor((n + pad - d(k-1) - 1) / s) + 1`, or `ValueError` when the
-    (dilated) kernel does not fit in the padded input."""
-    span = dilation * (kernel - 1) + 1
-    padded = size + before + after
-    if span > padded:
-        what = "dilated kernel" if dilation > 1 else "kernel"
-        raise ValueError(f"{name}: the {what} ({span}) is larger than the padded input ({padded}); "
-                         "the output would be empty")
-    return (padded - span) // stride + 1
+def output_shape(func: str, sizes: Sequence[int], kernel: Sequence[int],
+                 pads: Sequence[tuple[int, int]] | None = None, stride: Sequence[int] | None = None,
+                 dilation: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Per axis `floor((n + pad - d(k-1) - 1) / s) + 1`, or `ValueError` when the
+    (dilated) kernel does not fit in the padded input on some axis."""
+    shape = []
+    for axis, (n, k) in enumerate(zip(sizes, kernel)):
+        before, after = pads[axis] if pads is not None else (0, 0)
+        d = dilation[axis] if dilation is not None else 1
+        span, padded = d * (k - 1) + 1, n + before + after
+        if span > padded:
+            what = "dilated kernel" if d > 1 else "kernel"
+            room = "padded input" if before or after else "input"
+            raise ValueError(f"{func}: on axis {axis} the {what} ({span}) is larger than the {room} "
+                             f"({padded}); the output would be empty")
+        shape.append((padded - span) // (stride[axis] if stride is not None else 1) + 1)
+    return tuple(shape)
 
 
 def require_nonempty_kernel(name: str, kernel: torch.Tensor) -> None:

@@ -25,17 +25,12 @@ def convolve2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return corr2d(X, K.flip(0, 1))
 
 
-def _correlate_valid(name: str, X: torch.Tensor, K: torch.Tensor, ndim: int,
+def _correlate_valid(name: str, X: torch.Tensor, K: torch.Tensor,
                      names: tuple[str, str], layouts: tuple[str, str]) -> torch.Tensor:
-    X, K = _args.require_tensor(names[0], X), _args.require_tensor(names[1], K)
-    _args.require_ndim(names[0], X, ndim, layouts[0])
-    _args.require_ndim(names[1], K, ndim, layouts[1])
-    _args.require_nonempty_kernel(names[1], K)
-    out_shape = tuple(_args.output_size(f"{name} axis {axis}", n, k, 0, 0, 1)
-                      for axis, (n, k) in enumerate(zip(X.shape, K.shape)))
-    dtype = _args.compute_dtype(X, K)
-    X, K = _args.to_compute(X, dtype, X.device), _args.to_compute(K, dtype, X.device)
-    return _kernels.shift_and_add(X, K, out_shape, (1,) * ndim, (1,) * ndim)
+    X, K = _args.input_and_kernel(X, K, *layouts, names=names)
+    out_shape = _args.output_shape(name, X.shape, K.shape)
+    unit = (1,) * X.dim()
+    return _kernels.correlate(X, K, out_shape, unit, unit)
 
 
 def corr1d(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -43,7 +38,7 @@ def corr1d(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
     x: `(n,)`, k: `(k,)` -> `(n - k + 1,)`, `y[i] = sum_a x[i + a] * k[a]`.
     """
-    return _correlate_valid("corr1d", x, k, 1, ("x", "k"), ("(n,)", "(k,)"))
+    return _correlate_valid("corr1d", x, k, ("x", "k"), ("(n,)", "(k,)"))
 
 
 def corr3d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -52,4 +47,4 @@ def corr3d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     X: `(n_d, n_h, n_w)`, K: `(k_d, k_h, k_w)` -> `(n_d - k_d + 1, n_h - k_h + 1, n_w - k_w + 1)`,
     `Y[i, j, l] = sum_abc X[i + a, j + b, l + c] * K[a, b, c]`.
     """
-    return _correlate_valid("corr3d", X, K, 3, ("X", "K"), ("(n_d, n_h, n_w)", "(k_d, k_h, k_w)"))
+    return _correlate_valid("corr3d", X, K, ("X", "K"), ("(n_d, n_h, n_w)", "(k_d, k_h, k_w)"))

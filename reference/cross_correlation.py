@@ -24,15 +24,9 @@ def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     The result is float64 if either input is, float32 for float32 or integer
     input, and lives on X's device. Gradients flow to X and K.
     """
-    X, K = _args.require_tensor("X", X), _args.require_tensor("K", K)
-    _args.require_ndim("X", X, 2, "(n_h, n_w)")
-    _args.require_ndim("K", K, 2, "(k_h, k_w)")
-    _args.require_nonempty_kernel("K", K)
-    out_shape = tuple(_args.output_size(f"corr2d axis {axis}", n, k, 0, 0, 1)
-                      for axis, (n, k) in enumerate(zip(X.shape, K.shape)))
-    dtype = _args.compute_dtype(X, K)
-    X, K = _args.to_compute(X, dtype, X.device), _args.to_compute(K, dtype, X.device)
-    return _kernels.shift_and_add(X, K, out_shape, (1, 1), (1, 1))
+    X, K = _args.input_and_kernel(X, K, "(n_h, n_w)", "(k_h, k_w)")
+    out_shape = _args.output_shape("corr2d", X.shape, K.shape)
+    return _kernels.correlate(X, K, out_shape, (1, 1), (1, 1))
 
 
 class Conv2D(nn.Module):
@@ -86,14 +80,13 @@ def learn_kernel(X: torch.Tensor, Y: torch.Tensor, kernel_size: int | tuple[int,
     epochs = _args.as_int("num_epochs", num_epochs)
     if epochs < 0:
         raise ValueError(f"num_epochs must be >= 0, got {epochs}")
-    expected = tuple(_args.output_size(f"learn_kernel axis {axis}", n, k, 0, 0, 1)
-                     for axis, (n, k) in enumerate(zip(X.shape, kernel)))
+    expected = _args.output_shape("learn_kernel", X.shape, kernel)
     if tuple(Y.shape) != expected:
         raise ValueError(f"Y must have shape {expected} (X's shape minus kernel_size plus 1), "
                          f"got {tuple(Y.shape)}")
 
     dtype = _args.compute_dtype(X, Y)
-    conv = nn.Conv2d(1, 1, kernel_size=kernel, bias=False).to(device=X.device, dtype=dtype)
+    conv = nn.Conv2d(1, 1, kernel_size=(kernel[0], kernel[1]), bias=False).to(device=X.device, dtype=dtype)
     # nn.Conv2d wants (batch, channel, height, width); batch and channel are 1.
     X4 = X.detach().to(dtype).reshape(1, 1, *X.shape)
     Y4 = Y.detach().to(device=X.device, dtype=dtype).reshape(1, 1, *Y.shape)
@@ -103,6 +96,7 @@ def learn_kernel(X: torch.Tensor, Y: torch.Tensor, kernel_size: int | tuple[int,
             loss = ((conv(X4) - Y4) ** 2).sum()
             conv.zero_grad()
             loss.backward()
+            assert conv.weight.grad is not None
             conv.weight.data[:] -= lr * conv.weight.grad
             losses.append(float(loss.detach()))
     return conv.weight.detach().reshape(kernel), losses

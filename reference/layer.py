@@ -55,12 +55,11 @@ def conv2d(X: torch.Tensor, W: torch.Tensor, bias: torch.Tensor | None = None,
     d = _args.positive("dilation", _args.as_tuple("dilation", dilation, 2))
     kernel = (W.shape[2], W.shape[3])
     pads = _args.resolve_padding(padding, kernel, s, d)
-    for axis, (n, k, (before, after), st, di) in enumerate(zip(X4.shape[2:], kernel, pads, s, d)):
-        _args.output_size(f"conv2d spatial axis {axis}", n, k, before, after, st, di)
+    _args.output_shape("conv2d", X4.shape[2:], kernel, pads, s, d)
 
     dtype = _args.compute_dtype(X, W, bias)
     X4, W = _args.to_compute(X4, dtype, X.device), _args.to_compute(W, dtype, X.device)
-    out = _kernels.implicit_gemm(X4, W, (pads[0], pads[1]), s, d, g)
+    out = _kernels.correlate_channels(X4, W, pads, s, d, g)
     if bias is not None:
         bias = _args.to_compute(bias, dtype, X.device).view(1, o, 1, 1)
         out = out + bias if _kernels.needs_grad(out, bias) else out.add_(bias)
@@ -90,8 +89,7 @@ def pool2d(X: torch.Tensor, pool_size: _args.IntOrTuple, mode: str = "max",
     if any(2 * pad > k for pad, k in zip(p, window)):
         raise ValueError(f"padding {p} must be at most half of pool_size {window}, "
                          "or some windows would see only padding")
-    out_shape = tuple(_args.output_size(f"pool2d axis {axis}", n, k, pad, pad, st)
-                      for axis, (n, k, pad, st) in enumerate(zip(X.shape[-2:], window, p, s)))
+    out_shape = _args.output_shape("pool2d", X.shape[-2:], window, [(pad, pad) for pad in p], s)
 
     X = _args.to_compute(X, _args.compute_dtype(X), X.device)
     fill = float("-inf") if mode == "max" else 0.0

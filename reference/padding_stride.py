@@ -29,8 +29,7 @@ def conv_output_shape(input_shape: Sequence[int], kernel_shape: Sequence[int],
     k = _args.positive("kernel_shape", _args.as_tuple("kernel_shape", kernel_shape, 2))
     s = _args.positive("stride", _args.as_tuple("stride", stride, 2))
     pads = _args.resolve_padding(padding, k, s)
-    h, w = (_args.output_size(f"conv_output_shape axis {axis}", *dims)
-            for axis, dims in enumerate(zip(n, k, (p[0] for p in pads), (p[1] for p in pads), s)))
+    h, w = _args.output_shape("conv_output_shape", n, k, pads, s)
     return h, w
 
 
@@ -47,18 +46,12 @@ def corr2d_pad_stride(X: torch.Tensor, K: torch.Tensor, padding: _args.Padding =
     is `[[16,11,16,15],[25,20,10,13],[9,9,10,12],[1,0,2,4]]`.
     `stride`: an int or `(s_h, s_w)` pair, each >= 1.
     """
-    X, K = _args.require_tensor("X", X), _args.require_tensor("K", K)
-    _args.require_ndim("X", X, 2, "(n_h, n_w)")
-    _args.require_ndim("K", K, 2, "(k_h, k_w)")
-    _args.require_nonempty_kernel("K", K)
+    X, K = _args.input_and_kernel(X, K, "(n_h, n_w)", "(k_h, k_w)")
     s = _args.positive("stride", _args.as_tuple("stride", stride, 2))
     kernel = tuple(K.shape)
     pads = _args.resolve_padding(padding, kernel, s)
-    out_shape = tuple(_args.output_size(f"corr2d_pad_stride axis {axis}", n, k, before, after, st)
-                      for axis, (n, k, (before, after), st) in enumerate(zip(X.shape, kernel, pads, s)))
-    dtype = _args.compute_dtype(X, K)
-    X, K = _args.to_compute(X, dtype, X.device), _args.to_compute(K, dtype, X.device)
-    return _kernels.shift_and_add(_kernels.pad(X, pads), K, out_shape, s, (1, 1))
+    out_shape = _args.output_shape("corr2d_pad_stride", X.shape, kernel, pads, s)
+    return _kernels.correlate(_kernels.pad(X, pads), K, out_shape, s, (1, 1))
 
 
 def comp_conv2d(conv2d: nn.Conv2d, X: torch.Tensor) -> torch.Tensor:
@@ -78,5 +71,5 @@ def comp_conv2d(conv2d: nn.Conv2d, X: torch.Tensor) -> torch.Tensor:
                          f"{conv2d.out_channels}")
     if not (X.is_floating_point() or X.is_complex()):
         X = X.to(conv2d.weight.dtype)
-    Y = conv2d(X.reshape((1, 1) + tuple(X.shape)))
+    Y: torch.Tensor = conv2d(X.reshape((1, 1) + tuple(X.shape)))
     return Y.reshape(Y.shape[2:])

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import inspect
 import re
 import textwrap
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from reference import _kernels
 
 #: The settings of every property test: reproducible, and small enough that the
 #: whole reference suite stays well under a minute on two cores.
@@ -58,6 +61,26 @@ def assert_matches(actual: torch.Tensor, oracle: torch.Tensor, *dtypes_in: torch
     scale = float(oracle.abs().max()) if oracle.numel() else 1.0
     torch.testing.assert_close(actual.detach().to("cpu", torch.float64), oracle.to(torch.float64),
                                rtol=tol, atol=tol * (1.0 + scale))
+
+
+@contextlib.contextmanager
+def large_input_paths() -> Iterator[None]:
+    """Sends every correlation down the path large inputs take (shift-and-add
+    when no gradient is needed, one GEMM per kernel offset), so that small test
+    data covers those paths too."""
+    saved = _kernels.IM2COL_LIMIT, _kernels.GEMM_IM2COL_LIMIT
+    _kernels.IM2COL_LIMIT = _kernels.GEMM_IM2COL_LIMIT = -1
+    try:
+        yield
+    finally:
+        _kernels.IM2COL_LIMIT, _kernels.GEMM_IM2COL_LIMIT = saved
+
+
+def on_both_paths(compute: Callable[[], torch.Tensor]) -> list[torch.Tensor]:
+    """`compute()` as small inputs run it (im2col), then as large ones do."""
+    default = compute()
+    with large_input_paths():
+        return [default, compute()]
 
 
 # -- static check: no library convolution inside a from-scratch function -------
