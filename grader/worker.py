@@ -43,7 +43,8 @@ def _warm_up() -> None:
     here, instead of in every worker. Tiny tensors: no thread pool starts."""
     import torch
 
-    shell_namespace = {"f": lambda X: (X * X).sum()}
+    # A view (slice, unfold) in the graph: its first backward imports sympy.
+    shell_namespace = {"f": lambda X: (X[1:].unfold(0, 1, 1) * X[:-1, None]).sum()}
     for recipe in ("call", "gradients"):
         recipes.perform(shell_namespace, {"recipe": recipe, "name": "f", "args": [torch.ones(2)], "wrt": [0],
                                           "from_scratch": True})
