@@ -16,9 +16,6 @@ from pathlib import Path
 
 from grader.errors import ExitCode, GraderError
 
-SUBCOMMANDS = ("release", "list")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:

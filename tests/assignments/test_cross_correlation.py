@@ -87,7 +87,8 @@ SOBEL_HORIZONTAL_EDGE_KERNEL = '''
 def horizontal_edge_kernel():
     return torch.tensor([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]])
 '''
-LEARN_KERNEL_RETURNS_THE_4D_WEIGHT = '''
+# The seeds' learn_kernel loop; each wrong version below changes one line of it.
+_LEARN_KERNEL = '''
 def learn_kernel(X, Y, kernel_size, lr=3e-2, num_epochs=10):
     conv2d = nn.Conv2d(1, 1, kernel_size=kernel_size, bias=False)
     X = X.float().reshape((1, 1) + X.shape)
@@ -99,22 +100,15 @@ def learn_kernel(X, Y, kernel_size, lr=3e-2, num_epochs=10):
         l.backward()
         conv2d.weight.data[:] -= lr * conv2d.weight.grad
         losses.append(l.item())
-    return conv2d.weight.data, losses          # (1, 1, k_h, k_w): the batch/channel axes are still there
-'''
-LEARN_KERNEL_IGNORES_LR = '''
-def learn_kernel(X, Y, kernel_size, lr=3e-2, num_epochs=10):
-    conv2d = nn.Conv2d(1, 1, kernel_size=kernel_size, bias=False)
-    X = X.float().reshape((1, 1) + X.shape)
-    Y = Y.float().reshape((1, 1) + Y.shape)
-    losses = []
-    for i in range(num_epochs):
-        l = ((conv2d(X) - Y) ** 2).sum()
-        conv2d.zero_grad()
-        l.backward()
-        conv2d.weight.data[:] -= 3e-2 * conv2d.weight.grad   # the seeds' rate, whatever lr says
-        losses.append(l.item())
     return conv2d.weight.data.reshape(conv2d.kernel_size), losses
 '''
+LEARN_KERNEL_RETURNS_THE_4D_WEIGHT = _LEARN_KERNEL.replace(
+    "return conv2d.weight.data.reshape(conv2d.kernel_size), losses",
+    "return conv2d.weight.data, losses          # (1, 1, k_h, k_w): the batch/channel axes are still there")
+LEARN_KERNEL_IGNORES_LR = _LEARN_KERNEL.replace(
+    "conv2d.weight.data[:] -= lr * conv2d.weight.grad",
+    "conv2d.weight.data[:] -= 3e-2 * conv2d.weight.grad   # the seeds' rate, whatever lr says")
+assert LEARN_KERNEL_RETURNS_THE_4D_WEIGHT != _LEARN_KERNEL != LEARN_KERNEL_IGNORES_LR
 
 
 # ---------------------------------------------------------------- the definition itself
