@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import importlib.util
 import sys
 import tomllib
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from grader.errors import AssignmentError, UsageError
-from grader.paths import assignments_root
+from grader.paths import assignments_root, make_course_code_importable
 from grader.static_check import parsed_cells
 from grader.testkit import GradedTest
 
@@ -32,6 +33,7 @@ class Assignment:
     from_scratch: frozenset[str]
     functions: tuple[str, ...]
     tests: tuple[GradedTest, ...]
+    digest: str = ""               # of the files that decide a grade: a changed test changes it
 
     @property
     def max_score(self) -> float:
@@ -69,15 +71,24 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
                                   "or run on the course's machine")
         tests += _tests_in(hidden_file, hidden=True)
     _validate(name, tests, functions, complete=not public_only)
+    decisive = [directory / "assignment.toml", directory / "public_tests.py"] + ([] if public_only else [hidden_file])
     return Assignment(
         name=name, title=str(definition.get("title", name)), directory=directory,
         from_scratch=frozenset(f for f, spec in functions.items() if isinstance(spec, dict) and spec.get("from_scratch")),
-        functions=tuple(functions), tests=tuple(tests))
+        functions=tuple(functions), tests=tuple(tests), digest=_digest(decisive))
+
+
+def _digest(files: list[Path]) -> str:
+    hashed = hashlib.sha256()
+    for path in files:
+        hashed.update(path.name.encode() + b"\x00" + path.read_bytes() + b"\x00")
+    return hashed.hexdigest()[:16]
 
 
 def _tests_in(path: Path, *, hidden: bool) -> list[GradedTest]:
     if not path.is_file():
         raise AssignmentError(f"{path} is missing")
+    make_course_code_importable()  # hidden tests import the course's reference, which lives beside them
     module_name = f"convgrade_tests.{path.parent.name}.{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None

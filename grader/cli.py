@@ -7,6 +7,7 @@ always reads one line, never a traceback, unless CONVGRADE_DEBUG is set.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -23,6 +24,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _release(args[1:])
         if args and args[0] == "list":
             return _list()
+        if args and args[0] == "batch":
+            return _batch(args[1:])
+        if args and args[0] == "gradescope":
+            return _gradescope(args[1:])
+        if args and args[0] == "report":
+            return _report(args[1:])
         return _grade(args)
     except GraderError as error:
         print(f"grade: {error.message}", file=sys.stderr)
@@ -50,10 +57,16 @@ def main_entry() -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade", description="Grade a convolution notebook against its assignment's tests.",
-        epilog="Other commands: 'grade release NAME --out DIR', 'grade list'.")
+        epilog="Other commands: 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
+               "'grade gradescope NAME --out ZIP', 'grade report DIR', 'grade list'.")
     parser.add_argument("submission", type=Path, help="the student's .ipynb")
     parser.add_argument("--assignment", help="the assignment (default: from the notebook's metadata)")
     parser.add_argument("--results", type=Path, help="write Gradescope's results.json here")
+    parser.add_argument("--feedback", type=Path, metavar="PATH",
+                        help="write the student's feedback page (HTML: the notebook with its results) here")
+    parser.add_argument("--junit", type=Path, metavar="PATH", help="write JUnit XML here (GitLab's test reports)")
+    parser.add_argument("--classroom", type=Path, metavar="PATH",
+                        help="write GitHub Classroom's autograding result here, and to $GITHUB_OUTPUT when it is set")
     parser.add_argument("--public", action="store_true", help="run only the public tests")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the tests run")
     parser.add_argument("--fail-under", type=float, metavar="PERCENT",
@@ -71,7 +84,7 @@ def _grade(argv: list[str]) -> int:
     launched = zygote.launch()  # its torch import overlaps the grader's own, below
     from grader.execute import Limits, Zygote
     from grader.pipeline import grade
-    from grader.report import gradescope, table
+    from grader.report import classroom, classroom_step_output, gradescope, junit, table
 
     with Zygote(launched) as workers:
         result = grade(args.submission, assignment=args.assignment, public_only=args.public, device=args.device,
@@ -79,6 +92,22 @@ def _grade(argv: list[str]) -> int:
     if args.results:
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(json.dumps(gradescope(result), indent=2, allow_nan=False) + "\n")
+    if args.feedback:
+        from grader.feedback import feedback_page, read_notebook
+
+        notebook = read_notebook(args.submission) if result.status == "graded" else None
+        args.feedback.parent.mkdir(parents=True, exist_ok=True)
+        args.feedback.write_text(feedback_page(result, notebook), encoding="utf-8")
+    if args.junit:
+        args.junit.parent.mkdir(parents=True, exist_ok=True)
+        args.junit.write_text(junit(result), encoding="utf-8")
+    if args.classroom:
+        document = classroom(result)
+        args.classroom.parent.mkdir(parents=True, exist_ok=True)
+        args.classroom.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        if os.environ.get("GITHUB_OUTPUT"):  # a GitHub Actions step: the reporter reads the `result` output
+            with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
+                outputs.write(classroom_step_output(document) + "\n")
     if result.status == "unusable":
         print(f"grade: {args.submission}: {result.reason}", file=sys.stderr)
         return int(ExitCode.UNUSABLE_SUBMISSION)
@@ -111,4 +140,90 @@ def _list() -> int:
     for name in available():
         definition = load_assignment(name, public_only=True)
         print(f"{name:<20} {definition.title}")
+    return int(ExitCode.GRADED)
+
+
+def _batch(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade batch", description="Grade many notebooks into a gradebook: grades.csv, results/, summary.json.")
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                        help="notebooks, folders of them, or LMS downloads (Canvas/Moodle zips, Gradescope exports)")
+    parser.add_argument("--out", type=Path, required=True, help="the folder for the gradebook and its outputs")
+    parser.add_argument("--assignment", help="the assignment (default: each notebook's own)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="submissions graded at once (default: the number of cores)")
+    parser.add_argument("--regrade", action="store_true", help="grade everything again, keeping the old scores")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster, e.g. tcp://host:8786")
+    parser.add_argument("--quiet", action="store_true", help="plain lines, no live progress bar")
+    parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="the limit for one call into student code (default 10)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    from grader import seeding, zygote
+
+    seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
+    args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
+    launched = None if args.scheduler else zygote.launch(hidden=(args.out,))  # its torch import overlaps ours
+    from grader.batch import BatchOptions, grade_batch
+    from grader.execute import Zygote
+    from grader.progress import LiveProgress, PlainProgress
+    from grader.report import points
+
+    progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
+    options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
+                           scheduler=args.scheduler, call_timeout=args.call_timeout)
+    with Zygote(launched) if launched else contextlib.nullcontext() as workers:
+        result = grade_batch(args.paths, args.out, options, progress, workers)
+    failed = sum(g.failed for g in result.graded)
+    print(f"graded {len(result.graded)} ({failed} not graded or with grader errors), "
+          f"{len(result.unchanged)} unchanged; {len(result.rows)} in the gradebook")
+    for changed in result.changed_scores[:20]:
+        assert changed.previous is not None
+        print(f"  score changed: {changed.row.student}: {points(changed.previous.score)} -> {points(changed.row.score)}")
+    if len(result.changed_scores) > 20:
+        print(f"  ... and {len(result.changed_scores) - 20} more changed scores (see the gradebook's history)")
+    print(f"wrote {args.out / 'grades.csv'}, {args.out / 'summary.json'}, {args.out / 'results'}/")
+    for failure in result.grader_failures:
+        print(f"grade: grader error on {failure.row.student}: {failure.row.grader_errors[0]}", file=sys.stderr)
+    return int(ExitCode.INTERNAL_ERROR if result.grader_failures else ExitCode.GRADED)
+
+
+def _gradescope(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade gradescope",
+        description="Build a Gradescope autograder (a zip for the course staff's Gradescope account) for one "
+                    "assignment. It holds the hidden tests and the course secret: never give it to students.")
+    parser.add_argument("assignment")
+    parser.add_argument("--out", type=Path, required=True, help="the zip to write, e.g. autograder.zip")
+    args = parser.parse_args(argv)
+    from grader.bundle import build_gradescope_bundle
+
+    path = build_gradescope_bundle(args.assignment, args.out)
+    print(f"wrote {path}: upload it as the assignment's autograder on Gradescope (staff only)")
+    return int(ExitCode.GRADED)
+
+
+def _report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade report",
+        description="Write the class report from a batch's gradebook: one HTML page for instructors (scores, each "
+                    "test's pass rate, time per submission, the submissions to look at) and summary.json.")
+    parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of 'grade batch PATH... --out DIR'")
+    parser.add_argument("--out", type=Path, metavar="PATH", help="where to write the page (default: DIR/report.html)")
+    args = parser.parse_args(argv)
+    from grader.class_report import REPORT_FILE, class_report
+    from grader.errors import UsageError
+    from grader.exports import write_summary
+    from grader.gradebook import FILE_NAME, Gradebook
+
+    if not (args.folder / FILE_NAME).is_file():
+        raise UsageError(f"{args.folder} has no gradebook: run grade batch PATH... --out {args.folder} first")
+    with Gradebook(args.folder / FILE_NAME) as book:
+        rows = book.current_rows()
+    page = args.out or args.folder / REPORT_FILE
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(class_report(rows), encoding="utf-8")
+    print(f"wrote {page}")
+    print(f"wrote {write_summary(rows, args.folder)}")
     return int(ExitCode.GRADED)

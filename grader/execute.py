@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -48,16 +49,43 @@ class ExecutionRecord:
     isolation: Mapping[str, Any]
     student_output: str
     restarts: int
+    timeouts: int                  # cells and calls that ran out of time
+    crashes: int                   # cells and calls whose process died
 
 
 class Zygote:
-    """A clean, confined process that has imported torch, forking workers on demand."""
+    """A clean, confined process that has imported torch, forking workers on demand.
+
+    Thread-safe: a batch grades several submissions at once from one zygote.
+    """
 
     def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | None = None) -> None:
         self._process, self._control = launched or zygote.launch()
         self._isolation: Mapping[str, Any] | None = None
+        self._lock = threading.Lock()  # one request and its reply at a time on the control socket
 
     def isolation(self) -> Mapping[str, Any]:
+        with self._lock:
+            return self._ready()
+
+    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket]:
+        with self._lock:
+            self._ready()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                socket.send_fds(self._control, [wire.encode(dict(settings))], [theirs.fileno()])
+                pid = int(wire.receive(self._control)["pid"])
+            except (EOFError, OSError, wire.WireError) as error:
+                ours.close()
+                raise RuntimeError(f"the worker zygote stopped answering: {error}") from None
+            finally:
+                theirs.close()
+            return pid, ours
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def _ready(self) -> Mapping[str, Any]:
         if self._isolation is None:
             try:
                 ready = wire.receive(self._control)
@@ -65,13 +93,6 @@ class Zygote:
                 raise RuntimeError(f"the worker zygote failed to start: {error}") from None
             self._isolation = dict(ready["ready"])
         return self._isolation
-
-    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket]:
-        self.isolation()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        socket.send_fds(self._control, [wire.encode(dict(settings))], [theirs.fileno()])
-        theirs.close()
-        return int(wire.receive(self._control)["pid"]), ours
 
     def close(self) -> None:
         self._control.close()
@@ -107,6 +128,8 @@ class Execution:
         self._output: list[str] = []
         self._hung: dict[str, str] = {}
         self._restarts = 0
+        self._timeouts = 0
+        self._crashes = 0
 
     def run_notebook(self) -> None:
         for index in range(len(self._cells)):
@@ -125,16 +148,19 @@ class Execution:
                                             f"({self._limits.budget:g} s) was used up")
         reply = self._exchange({"op": "perform", "request": request}, timeout, f"call to {name}")
         if reply is _TIMED_OUT:
+            self._timeouts += 1
             self._hung[name] = f"{name} did not finish within {timeout:g} s (an infinite loop?)"
             raise StudentFailure("timeout", self._hung[name])
         if reply is _CRASHED:
+            self._crashes += 1
             raise StudentFailure("crashed", f"{name} crashed its process (out of memory, or os._exit?)")
         return reply
 
     def record(self) -> ExecutionRecord:
         return ExecutionRecord(cells=tuple(self._outcomes[i] for i in sorted(self._outcomes)),
                                notes=tuple(self._notes), isolation=dict(self._isolation),
-                               student_output="".join(self._output), restarts=self._restarts)
+                               student_output="".join(self._output), restarts=self._restarts,
+                               timeouts=self._timeouts, crashes=self._crashes)
 
     def close(self) -> None:
         self._kill()
@@ -159,6 +185,10 @@ class Execution:
                                replaying=replaying)
         if reply is _TIMED_OUT or reply is _CRASHED:
             status = "timeout" if reply is _TIMED_OUT else "crashed"
+            if status == "timeout":
+                self._timeouts += 1
+            else:
+                self._crashes += 1
             message = (f"did not finish within {timeout:g} s" if status == "timeout"
                        else "ended its process (os._exit, a crash, or out of memory)")
             self._outcomes[index] = CellOutcome(index, status, message)
@@ -195,8 +225,17 @@ class Execution:
     def _collect(self, output: Any, notes: Any, what: str) -> None:
         if isinstance(output, str) and output:
             self._output.append(f"--- {what} ---\n{output}\n")
-        if isinstance(notes, list):
-            self._notes.extend(f"{what}: {note}" for note in notes if isinstance(note, str))
+        if not isinstance(notes, list):
+            return
+        for note in notes:
+            if not isinstance(note, str):
+                continue
+            if what.startswith("call to "):
+                # Students see notes, and a note made while a test calls student code
+                # could spell out the test's hidden input (`!echo {X}`): keep only its kind.
+                note = "skipped a shell command or magic (not shown: it ran on a test's input)"
+            if f"{what}: {note}" not in self._notes:
+                self._notes.append(f"{what}: {note}")
 
     def _start_worker(self) -> bool:
         """A fresh worker with the notebook's clean cells replayed into it."""

@@ -33,19 +33,25 @@ class Unusable:
     reason: str
 
 
-def load(path: Path) -> Submission | Unusable:
-    if not path.exists():
-        return Unusable(path, "no such file")
-    if path.is_dir():
-        return Unusable(path, "is a directory, not a notebook")
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
+    """`content`, when given, is the file's bytes (from a zip, or sent to another machine)."""
+    if content is None:
+        if not path.exists():
+            return Unusable(path, "no such file")
+        if path.is_dir():
+            return Unusable(path, "is a directory, not a notebook")
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            return Unusable(path, f"is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            return Unusable(path, f"cannot be read: {error.strerror}")
+    if len(content) > MAX_NOTEBOOK_BYTES:
         return Unusable(path, f"is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
         return Unusable(path, "is not a notebook: it is binary data, not JSON text")
-    except OSError as error:
-        return Unusable(path, f"cannot be read: {error.strerror}")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

@@ -26,13 +26,26 @@ def secret_file() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "convgrade" / "secret"
 
 
+def course_code_root() -> Path:
+    """The folder that holds the assignments, and beside them the course's own
+    code that hidden tests import (`reference/`): never part of the grader's
+    wheel, which students may install."""
+    return assignments_root().parent
+
+
+def make_course_code_importable() -> None:
+    root = str(course_code_root())
+    if root not in sys.path:
+        sys.path.append(root)
+
+
 def private_paths() -> list[Path]:
     """Hidden from workers: the tests, the reference solutions, the course secret."""
-    paths = [assignments_root(), secret_file().parent]
+    paths = [assignments_root(), secret_file().parent, course_code_root() / "reference", PROJECT_ROOT / "reference"]
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         paths.append(Path(reference.origin).parent)
-    return [path for path in paths if path.exists()]
+    return sorted({path for path in paths if path.exists()})
 
 
 def read_only_paths() -> list[Path]:

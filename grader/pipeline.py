@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from grader.assignment import POINTS_PER_ASSIGNMENT, identify, load_assignment
+from grader.assignment import POINTS_PER_ASSIGNMENT, Assignment, identify, load_assignment
 from grader.errors import UsageError
 from grader.execute import CellOutcome, Execution, Limits, Zygote
 from grader.load import Unusable, load
@@ -23,6 +23,7 @@ from grader.seeding import course_secret, derive_seed
 from grader.static_check import library_convolutions, tampering
 from grader.student import StudentProxy
 from grader.test import run_tests
+from grader.zygote import launch as launch_zygote
 
 VERSION = "0.1.0"
 
@@ -41,6 +42,9 @@ class GradeResult:
     student_output: str = ""
     seconds: float = 0.0
     max_score_if_unusable: float = 0.0
+    assignment_digest: str = ""                  # the version of the tests that graded it
+    timeouts: int = 0                            # cells and calls that ran out of time
+    crashes: int = 0                             # cells and calls whose worker died
 
     @property
     def score(self) -> float:
@@ -55,25 +59,30 @@ class GradeResult:
         return tuple(f"{t.name}: {t.detail}" for t in self.tests if t.grader_error)
 
 
-def start_zygote() -> Zygote:
-    """The process that forks workers; see grader.zygote."""
+def start_zygote(hidden: Sequence[Path] = ()) -> Zygote:
+    """The process that forks workers; see grader.zygote. `hidden`: more folders workers must not see."""
     course_secret()  # made first, so that the zygote hides it from workers
-    return Zygote()
+    return Zygote(launch_zygote(hidden))
 
 
-def _warm_up_autograd() -> None:
-    """The first backward through the reference's overlapping windows imports
-    sympy: half a second, paid here while the worker starts, not in a test."""
+def warm_up_autograd() -> None:
+    """The first backward through overlapping strided windows (as the
+    reference builds them) imports sympy: half a second, paid here while the
+    worker starts, not in a test."""
     import torch
 
-    import reference
-
     X = torch.ones(6, 7, dtype=torch.float64, requires_grad=True)
-    reference.corr2d(X, torch.ones(2, 3, dtype=torch.float64)).backward(torch.ones(5, 5, dtype=torch.float64))
+    windows = X.as_strided((2, 3, 5, 5), (7, 1, 7, 1)).reshape(6, 25)  # overlapping: reshape copies
+    Y = torch.mm(torch.ones(1, 6, dtype=torch.float64), windows).view(5, 5)
+    Y.backward(torch.ones(5, 5, dtype=torch.float64))
 
 
 def grade(path: Path, *, assignment: str | None = None, public_only: bool = False, device: str = "cpu",
-          limits: Limits = Limits(), zygote: Zygote | None = None) -> GradeResult:
+          limits: Limits = Limits(), zygote: Zygote | None = None, content: bytes | None = None,
+          secret: bytes | None = None, definitions: Mapping[str, Assignment] | None = None) -> GradeResult:
+    """Grade one notebook. A batch passes the file's `content`, the course
+    `secret` and the assignments it has `definitions` for already, so that
+    another machine grades exactly what this one would."""
     started = time.perf_counter()
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {device!r}: use cpu or cuda")
@@ -82,26 +91,29 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available on this machine")
-    threading.Thread(target=_warm_up_autograd, daemon=True).start()
-    secret = course_secret()
+    if definitions is None:
+        threading.Thread(target=warm_up_autograd, daemon=True).start()
+    secret = course_secret() if secret is None else secret
     own_zygote = zygote is None
     zygote = zygote or start_zygote()
     try:
-        return _grade(Path(path), assignment, public_only, device, limits, zygote, secret, started)
+        return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
+                      definitions or {}, started)
     finally:
         if own_zygote:
             zygote.close()
 
 
-def _grade(path: Path, requested: str | None, public_only: bool, device: str, limits: Limits, zygote: Zygote,
-           secret: bytes, started: float) -> GradeResult:
-    submission = load(path)
+def _grade(path: Path, content: bytes | None, requested: str | None, public_only: bool, device: str,
+           limits: Limits, zygote: Zygote, secret: bytes, definitions: Mapping[str, Assignment],
+           started: float) -> GradeResult:
+    submission = load(path, content)
     if isinstance(submission, Unusable):
         return _unusable(path, requested, submission.reason, public_only, started)
     name, why = identify(requested, submission.assignment, submission.cells)
     if name is None:
         return _unusable(path, requested, why, public_only, started)
-    definition = load_assignment(name, public_only=public_only)
+    definition = definitions.get(name) or load_assignment(name, public_only=public_only)
 
     def seed_for(label: str) -> int:
         return derive_seed(secret, submission.digest, label)
@@ -120,7 +132,8 @@ def _grade(path: Path, requested: str | None, public_only: bool, device: str, li
         submission=path, assignment=name, status="graded", reason="", tests=scored.tests,
         library_convolutions=scored.library_convolutions, cells=record.cells, notes=tuple(notes),
         isolation={**record.isolation, "restarts": record.restarts, "grader_version": VERSION},
-        student_output=record.student_output, seconds=time.perf_counter() - started)
+        student_output=record.student_output, seconds=time.perf_counter() - started,
+        assignment_digest=definition.digest, timeouts=record.timeouts, crashes=record.crashes)
 
 
 def _unusable(path: Path, requested: str | None, reason: str, public_only: bool, started: float) -> GradeResult:

@@ -41,10 +41,16 @@ class DispatchWatch(TorchDispatchMode):
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         self.ops += 1
-        name = str(func)
-        if _LIBRARY_CONVOLUTION.search(name):
-            self.convolutions.add(name)
-        return func(*args, **(kwargs or {}))
+        # This runs for every op of a student's loop: naming an op once, not each time, saves a quarter of its cost.
+        convolution = _IS_CONVOLUTION.get(func)
+        if convolution is None:
+            convolution = _IS_CONVOLUTION[func] = _LIBRARY_CONVOLUTION.search(str(func)) is not None
+        if convolution:
+            self.convolutions.add(str(func))
+        return func(*args, **kwargs) if kwargs else func(*args)
+
+
+_IS_CONVOLUTION: dict[Any, bool] = {}
 
 
 _active_watches: list[DispatchWatch] = []

@@ -1,15 +1,20 @@
-"""Report stage: a `GradeResult` as a terminal table and as Gradescope's results.json.
+"""Report stage: a `GradeResult` as a terminal table, Gradescope's results.json,
+JUnit XML (GitLab's unit test reports) and GitHub Classroom's autograding result.
 
 Pure functions. What a student may see (the table, Gradescope's visible
-fields) carries a hidden test's name, points and hint only; the full reasons
-and the student's printed output go to `extra_data`, which Gradescope keeps
-for instructors.
+fields, every JUnit and Classroom field) carries a hidden test's name, points
+and hint only; the full reasons and the student's printed output go to
+Gradescope's `extra_data`, which Gradescope keeps for instructors.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import math
+import re
 import textwrap
+import xml.etree.ElementTree as ElementTree
 from typing import Any
 
 from grader.pipeline import GradeResult
@@ -72,3 +77,73 @@ def gradescope(result: GradeResult) -> dict[str, Any]:
             "student_output": result.student_output,
         },
     }
+
+
+# Characters XML 1.0 cannot hold, even escaped; a student's exception text may carry them.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def junit(result: GradeResult) -> str:
+    """JUnit XML as GitLab's unit test reports read it
+    (https://docs.gitlab.com/ci/testing/unit_test_reports/): one `testcase` per
+    test, `classname` (GitLab's "suite") the graded function, a `failure`
+    holding what the student may see. An unusable submission is one failing
+    testcase that gives the reason."""
+    cases: list[tuple[str, str, str | None, str, str]] = []  # classname, name, failure|error|None, message, text
+    if result.status == "unusable":
+        message = f"{result.submission.name} was not graded: {result.reason}"
+        cases.append(("submission", result.submission.name, "failure", message,
+                      f"{message}\nScore: 0 / {points(result.max_score)}"))
+    for test in result.tests:
+        message = "" if test.passed else ("[hidden] " if test.hidden else "") + (test.feedback or "failed")
+        kind = None if test.passed else "error" if test.grader_error else "failure"
+        cases.append((test.function, test.name, kind, message,
+                      f"{points(test.score)} / {points(test.max_score)} points: {message}"))
+    counts = {"tests": str(len(cases)), "failures": str(sum(c[2] == "failure" for c in cases)),
+              "errors": str(sum(c[2] == "error" for c in cases))}
+    root = ElementTree.Element("testsuites", name="convgrade", **counts)
+    suite = ElementTree.SubElement(root, "testsuite", name=f"convgrade {result.assignment or 'submission'}",
+                                   **counts, skipped="0", time=f"{result.seconds:.3f}")
+    properties = ElementTree.SubElement(suite, "properties")
+    for name, value in (("assignment", result.assignment or ""), ("score", points(result.score)),
+                        ("max_score", points(result.max_score))):
+        ElementTree.SubElement(properties, "property", name=name, value=value)
+    for classname, name, kind, message, text in cases:
+        case = ElementTree.SubElement(suite, "testcase", classname=classname, name=name)
+        if kind is not None:
+            # GitLab shows the element's text and ignores `message`; other readers show `message`.
+            outcome = ElementTree.SubElement(case, kind, message=_NOT_XML.sub("\ufffd", message), type=kind)
+            outcome.text = _NOT_XML.sub("\ufffd", text)
+    ElementTree.indent(root)
+    return ElementTree.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def classroom(result: GradeResult) -> dict[str, Any]:
+    """GitHub Classroom's autograding result, as its graders write it for
+    `education/autograding-grading-reporter` (version 1: `status` pass/fail/error,
+    `max_score`, `tests[]` with `name`, `status`, `score`, `message`, `test_code`,
+    `filename`, `line_no`). Classroom records the sum of the tests' `score` out
+    of `max_score`, so each test carries its points."""
+    if result.status == "unusable":
+        message = f"{result.submission.name} was not graded: {result.reason}"
+        return {"version": 1, "status": "error", "max_score": result.max_score,
+                "tests": [_classroom_test(result.submission.name, "error", 0.0, message)]}
+    tests = [_classroom_test(t.name, "pass" if t.passed else "error" if t.grader_error else "fail", t.score,
+                             ("" if t.passed else ("[hidden] " if t.hidden else "") + (t.feedback or "failed")))
+             for t in result.tests]
+    statuses = {test["status"] for test in tests}
+    status = "error" if "error" in statuses else "fail" if "fail" in statuses else "pass"
+    return {"version": 1, "status": status, "max_score": result.max_score, "tests": tests}
+
+
+def _classroom_test(name: str, status: str, score: float, message: str) -> dict[str, Any]:
+    # The reporter prints "- line N" unless line_no is 0, and "Test code:" for any test_code.
+    return {"name": name, "status": status, "score": score, "message": message, "test_code": "",
+            "filename": "", "line_no": 0}
+
+
+def classroom_step_output(document: dict[str, Any]) -> str:
+    """The `result` step output line for $GITHUB_OUTPUT: base64 of the JSON,
+    which the reporter reads back from `<STEP_ID>_RESULTS`."""
+    encoded = base64.b64encode(json.dumps(document, allow_nan=False).encode()).decode("ascii")
+    return f"result={encoded}"

@@ -3,7 +3,8 @@
 Points come only from outcomes computed in the grader's process. A function
 marked from scratch that used a library convolution (seen at the dispatcher
 or in its source) scores 0 on every one of its tests, with the reason.
-Students see a public test's message, and only the hint of a hidden one.
+Students see a public test's message and comparisons, and only the hint of a
+hidden one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence, Set
 
+from grader.comparison import Comparison
 from grader.test import TestOutcome
 
 
@@ -27,6 +29,7 @@ class TestScore:
     feedback: str          # what the student may see
     detail: str            # the full reason, for instructors
     grader_error: bool = False
+    comparisons: tuple[Comparison, ...] = ()   # a public test's values, for the feedback page; none if hidden
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,8 @@ def _score_one(outcome: TestOutcome, evidence: Mapping[str, tuple[str, ...]]) ->
     passed = outcome.status == "passed"
     detail = outcome.message
     feedback = "" if passed else (test.hint if test.hidden else outcome.message)
+    # A second guard: run_test already collects nothing for a hidden test.
+    comparisons = () if test.hidden else outcome.comparisons
     if outcome.status == "grader_error":
         feedback = "this test could not be run because of a grader error; the course staff have been told"
     if test.function in evidence:
@@ -70,6 +75,6 @@ def _score_one(outcome: TestOutcome, evidence: Mapping[str, tuple[str, ...]]) ->
         reason = (f"{test.function} must be written from scratch, but it uses a library convolution "
                   f"({used}), so its tests score 0")
         return TestScore(test.name, test.function, 0.0, test.points, False, test.hidden, reason,
-                         f"{reason}. {detail}".strip(), outcome.status == "grader_error")
+                         f"{reason}. {detail}".strip(), outcome.status == "grader_error", comparisons)
     return TestScore(test.name, test.function, test.points if passed else 0.0, test.points, passed,
-                     test.hidden, feedback, detail, outcome.status == "grader_error")
+                     test.hidden, feedback, detail, outcome.status == "grader_error", comparisons)

@@ -10,6 +10,7 @@ that a from-scratch function calls.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -76,14 +77,26 @@ def parsed_cells(cells: tuple[str, ...]) -> Iterator[ast.Module]:
     """Each cell as Python, IPython syntax (magics, !shell) translated first.
     A cell magic's body (`%%time`) is read as the code it is; a cell that does
     not parse did not run either, so it is skipped."""
-    transformer = TransformerManager()
     for source in cells:
-        if source.lstrip().startswith("%%"):
-            source = source.lstrip().partition("\n")[2]
-        try:
-            yield ast.parse(transformer.transform_cell(source))
-        except (SyntaxError, ValueError):
-            continue
+        tree = _parsed(source)
+        if tree is not None:
+            yield tree
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(source: str) -> ast.Module | None:
+    """Cached: three checks read every cell of a submission, and trees are never changed."""
+    if source.lstrip().startswith("%%"):
+        source = source.lstrip().partition("\n")[2]
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
+    # IPython's syntax is never valid Python, so only a cell that fails to parse needs its (slow) translation.
+    try:
+        return ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _tampering_module(dotted: str) -> bool:

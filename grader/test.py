@@ -4,6 +4,9 @@ Runs in the grader's process. A wrong answer, an exception from student code,
 a timeout: each is one test's outcome, and the next test runs. An exception
 from the test's own code is a defect of the assignment, recorded as a grader
 error so that it is never silently charged to the student.
+
+A public test's comparisons (grader.comparison) ride on its outcome, for the
+student's feedback page; a hidden test's are never collected at all.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from grader.comparison import Comparison, collecting
 from grader.testkit import GradedTest, Student, StudentFailure, TestFailure
 
 
@@ -25,6 +29,7 @@ class TestOutcome:
     status: str            # "passed" | "failed" | "grader_error"
     message: str = ""      # the full reason; only instructors see it for hidden tests
     seconds: float = 0.0
+    comparisons: tuple[Comparison, ...] = ()   # what a public test compared; always empty for a hidden one
 
 
 def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[[str], int]) -> tuple[TestOutcome, ...]:
@@ -34,11 +39,19 @@ def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[
 def run_test(test: GradedTest, student: Student, seed: int) -> TestOutcome:
     rng = torch.Generator().manual_seed(seed)
     started = time.perf_counter()
+    # A hidden test runs with collecting shut, not merely unread: its inputs and
+    # expected values are never copied anywhere a report could pick them up.
+    with collecting(enabled=not test.hidden) as comparisons:
+        status, message = _run(test, student, rng)
+    return TestOutcome(test, status, message, time.perf_counter() - started,
+                       () if test.hidden else tuple(comparisons))
+
+
+def _run(test: GradedTest, student: Student, rng: torch.Generator) -> tuple[str, str]:
     try:
         test(student, rng)
     except (TestFailure, StudentFailure) as failure:
-        return TestOutcome(test, "failed", failure.message, time.perf_counter() - started)
+        return "failed", failure.message
     except Exception as error:  # noqa: BLE001 - a defect in the test, not the student's fault
-        return TestOutcome(test, "grader_error", f"the test itself failed: {type(error).__name__}: {error}",
-                           time.perf_counter() - started)
-    return TestOutcome(test, "passed", "", time.perf_counter() - started)
+        return "grader_error", f"the test itself failed: {type(error).__name__}: {error}"
+    return "passed", ""

@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import torch
 
+from grader.comparison import record
+
 TestBody = Callable[["Student", torch.Generator], None]
 
 
@@ -136,18 +138,30 @@ def expect_close(actual: Any, expected: torch.Tensor | tuple[int, ...], *, what:
 
     `expected` is a tensor, or just a shape (a tuple) for a shape-only check.
     `what` names the call in the student's terms, e.g. "corr2d(X, K) for a 3x3
-    X and 2x2 K"; every message starts with it.
+    X and 2x2 K"; every message starts with it. In a public test the values
+    are also recorded for the student's feedback page (grader.comparison).
     """
+    verdict, message, (rtol, atol) = _compare(actual, expected, what, hint)
+    record(what, verdict, expected, actual, rtol=rtol, atol=atol)
+    if message:
+        raise TestFailure(message)
+
+
+def _compare(actual: Any, expected: torch.Tensor | tuple[int, ...], what: str,
+             hint: str) -> tuple[str, str, tuple[float, float]]:
+    """(verdict, failure message or "", the (rtol, atol) of the value check or zeros)."""
+    no_tolerance = (0.0, 0.0)
     if not isinstance(actual, torch.Tensor):
-        raise TestFailure(f"{what} should return a tensor; yours returned {type(actual).__name__}")
+        return "not_a_tensor", f"{what} should return a tensor; yours returned {type(actual).__name__}", no_tolerance
     expected_shape = tuple(expected.shape) if isinstance(expected, torch.Tensor) else tuple(expected)
     if tuple(actual.shape) != expected_shape:
-        raise TestFailure(f"{what} should have shape {_shape(expected_shape)}; yours has {_shape(tuple(actual.shape))}"
-                          + (f": {hint}" if hint else ""))
+        return ("wrong_shape", f"{what} should have shape {_shape(expected_shape)}; yours has "
+                f"{_shape(tuple(actual.shape))}" + (f": {hint}" if hint else ""), no_tolerance)
     if not isinstance(expected, torch.Tensor):
-        return
+        return "match", "", no_tolerance
     if not (actual.is_floating_point() or actual.is_complex()):
-        raise TestFailure(f"{what} should return a floating-point tensor; yours has dtype {actual.dtype}")
+        return ("not_floating", f"{what} should return a floating-point tensor; yours has dtype {actual.dtype}",
+                no_tolerance)
     want = expected.detach().to(torch.float64)
     got = actual.detach().to(torch.float64)
     rtol, atol = float_tolerance(actual, expected)
@@ -158,9 +172,10 @@ def expect_close(actual: Any, expected: torch.Tensor | tuple[int, ...], *, what:
     if bad.any():
         first = tuple(int(i) for i in bad.nonzero()[0])
         worst = float((got - want).abs().nan_to_num(float("inf")).max())
-        raise TestFailure(f"{what} is wrong in {int(bad.sum())} of {want.numel()} values "
-                          f"(first at index {first}, largest difference {worst:.3g})"
-                          + (f": {hint}" if hint else ""))
+        return ("wrong_values", f"{what} is wrong in {int(bad.sum())} of {want.numel()} values "
+                f"(first at index {first}, largest difference {worst:.3g})" + (f": {hint}" if hint else ""),
+                (rtol, atol))
+    return "match", "", (rtol, atol)
 
 
 def expect(condition: bool, message: str) -> None:

@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,16 @@ _PASSED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "HOME", "PYT
                        "VIRTUAL_ENV")
 
 
-def launch() -> tuple[subprocess.Popen[bytes], socket.socket]:
+def launch(hidden: Sequence[Path] = ()) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start a zygote (grader side); returns the process and its control socket.
 
     A fresh exec with only a few environment variables: the zygote, and so
     every worker, holds nothing of the grader's memory or environment.
+    `hidden`: more folders its workers must not see (a batch's gradebook).
     """
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    paths = json.dumps({"hidden": [str(p) for p in private_paths()], "read_only": [str(p) for p in read_only_paths()]})
+    hide = private_paths() + [path.resolve() for path in hidden if path.exists()]
+    paths = json.dumps({"hidden": [str(p) for p in hide], "read_only": [str(p) for p in read_only_paths()]})
     environment = {key: os.environ[key] for key in _PASSED_ENVIRONMENT if key in os.environ}
     environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
     environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [environment.get("PYTHONPATH", "")])

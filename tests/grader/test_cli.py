@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import base64
 import json
+import xml.etree.ElementTree as ElementTree
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -36,6 +39,20 @@ def test_an_unusable_submission_exits_3_with_one_line_and_still_writes_results(
     assert err.count("\n") == 1 and "broken.ipynb" in err and "truncated" in err and "Traceback" not in err
     document = json.loads(results.read_text())
     assert document["score"] == 0 and "truncated" in document["output"]
+
+
+def test_feedback_writes_the_page_for_a_graded_and_for_an_unusable_submission(
+        make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path) -> None:
+    graded = tmp_path / "pages" / "graded.html"
+    assert main([str(make_notebook(SCALE, assignment="toy")), "--public", "--feedback", str(graded)]) == ExitCode.GRADED
+    page = graded.read_text()
+    assert "Score: <strong>0 / 20</strong>" in page and 'class="cell' in page and 'id="results-corr2d"' in page
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    unusable = tmp_path / "pages" / "unusable.html"
+    assert main([str(broken), "--assignment", "toy", "--feedback", str(unusable)]) == ExitCode.UNUSABLE_SUBMISSION
+    page = unusable.read_text()
+    assert "Not graded: is truncated" in page and 'class="cell' not in page
 
 
 def test_a_score_under_fail_under_exits_6(make_notebook: MakeNotebook, toy_assignments: Path) -> None:
@@ -105,3 +122,125 @@ def test_a_student_can_run_the_public_tests_on_a_release_without_hidden_tests(
 def test_list_names_the_assignments(toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == ExitCode.GRADED
     assert "toy" in capsys.readouterr().out
+
+
+# A corr2d of the right shape but all zeros: the hidden test's detail names its
+# inputs (with the toy's hidden marker); a student may see only its hint.
+ZEROS_CORR2D = ("import torch\n"
+                "def corr2d(X, K):\n"
+                "    return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)")
+HIDDEN_MARKER = "toy-hidden-marker-5f0c"
+
+
+def test_junit_writes_one_testcase_per_test_and_classroom_only_its_file_outside_actions(
+        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--junit", "ci/report.xml", "--classroom", "out.json"]
+                ) == ExitCode.GRADED
+    suite = ElementTree.parse(tmp_path / "ci" / "report.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"
+    assert {(c.get("classname"), c.get("name")) for c in suite.iter("testcase")} == {
+        ("corr2d", "corr2d_seed_example"), ("corr2d", "corr2d_matches_reference"),
+        ("corr2d", "corr2d_shape_law"), ("scale", "scale_doubles")}
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["ci", "ci/report.xml", "out.json"]
+    assert json.loads((tmp_path / "out.json").read_text())["status"] == "pass"
+
+
+def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
+        make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    path = make_notebook(ZEROS_CORR2D, "def scale(x):\n    return 2 * x", assignment="toy")
+    report, results, result = tmp_path / "report.xml", tmp_path / "results.json", tmp_path / "classroom.json"
+    assert main([str(path), "--junit", str(report), "--results", str(results), "--classroom", str(result)]
+                ) == ExitCode.GRADED
+    details = json.loads(results.read_text())["extra_data"]["details"]
+    assert HIDDEN_MARKER in details["corr2d_matches_reference"]  # the detail exists, for instructors only
+    cases = {c.get("name"): c for c in ElementTree.parse(report).getroot().iter("testcase")}
+    (failure,) = cases["corr2d_matches_reference"]
+    assert failure.text == "0 / 40 points: [hidden] compare each window with the kernel, element by element"
+    assert HIDDEN_MARKER not in report.read_text() and HIDDEN_MARKER not in result.read_text()
+    document = json.loads(result.read_text())
+    hidden = next(t for t in document["tests"] if t["name"] == "corr2d_matches_reference")
+    assert (hidden["status"], hidden["message"]) == ("fail", "[hidden] compare each window with the kernel, "
+                                                             "element by element")
+    assert sum(t["score"] for t in document["tests"]) == json.loads(results.read_text())["score"]
+
+
+def test_an_unusable_submission_still_writes_junit_and_classroom_results_with_the_reason(
+        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text('{"cells": [')
+    report, result = tmp_path / "report.xml", tmp_path / "classroom.json"
+    assert main([str(broken), "--assignment", "toy", "--junit", str(report), "--classroom", str(result)]
+                ) == ExitCode.UNUSABLE_SUBMISSION
+    (case,) = ElementTree.parse(report).getroot().iter("testcase")
+    (failure,) = case
+    assert failure.tag == "failure" and "broken.ipynb was not graded: is truncated" in (failure.text or "")
+    document = json.loads(result.read_text())
+    assert document["status"] == "error" and "is truncated" in document["tests"][0]["message"]
+
+
+def test_classroom_appends_the_base64_result_to_github_output(
+        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outputs = tmp_path / "github_output"
+    outputs.write_text("earlier=kept\n")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    result = tmp_path / "classroom.json"
+    assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public", "--classroom", str(result)]
+                ) == ExitCode.GRADED
+    earlier, line = outputs.read_text().splitlines()
+    assert earlier == "earlier=kept" and line.startswith("result=")
+    document = json.loads(base64.b64decode(line.removeprefix("result="), validate=True))
+    assert document == json.loads(result.read_text())
+    assert (document["status"], document["max_score"]) == ("pass", 20.0)
+    assert [(t["name"], t["score"]) for t in document["tests"]] == [("corr2d_seed_example", 20.0)]
+
+
+def test_gradescope_writes_the_autograder_zip(toy_assignments: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "autograder.zip"
+    assert main(["gradescope", "toy", "--out", str(bundle)]) == ExitCode.GRADED
+    assert f"wrote {bundle}" in capsys.readouterr().out
+    names = zipfile.ZipFile(bundle).namelist()
+    assert {"setup.sh", "run_autograder", "convgrade/assignments/toy/hidden_tests.py"} <= set(names)
+
+
+def test_gradescope_refuses_an_assignment_without_hidden_tests_and_a_non_zip(
+        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradescope", "toy", "--out", str(tmp_path / "autograder.tar")]) == ExitCode.USAGE
+    assert "takes a .zip file" in capsys.readouterr().err
+    main(["release", "toy", "--out", str(tmp_path / "kit")])
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "kit" / "assignments"))
+    assert main(["gradescope", "toy", "--out", str(tmp_path / "autograder.zip")]) == ExitCode.BROKEN_ASSIGNMENT
+    assert "no hidden_tests.py" in capsys.readouterr().err
+    assert not (tmp_path / "autograder.zip").exists()
+
+
+
+def test_batch_grades_a_folder_into_the_output_folder_with_plain_progress(
+        make_notebook: MakeNotebook, tmp_path: Path, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "class"
+    (folder / "alice").mkdir(parents=True)
+    make_notebook(SCALE, assignment="toy").rename(folder / "alice" / "hw.ipynb")
+    (folder / "bob.ipynb").write_text("{")
+    out = tmp_path / "out"
+    assert main(["batch", str(folder), "--out", str(out), "--jobs", "1"]) == ExitCode.GRADED
+    printed = capsys.readouterr().out
+    assert "[1/2]" in printed and "alice: 20/100" in printed and "bob: not graded: is truncated" in printed
+    assert "graded 2 (1 not graded or with grader errors), 0 unchanged; 2 in the gradebook" in printed
+    assert {p.name for p in out.iterdir()} >= {"gradebook.sqlite", "grades.csv", "summary.json", "results"}
+    assert main(["batch", str(folder), "--out", str(out), "--quiet"]) == ExitCode.GRADED
+    assert "graded 0 (0 not graded or with grader errors), 2 unchanged" in capsys.readouterr().out
+
+
+def test_batch_misuse_is_a_one_line_usage_error(tmp_path: Path, toy_assignments: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no notebooks (.ipynb) found" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--jobs", "0"])
+    assert exit_.value.code == ExitCode.USAGE

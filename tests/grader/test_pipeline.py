@@ -268,3 +268,13 @@ def test_asking_for_cuda_without_a_gpu_is_a_usage_error(make_notebook: MakeNoteb
         pytest.skip("this machine has a CUDA device")
     with pytest.raises(UsageError, match="no CUDA device"):
         grade(make_notebook(SCALE, assignment="toy"), zygote=zygote, device="cuda")
+
+
+def test_notes_from_a_test_call_never_carry_what_the_student_code_wrote(
+        make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
+    leaky = ZEROS_CORR2D + "\n_zeros = corr2d\ndef corr2d(X, K):\n    get_ipython().system(f'echo {X.tolist()}')\n" \
+                           "    return _zeros(X, K)\n"
+    result = grade_cells(make_notebook, zygote, leaky, SCALE, "get_ipython().system('echo from a cell')")
+    call_notes = [note for note in result.notes if note.startswith("call to corr2d")]
+    assert call_notes and not any("echo" in note or "[" in note for note in call_notes)
+    assert any("echo from a cell" in note for note in result.notes)  # the notebook's own cells keep their text

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
 from grader.execute import CellOutcome
 from grader.pipeline import GradeResult
-from grader.report import gradescope, table
+from grader.report import classroom, classroom_step_output, gradescope, junit, table
 from grader.score import TestScore as ScoredTest  # aliased: pytest would try to collect Test*
 
 # Gradescope's documented results.json fields (https://gradescope-autograders.readthedocs.io/en/latest/specs/)
@@ -157,3 +159,123 @@ def test_the_table_of_an_unusable_submission_gives_the_reason_and_zero() -> None
     text = table(unusable_result())
     assert "not graded: is truncated" in text
     assert text.splitlines()[-1] == "Score: 0 / 100"
+
+
+# JUnit XML as GitLab reads it: https://docs.gitlab.com/ci/testing/unit_test_reports/
+
+
+def junit_cases(result: GradeResult) -> list[ElementTree.Element]:
+    root = ElementTree.fromstring(junit(result))
+    assert root.tag == "testsuites"
+    (suite,) = root.findall("testsuite")
+    return suite.findall("testcase")
+
+
+def test_junit_has_one_testcase_per_test_named_by_its_function() -> None:
+    cases = junit_cases(graded_result())
+    assert [(c.get("classname"), c.get("name")) for c in cases] == [
+        ("corr2d", "corr2d_seed_example"), ("corr2d", "corr2d_output_shape"),
+        ("corr2d", "corr2d_matches_reference"), ("scale", "scale_doubles")]
+
+
+def test_junit_fails_exactly_the_failed_tests_with_their_points_and_message() -> None:
+    cases = {c.get("name"): c for c in junit_cases(graded_result())}
+    assert list(cases["corr2d_seed_example"]) == [] and list(cases["scale_doubles"]) == []
+    (failure,) = cases["corr2d_output_shape"]
+    assert failure.tag == "failure"
+    assert failure.text == "0 / 10 points: corr2d(X, K) should have shape (2, 2); yours has (3, 3)"
+    assert failure.get("message") == "corr2d(X, K) should have shape (2, 2); yours has (3, 3)"
+
+
+def test_junit_counts_agree_with_the_testcases() -> None:
+    root = ElementTree.fromstring(junit(graded_result()))
+    suite = root.find("testsuite")
+    assert suite is not None
+    for element in (root, suite):
+        assert (element.get("tests"), element.get("failures"), element.get("errors")) == ("4", "2", "0")
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties == {"assignment": "toy", "score": "50", "max_score": "100"}
+
+
+def test_junit_shows_a_hidden_tests_hint_never_its_detail_nor_student_output() -> None:
+    text = junit(graded_result())
+    cases = {c.get("name"): c for c in junit_cases(graded_result())}
+    (failure,) = cases["corr2d_matches_reference"]
+    assert failure.text == "0 / 40 points: [hidden] compare each window with the kernel"
+    assert "hidden-marker-91b2" not in text and STUDENT_PRINT not in text
+
+
+def test_junit_reports_a_grader_error_as_an_error_not_a_failure() -> None:
+    tests = (ScoredTest("u", "scale", 0.0, 100.0, False, False, "could not be run because of a grader error",
+                        "the test itself failed: KeyError", grader_error=True),)
+    (case,) = junit_cases(graded_result(tests=tests))
+    assert [child.tag for child in case] == ["error"]
+    assert "KeyError" not in junit(graded_result(tests=tests))
+
+
+def test_junit_of_an_unusable_submission_is_one_failing_testcase_with_the_reason() -> None:
+    (case,) = junit_cases(unusable_result())
+    (failure,) = case
+    assert failure.tag == "failure" and case.get("name") == "bob.ipynb"
+    assert "bob.ipynb was not graded: is truncated" in (failure.text or "")
+
+
+def test_junit_stays_well_formed_when_a_message_holds_characters_xml_cannot() -> None:
+    shouting = "ValueError: \x1b[31mbad\x1b[0m \x00 <tag> & \"quotes\""
+    tests = (ScoredTest("t", "corr2d", 0.0, 100.0, False, False, shouting, shouting),)
+    (case,) = junit_cases(graded_result(tests=tests))  # parses
+    (failure,) = case
+    assert "<tag> & \"quotes\"" in (failure.text or "") and "\x1b" not in (failure.text or "")
+
+
+# GitHub Classroom's autograding result, as education/autograding-grading-reporter reads it.
+CLASSROOM_TEST_FIELDS = {"name", "status", "score", "message", "test_code", "filename", "line_no"}
+
+
+def classroom_points(document: dict[str, Any]) -> tuple[float, float]:
+    """What the reporter records in Classroom: the sum of the tests' scores out of max_score."""
+    return sum(test["score"] for test in document["tests"]), document["max_score"]
+
+
+def test_classroom_result_has_the_reporters_fields_and_points_per_test() -> None:
+    document = classroom(graded_result())
+    assert (document["version"], document["status"]) == (1, "fail")
+    assert all(set(test) == CLASSROOM_TEST_FIELDS for test in document["tests"])
+    assert [(t["name"], t["status"], t["score"]) for t in document["tests"]] == [
+        ("corr2d_seed_example", "pass", 20.0), ("corr2d_output_shape", "fail", 0.0),
+        ("corr2d_matches_reference", "fail", 0.0), ("scale_doubles", "pass", 30.0)]
+    assert classroom_points(document) == (50.0, 100.0)
+    # The reporter prints "line N" for any line_no but 0, and any test_code as the test's code.
+    assert all(test["line_no"] == 0 and not test["test_code"] for test in document["tests"])
+
+
+def test_classroom_shows_a_hidden_tests_hint_never_its_detail_nor_student_output() -> None:
+    document = classroom(graded_result())
+    hidden = next(t for t in document["tests"] if t["name"] == "corr2d_matches_reference")
+    assert hidden["message"] == "[hidden] compare each window with the kernel"
+    text = json.dumps(document)
+    assert "hidden-marker-91b2" not in text and STUDENT_PRINT not in text
+
+
+def test_classroom_status_is_pass_only_when_every_test_passes_and_error_on_a_grader_error() -> None:
+    passing = tuple(t for t in graded_result().tests if t.passed)
+    assert classroom(graded_result(tests=passing))["status"] == "pass"
+    broken = (ScoredTest("u", "scale", 0.0, 100.0, False, False, "grader error", "KeyError", grader_error=True),)
+    document = classroom(graded_result(tests=broken))
+    assert document["status"] == "error" and document["tests"][0]["status"] == "error"
+
+
+def test_classroom_result_of_an_unusable_submission_is_an_error_with_the_reason_and_zero() -> None:
+    document = classroom(unusable_result())
+    assert document["status"] == "error" and classroom_points(document) == (0.0, 100.0)
+    (test,) = document["tests"]
+    assert test["status"] == "error" and "bob.ipynb was not graded: is truncated" in test["message"]
+
+
+def test_classroom_step_output_is_one_result_line_of_base64_json() -> None:
+    document = classroom(graded_result())
+    line = classroom_step_output(document)
+    name, encoded = line.split("=", 1)
+    assert name == "result" and "\n" not in line
+    assert json.loads(base64.b64decode(encoded)) == document
+

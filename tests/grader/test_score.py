@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
+from grader.comparison import Comparison
 from grader.score import Score, score
 from grader.score import TestScore as ScoredTest  # aliased: pytest would try to collect Test*
 from grader.test import TestOutcome
@@ -70,6 +73,18 @@ def test_a_failing_public_test_shows_its_message() -> None:
     (only,) = scored(outcome(graded("p", hint="ignored for public tests"), "failed", message)).tests
     assert only.feedback == message
     assert only.detail == message
+
+
+def test_a_public_tests_comparisons_reach_its_score_and_a_hidden_tests_never_do() -> None:
+    compared = (Comparison("corr2d(X, K)", "wrong_values", (2, 2), (2, 2), torch.ones(2, 2, dtype=torch.float64),
+                           torch.zeros(2, 2, dtype=torch.float64), 1e-4, 1e-4),)
+    public, hidden = scored(
+        dataclasses.replace(outcome(graded("p"), "failed", "wrong"), comparisons=compared),
+        # run_test never lets a hidden test collect; scoring drops what one might carry all the same.
+        dataclasses.replace(outcome(graded("h", hidden=True, hint="a hint"), "failed", "wrong"), comparisons=compared),
+    ).tests
+    assert public.comparisons == compared
+    assert hidden.comparisons == ()
 
 
 def test_a_passing_test_has_no_feedback_even_when_hidden() -> None:

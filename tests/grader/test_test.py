@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import torch
 
+from grader.comparison import collecting
 from grader.test import TestOutcome, run_test, run_tests
-from grader.testkit import GradedTest, Student, StudentFailure, TestBody, TestFailure
+from grader.testkit import GradedTest, Student, StudentFailure, TestBody, TestFailure, expect_close
 
 
 class NoStudent:
@@ -112,3 +114,39 @@ def test_run_tests_seeds_each_test_by_its_name_and_keeps_going_after_failures() 
     assert labels == ["a", "bb", "ccc"]
     for name in ("a", "bb", "ccc"):
         assert torch.equal(seen[name], torch.rand(3, generator=torch.Generator().manual_seed(len(name))))
+
+
+def comparing(label: str, *, wrong: bool = False) -> TestBody:
+    def body(student: Student, rng: torch.Generator) -> None:
+        expect_close(torch.ones(2, 2), torch.ones(2, 2), what=f"{label} first")
+        expect_close(torch.ones(2, 2), torch.zeros(2, 2) if wrong else torch.ones(2, 2), what=f"{label} second")
+    return body
+
+
+def test_a_public_test_carries_what_it_compared_for_the_feedback_page() -> None:
+    outcome = run(comparing("corr2d(X, K)", wrong=True))
+    assert outcome.status == "failed"
+    assert [(c.label, c.verdict) for c in outcome.comparisons] == [("corr2d(X, K) first", "match"),
+                                                                    ("corr2d(X, K) second", "wrong_values")]
+    assert outcome.comparisons[1].expected is not None and torch.equal(outcome.comparisons[1].expected,
+                                                                      torch.zeros(2, 2, dtype=torch.float64))
+
+
+def test_a_hidden_test_records_nothing_even_inside_an_open_collector() -> None:
+    hidden = GradedTest(name="h", function="corr2d", points=10.0, hidden=True, hint="a hint",
+                        body=comparing("secret", wrong=True))
+    with collecting(enabled=True) as outer:
+        outcome = run_test(hidden, NoStudent(), 0)  # type: ignore[arg-type]
+    assert outcome.status == "failed" and "secret second" in outcome.message  # it did compare
+    assert outcome.comparisons == () and outer == []
+
+
+def test_tests_in_threads_each_carry_only_their_own_comparisons() -> None:
+    names = [f"t{i}" for i in range(16)]
+    def run_named(name: str) -> TestOutcome:
+        return run_test(graded(comparing(name), name), NoStudent(), 0)  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(run_named, names))
+    for name, outcome in zip(names, outcomes):
+        assert [c.label for c in outcome.comparisons] == [f"{name} first", f"{name} second"]

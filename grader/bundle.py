@@ -1,0 +1,93 @@
+"""Gradescope autograder bundle: one assignment, its hidden tests, and the grader, as a zip.
+
+`build_gradescope_bundle(NAME, out)` writes what Gradescope's autograder
+specification asks for (https://gradescope-autograders.readthedocs.io/en/latest/specs/):
+`setup.sh` and an executable `run_autograder` at the root (from
+`ci/gradescope/`), and beside them the grader's own project (`grader/`,
+`reference/`, `pyproject.toml`, `README.md`), that one assignment's folder
+with its hidden tests, and the course secret, so that Gradescope grades with
+the same inputs as every other machine of the course. It goes to the course
+staff's Gradescope account only: it is everything a student must never see.
+
+The zip is reproducible: sorted entries, fixed timestamps, explicit modes.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import load_assignment
+from grader.errors import GraderError, UsageError
+from grader.paths import PROJECT_ROOT
+from grader.pipeline import GradeResult
+from grader.report import gradescope
+from grader.seeding import course_secret
+
+SCRIPTS = PROJECT_ROOT / "ci" / "gradescope"
+ROOT_SCRIPTS = ("setup.sh", "run_autograder")
+PROJECT = "convgrade"                      # the grader's project, under /autograder/source/
+PROJECT_FILES = ("pyproject.toml", "README.md")
+PACKAGES = ("grader", "reference")
+SECRET = "secret/course_secret"            # a folder of its own: the grader hides it from workers
+_TIMESTAMP = (1980, 1, 1, 0, 0, 0)         # the earliest a zip can hold: the same bytes on every build
+EXECUTABLE, READABLE, PRIVATE = 0o755, 0o644, 0o600
+
+
+def build_gradescope_bundle(assignment: str, out: Path) -> Path:
+    """Write the autograder zip for `assignment` to `out`. Refuses an
+    assignment without hidden tests: Gradescope is where they run."""
+    if out.suffix != ".zip":
+        raise UsageError(f"--out {out}: Gradescope takes a .zip file")
+    definition = load_assignment(assignment)  # the complete definition: hidden tests present and valid
+    entries = sorted(_entries(definition.name, definition.directory), key=lambda entry: entry[0])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content, mode in entries:
+            info = zipfile.ZipInfo(name, date_time=_TIMESTAMP)
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(buffer.getvalue())
+    return out
+
+
+def not_graded(assignment: str, reason: str) -> dict[str, Any]:
+    """results.json for an upload that holds no single notebook to grade:
+    score 0 out of the assignment's points, and the reason."""
+    max_score = load_assignment(assignment).max_score
+    result = GradeResult(submission=Path("submission"), assignment=assignment, status="unusable", reason=reason,
+                         max_score_if_unusable=max_score)
+    return gradescope(result)
+
+
+def _entries(assignment: str, directory: Path) -> Iterator[tuple[str, bytes, int]]:
+    for name in ROOT_SCRIPTS:
+        yield name, _read(SCRIPTS / name), EXECUTABLE
+    for name in PROJECT_FILES:
+        yield f"{PROJECT}/{name}", _read(PROJECT_ROOT / name), READABLE
+    for package in PACKAGES:
+        yield from _tree(PROJECT_ROOT / package, f"{PROJECT}/{package}")
+    yield from _tree(directory, f"{PROJECT}/assignments/{assignment}")
+    yield SECRET, course_secret() + b"\n", PRIVATE
+
+
+def _tree(folder: Path, prefix: str) -> Iterator[tuple[str, bytes, int]]:
+    if not folder.is_dir():
+        raise GraderError(f"{folder} is missing: build the bundle from a checkout of the grader")
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        # Caches and dot-files (.ipynb_checkpoints, .DS_Store) are no part of the grader.
+        if not path.is_file() or any(p == "__pycache__" or p.startswith(".") for p in relative.parts):
+            continue
+        yield f"{prefix}/{relative.as_posix()}", path.read_bytes(), READABLE
+
+
+def _read(path: Path) -> bytes:
+    if not path.is_file():
+        raise GraderError(f"{path} is missing: build the bundle from a checkout of the grader")
+    return path.read_bytes()

@@ -1,0 +1,142 @@
+"""A batch's outputs, made from its gradebook: grades.csv, results/<student>.json, summary.json.
+
+Pure functions over the gradebook's current rows, plus one that writes them.
+They are rewritten whole after every batch run, so a run that was killed
+midway is made whole by the next.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from grader.gradebook import SubmissionRow, rows_by_student
+
+GRADES_FILE = "grades.csv"
+SUMMARY_FILE = "summary.json"
+RESULTS_FOLDER = "results"
+HISTOGRAM_BINS = 10
+
+
+def file_stem(student: str) -> str:
+    """A student key as a file name: readable, and never a path."""
+    stem = re.sub(r"[^\w.@+-]+", "_", student).strip("._") or "student"
+    return stem[:120]
+
+
+def test_columns(rows: Sequence[SubmissionRow]) -> list[tuple[str | None, str]]:
+    """(assignment, test) for every test seen, in each assignment's own order."""
+    columns: dict[tuple[str | None, str], None] = {}
+    for row in rows:
+        for test in row.tests:
+            columns[(row.assignment, test.name)] = None
+    return list(columns)
+
+
+def grades_csv(rows: Sequence[SubmissionRow]) -> str:
+    """One row per student (each member of a group), ready for an LMS import."""
+    columns = test_columns(rows)
+    several = len({assignment for assignment, _ in columns}) > 1
+    header = ["student", "lms_id", "assignment", "status", "score", "max_score", "percent"]
+    header += [f"{assignment}:{test}" if several else test for assignment, test in columns]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for student, row in sorted(rows_by_student(rows), key=lambda pair: pair[0]):
+        scores = {(row.assignment, t.name): t.score for t in row.tests}
+        percent = 100 * row.score / row.max_score if row.max_score else 0.0
+        writer.writerow([student, row.lms_id, row.assignment or "", row.status, _number(row.score),
+                         _number(row.max_score), _number(round(percent, 2))]
+                        + [_number(scores[c]) if c in scores else "" for c in columns])
+    return buffer.getvalue()
+
+
+def summary(rows: Sequence[SubmissionRow]) -> dict[str, Any]:
+    """What the class got wrong: the score distribution, each test's pass rate, and the submissions to look at."""
+    graded = [r for r in rows if r.status == "graded"]
+    percents = sorted(100 * r.score / r.max_score if r.max_score else 0.0 for r in rows)
+    seconds = [r.seconds for r in rows]
+    return {
+        "submissions": len(rows),
+        "students": len({student for student, _ in rows_by_student(rows)}),
+        "graded": len(graded),
+        "unusable": sum(r.status == "unusable" for r in rows),
+        "errors": sum(r.status == "error" for r in rows),
+        "assignments": sorted({r.assignment for r in rows if r.assignment}),
+        "score_percent": {**_statistics(percents), "histogram": _histogram(percents)},
+        "tests": _pass_rates(graded),
+        "seconds": {**_statistics(seconds), "total": round(sum(seconds), 3)},
+        "flagged": {
+            "timed_out": [r.student for r in rows if r.timeouts],
+            "crashed": [r.student for r in rows if r.crashes],
+            "library_convolution": [{"student": r.student, "functions": sorted(r.library_convolutions)}
+                                    for r in rows if r.library_convolutions],
+            "unusable": [{"student": r.student, "reason": r.reason} for r in rows if r.status == "unusable"],
+            "grader_errors": [{"student": r.student, "errors": list(r.grader_errors) or [r.reason]}
+                              for r in rows if r.grader_errors or r.status == "error"],
+        },
+    }
+
+
+def write_outputs(rows: Sequence[SubmissionRow], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS_FOLDER
+    results.mkdir(exist_ok=True)
+    for row in rows:
+        _write(results / f"{file_stem(row.student)}.json", json.dumps(row.results, indent=2) + "\n")
+    _write(out / GRADES_FILE, grades_csv(rows))
+    write_summary(rows, out)
+
+
+def write_summary(rows: Sequence[SubmissionRow], out: Path) -> Path:
+    """summary.json alone: the class report rewrites it beside its page, so that the two always agree."""
+    path = out / SUMMARY_FILE
+    _write(path, json.dumps(summary(rows), indent=2) + "\n")
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace a file whole, so that a reader never sees half of one."""
+    staged = path.with_name(f".{path.name}.partial")
+    staged.write_text(text)
+    staged.replace(path)
+
+
+def _pass_rates(graded: Sequence[SubmissionRow]) -> list[dict[str, Any]]:
+    tally: dict[tuple[str | None, str], dict[str, Any]] = {}
+    for row in graded:
+        for test in row.tests:
+            entry = tally.setdefault((row.assignment, test.name), {
+                "assignment": row.assignment, "name": test.name, "function": test.function,
+                "hidden": test.hidden, "max_score": test.max_score, "attempts": 0, "passed": 0})
+            entry["attempts"] += 1
+            entry["passed"] += test.passed
+    for entry in tally.values():
+        entry["pass_rate"] = round(entry["passed"] / entry["attempts"], 4)
+    return sorted(tally.values(), key=lambda e: (e["pass_rate"], str(e["assignment"]), e["name"]))
+
+
+def _statistics(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"mean": 0.0, "median": 0.0, "min": 0.0, "max": 0.0}
+    return {"mean": round(statistics.fmean(values), 3), "median": round(statistics.median(values), 3),
+            "min": round(min(values), 3), "max": round(max(values), 3)}
+
+
+def _histogram(percents: Sequence[float]) -> dict[str, list[float]]:
+    """Counts per 10 % band; 100 % falls in the last band."""
+    width = 100 / HISTOGRAM_BINS
+    counts = [0] * HISTOGRAM_BINS
+    for value in percents:
+        counts[min(int(value // width), HISTOGRAM_BINS - 1)] += 1
+    return {"edges": [round(i * width, 3) for i in range(HISTOGRAM_BINS + 1)], "counts": counts}
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,213 @@
+"""The files under ci/: they parse, every `grade` command in them is one the CLI accepts, and they wire
+each CI system's conventions (Classroom's reporter, GitLab's JUnit report, Gradescope's scripts) as documented."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from grader.cli import main
+from grader.paths import PROJECT_ROOT
+
+CI = PROJECT_ROOT / "ci"
+CLASSROOM = CI / "github-classroom" / ".github" / "workflows" / "classroom.yml"
+INSTRUCTOR = CI / "github-instructor" / ".github" / "workflows" / "grade-all.yml"
+GITLAB = CI / "gitlab" / ".gitlab-ci.yml"
+RUN_AUTOGRADER = CI / "gradescope" / "run_autograder"
+SETUP = CI / "gradescope" / "setup.sh"
+STUDENT_FILES = (CLASSROOM, GITLAB)
+CPU_TORCH = "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_PREFIXES = {"sudo", "env", "exec", "then", "do", "else", "if", "while", "!"}
+_OPERATORS = {"&&", "||", ";", "|", "(", ")", "&", ";;"}
+
+
+class Parsed(BaseException):
+    """Raised right after a parser of the real CLI accepts a command line, before any work:
+    a BaseException, so that it passes `main`'s handlers."""
+
+    def __init__(self, prog: str, namespace: argparse.Namespace) -> None:
+        super().__init__(prog)
+        self.prog, self.namespace = prog, namespace
+
+
+def parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, argparse.Namespace]:
+    """The CLI's own parsing of `grade ARGV` (its dispatch and its parsers), stopped before it runs."""
+    original = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        raise Parsed(self.prog, original(self, args, namespace))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+        try:
+            main(argv)
+        except Parsed as parsed:
+            return parsed.prog, parsed.namespace
+        except SystemExit as refused:  # argparse's verdict on a command line it does not accept
+            pytest.fail(f"grade {shlex.join(argv)}: the CLI refuses it (exit {refused.code})")
+    pytest.fail(f"grade {shlex.join(argv)}: no parser ran")
+
+
+def shell_commands(script: str) -> Iterator[list[str]]:
+    """Each simple command of a shell script, as words; heredoc bodies are skipped."""
+    lines, heredoc = [], None
+    for line in script.replace("\\\n", " ").splitlines():
+        if heredoc is not None:
+            heredoc = None if line.strip() == heredoc else heredoc
+            continue
+        marker = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        heredoc = marker.group(1) if marker else None
+        lines.append(line)
+    for line in lines:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split, lexer.commenters = True, "#"
+        command: list[str] = []
+        for word in lexer:
+            if word in _OPERATORS or set(word) <= set("<>&|;"):
+                yield command
+                command = []
+            else:
+                command.append(word)
+        yield command
+
+
+def grade_invocations(script: str) -> Iterator[list[str]]:
+    """The arguments of every command that runs `grade` (also behind VAR=value, sudo or env)."""
+    for command in shell_commands(script):
+        words = list(command)
+        while words and (words[0] in _PREFIXES or _ASSIGNMENT.match(words[0])
+                         or (words[0].startswith("-") and command[0] in ("sudo", "env"))):
+            words.pop(0)
+        if words and (words[0] == "grade" or words[0].endswith("/grade")):
+            yield words[1:]
+
+
+def yaml_scripts(document: Any) -> Iterator[str]:
+    """The shell of a GitHub workflow (steps' `run`) or a GitLab pipeline (jobs' scripts)."""
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if key == "run" and isinstance(value, str):
+                yield value
+            elif key in ("script", "before_script", "after_script") and isinstance(value, list):
+                yield from (line for line in value if isinstance(line, str))
+            else:
+                yield from yaml_scripts(value)
+    elif isinstance(document, list):
+        for item in document:
+            yield from yaml_scripts(item)
+
+
+def scripts_of(path: Path) -> list[str]:
+    text = path.read_text()
+    return list(yaml_scripts(yaml.safe_load(text))) if path.suffix == ".yml" else [text]
+
+
+def invocations(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, argparse.Namespace]]:
+    found = [argv for script in scripts_of(path) for argv in grade_invocations(script)]
+    assert found, f"{path} runs no grade command"
+    return [parse(argv, monkeypatch) if argv != ["list"] else ("grade list", argparse.Namespace())
+            for argv in found]
+
+
+def steps(path: Path) -> list[dict[str, Any]]:
+    (job,) = yaml.safe_load(path.read_text())["jobs"].values()
+    return list(job["steps"])
+
+
+CI_FILES = sorted(p for p in CI.rglob("*") if p.is_file())
+
+
+def test_every_ci_file_is_described_in_the_readme() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    assert len(CI_FILES) >= 5
+    for path in CI_FILES:
+        assert f"`{path.relative_to(PROJECT_ROOT).as_posix()}`" in readme, path
+
+
+@pytest.mark.parametrize("path", [p for p in CI_FILES if p.suffix == ".yml"], ids=lambda p: p.parent.name)
+def test_the_yaml_files_parse(path: Path) -> None:
+    assert isinstance(yaml.safe_load(path.read_text()), dict)
+
+
+@pytest.mark.parametrize("path", [CLASSROOM, INSTRUCTOR, GITLAB, RUN_AUTOGRADER, SETUP], ids=lambda p: p.name)
+def test_every_grade_command_in_the_ci_files_is_accepted_by_the_cli(
+        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for prog, _ in invocations(path, monkeypatch):
+        assert prog in ("grade", "grade batch", "grade list")
+
+
+def test_the_check_itself_refuses_what_the_cli_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    (argv,) = grade_invocations('X=1 grade batch submissions/ --out gradebook --jobs many')
+    with pytest.raises(pytest.fail.Exception, match="refuses"):
+        parse(argv, monkeypatch)
+    (argv,) = grade_invocations('sudo -E env "PATH=$PATH" grade NB.ipynb --classroom')
+    with pytest.raises(pytest.fail.Exception, match="refuses"):
+        parse(argv, monkeypatch)
+    assert list(grade_invocations('if [ -x "$ROOT/venv/bin/grade" ]; then echo grade; fi')) == []
+
+
+@pytest.mark.parametrize("path", STUDENT_FILES, ids=lambda p: p.name)
+def test_student_ci_runs_only_the_public_tests_with_cpu_torch(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for prog, namespace in invocations(path, monkeypatch):
+        assert prog == "grade" and namespace.public, "a student's CI must never need the hidden tests"
+    scripts = "\n".join(scripts_of(path))
+    assert CPU_TORCH in scripts and "hidden" not in scripts
+    assert scripts.index(CPU_TORCH) < scripts.index('pip install "$CONVGRADE_GRADER"')
+
+
+def test_classroom_feeds_the_grade_steps_result_to_the_reporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    document = yaml.safe_load(CLASSROOM.read_text())
+    # The reporter updates the check run named run-autograding-tests with the points.
+    assert list(document["jobs"]) == ["run-autograding-tests"]
+    assert document["permissions"]["checks"] == "write"
+    (grading,) = [s for s in steps(CLASSROOM) if "grade " in s.get("run", "")]
+    (_, namespace), = invocations(CLASSROOM, monkeypatch)
+    assert namespace.classroom is not None
+    reporter = steps(CLASSROOM)[-1]
+    assert reporter["uses"] == "education/autograding-grading-reporter@v1" and reporter["if"] == "always()"
+    step_id = grading["id"]
+    # The reporter reads, for each id in `runners`, the base64 JSON in $<ID in capitals>_RESULTS.
+    assert reporter["with"]["runners"] == step_id
+    assert reporter["env"] == {f"{step_id.upper()}_RESULTS": f"${{{{ steps.{step_id}.outputs.result }}}}"}
+    assert grading["env"]["CONVGRADE_ASSIGNMENTS"] == "${{ github.workspace }}/assignments"
+
+
+def test_gitlab_declares_the_junit_report_the_grade_command_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    (job,) = [v for v in yaml.safe_load(GITLAB.read_text()).values() if isinstance(v, dict) and "script" in v]
+    (_, namespace), = invocations(GITLAB, monkeypatch)
+    assert namespace.junit == Path(job["artifacts"]["reports"]["junit"]) == Path("report.xml")
+    assert job["artifacts"]["when"] == "always"
+
+
+def test_the_instructor_workflow_grades_everything_with_the_secret_and_keeps_the_gradebook(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    document = yaml.safe_load(INSTRUCTOR.read_text())
+    assert set(document["on"]) == {"workflow_dispatch"}
+    (prog, namespace), = invocations(INSTRUCTOR, monkeypatch)
+    assert prog == "grade batch" and namespace.paths == [Path("submissions")]
+    workflow = steps(INSTRUCTOR)
+    (grading,) = [s for s in workflow if "grade batch" in s.get("run", "")]
+    assert grading["env"]["CONVGRADE_SECRET"] == "${{ secrets.CONVGRADE_SECRET }}"
+    # Only the grading step holds the secret; nothing at the workflow's or the job's level.
+    assert [s for s in workflow if "CONVGRADE_SECRET" in s.get("env", {})] == [grading]
+    assert "CONVGRADE_SECRET" not in str(document.get("env", "")) + str(document["jobs"]["grade-all"].get("env", ""))
+    upload = workflow[-1]
+    assert upload["uses"].startswith("actions/upload-artifact@") and upload["if"] == "always()"
+    assert Path(upload["with"]["path"]) == namespace.out
+
+
+def test_run_autograder_grades_with_the_hidden_tests_into_gradescopes_results(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (prog, namespace), = invocations(RUN_AUTOGRADER, monkeypatch)
+    assert prog == "grade" and not namespace.public
+    script = RUN_AUTOGRADER.read_text()
+    assert namespace.results == Path("$RESULTS") and 'RESULTS="$ROOT/results/results.json"' in script
+    assert 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in script

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.errors import UsageError
+from grader.gradebook import Gradebook, SubmissionRow, TestRow, rows_by_student
+
+
+def make_row(student: str = "alice", score: float = 7.0, **changes: object) -> SubmissionRow:
+    row = SubmissionRow(
+        student=student, members=(), lms_id="42", source=f"{student}.ipynb", content_hash="abc",
+        assignment="toy", assignment_digest="d1", status="graded", reason="", score=score, max_score=10.0,
+        seconds=1.5, graded_at=1.0, timeouts=0, crashes=0, library_convolutions={"corr2d": ["aten.convolution"]},
+        grader_errors=(), isolation={"user": "nobody"}, results={"score": score, "tests": []},
+        tests=(TestRow("t1", "corr2d", False, score, 10.0, score == 10.0, False, "", "why"),))
+    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
+
+
+def test_a_recorded_row_reads_back_whole(tmp_path: Path) -> None:
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        run = book.start_run("0.1", {"jobs": 2})
+        assert book.record(run, make_row()) is None
+        (row,) = book.current_rows()
+    assert dataclasses.replace(row, id=0, run_id=0) == make_row()
+    assert row.run_id == run
+
+
+def test_a_regrade_keeps_the_previous_row_for_comparison(tmp_path: Path) -> None:
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        first = book.start_run("0.1", {})
+        book.record(first, make_row(score=7.0))
+        second = book.start_run("0.1", {})
+        previous = book.record(second, make_row(score=10.0))
+        assert previous is not None and previous.score == 7.0
+        assert [r.score for r in book.current_rows()] == [10.0]
+        assert [r.score for r in book.history("alice")] == [7.0, 10.0]
+        current = book.current("alice")
+        assert current is not None and current.score == 10.0
+
+
+def test_a_commit_survives_the_process_being_killed(tmp_path: Path) -> None:
+    path = tmp_path / "book.sqlite"
+    script = textwrap.dedent(f"""
+        import os, signal
+        from tests.grader.test_gradebook import make_row
+        from grader.gradebook import Gradebook
+        from pathlib import Path
+        book = Gradebook(Path({str(path)!r}))
+        run = book.start_run("0.1", {{}})
+        book.record(run, make_row("alice"))
+        book.record(run, make_row("bob"))
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == -signal.SIGKILL
+    with Gradebook(path) as book:
+        assert [r.student for r in book.current_rows()] == ["alice", "bob"]
+
+
+def test_a_file_that_is_not_a_gradebook_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "book.sqlite"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(UsageError, match="not a gradebook"):
+        Gradebook(path)
+
+
+def test_a_group_submission_counts_for_each_member() -> None:
+    group = make_row("200+201", members=("200", "201"))
+    assert [(student, row.student) for student, row in rows_by_student([make_row(), group])] == [
+        ("alice", "alice"), ("200", "200+201"), ("201", "200+201")]

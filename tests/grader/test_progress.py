@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import dataclasses
+import io
+
+from rich.console import Console
+
+from grader.batch import Graded
+from grader.progress import LiveProgress, PlainProgress, describe
+from tests.grader.test_gradebook import make_row
+
+
+def test_describe_says_who_what_score_and_what_went_wrong() -> None:
+    previous = make_row(score=5.0)
+    row = make_row(score=7.0, timeouts=2, crashes=1)
+    assert describe(Graded(row, previous)) == (
+        "alice: 7/10 (was 5) [2 timeouts; 1 crash; library convolution in corr2d] (1.5 s)")
+    unusable = dataclasses.replace(row, status="unusable", reason="is truncated")
+    assert describe(Graded(unusable, None)) == "alice: not graded: is truncated"
+
+
+def test_plain_progress_prints_a_line_per_submission() -> None:
+    stream = io.StringIO()
+    progress = PlainProgress(stream)
+    progress.start(2, 3)
+    progress.graded(Graded(make_row("alice", library_convolutions={}), None))
+    progress.graded(Graded(make_row("bob", library_convolutions={}), None))
+    progress.finish()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "grading 2 submissions; 3 unchanged since they were graded"
+    assert lines[1:3] == ["[1/2] alice: 7/10 (1.5 s)", "[2/2] bob: 7/10 (1.5 s)"]
+    assert lines[3].startswith("graded 2 in ")
+
+
+def test_live_progress_counts_graded_and_failed_and_prints_failures_verbatim() -> None:
+    stream = io.StringIO()
+    progress = LiveProgress(Console(file=stream, force_terminal=True, width=120))
+    progress.start(2, 0)
+    progress.graded(Graded(make_row("alice", library_convolutions={}), None))
+    progress.graded(Graded(make_row("[bold]bob", status="unusable", reason="is truncated"), None))
+    progress.finish()
+    text = stream.getvalue()
+    assert "1 graded" in text and "1 failed" in text and "2/2" in text
+    assert "[bold]bob: not graded: is truncated" in text  # a name is never markup
