@@ -30,7 +30,7 @@ from grader.collect import Found, collect
 from grader.execute import Limits, Zygote
 from grader.exports import file_stem, write_outputs
 from grader.feedback import feedback_page
-from grader.gradebook import FILE_NAME, Gradebook, SubmissionRow, TestRow
+from grader.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.pipeline import VERSION, GradeResult, grade, start_zygote, warm_up_autograd
 from grader.report import gradescope
 from grader.seeding import course_secret
@@ -46,6 +46,7 @@ class BatchOptions:
     regrade: bool = False
     scheduler: str | None = None       # a Dask scheduler's address; None grades on this machine
     call_timeout: float = 10.0
+    feedback: bool = True              # write each student's feedback page into DIR/feedback/
 
     def limits(self) -> Limits:
         # Workers share the cores: N submissions at once, each with its share of threads.
@@ -111,7 +112,7 @@ def _grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progre
             for item, outcome in _grade_all(todo, options, secret, definitions, zygotes):
                 row = to_row(item, outcome)
                 graded.append(Graded(row, book.record(run, row)))
-                if not isinstance(outcome, str):
+                if options.feedback and not isinstance(outcome, str):
                     write_feedback(item, outcome, out)
                 progress.graded(graded[-1])
         finally:
@@ -150,8 +151,7 @@ def to_row(found: Found, outcome: GradeResult | str) -> SubmissionRow:
         reason=outcome.reason, score=outcome.score, max_score=outcome.max_score, seconds=outcome.seconds,
         timeouts=outcome.timeouts, crashes=outcome.crashes, library_convolutions=outcome.library_convolutions,
         grader_errors=outcome.grader_errors, isolation=outcome.isolation, results=gradescope(outcome),
-        tests=tuple(TestRow(t.name, t.function, t.hidden, t.score, t.max_score, t.passed, t.grader_error,
-                            t.feedback, t.detail) for t in outcome.tests))
+        tests=tuple(dataclasses.replace(t, comparisons=()) for t in outcome.tests))
 
 
 def load_definitions(requested: str | None) -> dict[str, Assignment]:

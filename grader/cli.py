@@ -155,6 +155,8 @@ def _batch(argv: list[str]) -> int:
     parser.add_argument("--regrade", action="store_true", help="grade everything again, keeping the old scores")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="grade on a Dask cluster, e.g. tcp://host:8786")
     parser.add_argument("--quiet", action="store_true", help="plain lines, no live progress bar")
+    parser.add_argument("--no-feedback", action="store_true",
+                        help="skip the students' feedback pages (DIR/feedback/STUDENT.html)")
     parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="the limit for one call into student code (default 10)")
     args = parser.parse_args(argv)
@@ -172,7 +174,7 @@ def _batch(argv: list[str]) -> int:
 
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
     options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
-                           scheduler=args.scheduler, call_timeout=args.call_timeout)
+                           scheduler=args.scheduler, call_timeout=args.call_timeout, feedback=not args.no_feedback)
     with Zygote(launched) if launched else contextlib.nullcontext() as workers:
         result = grade_batch(args.paths, args.out, options, progress, workers)
     failed = sum(g.failed for g in result.graded)
@@ -180,10 +182,12 @@ def _batch(argv: list[str]) -> int:
           f"{len(result.unchanged)} unchanged; {len(result.rows)} in the gradebook")
     for changed in result.changed_scores[:20]:
         assert changed.previous is not None
-        print(f"  score changed: {changed.row.student}: {points(changed.previous.score)} -> {points(changed.row.score)}")
+        before, after = points(changed.previous.score), points(changed.row.score)
+        print(f"  score changed: {changed.row.student}: {before} -> {after}")
     if len(result.changed_scores) > 20:
         print(f"  ... and {len(result.changed_scores) - 20} more changed scores (see the gradebook's history)")
-    print(f"wrote {args.out / 'grades.csv'}, {args.out / 'summary.json'}, {args.out / 'results'}/")
+    print(f"wrote {args.out / 'grades.csv'}, {args.out / 'summary.json'}, {args.out / 'results'}/"
+          + (f", {args.out / 'feedback'}/" if options.feedback else ""))
     for failure in result.grader_failures:
         print(f"grade: grader error on {failure.row.student}: {failure.row.grader_errors[0]}", file=sys.stderr)
     return int(ExitCode.INTERNAL_ERROR if result.grader_failures else ExitCode.GRADED)

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from grader.errors import UsageError
+from grader.score import TestScore
 
 FILE_NAME = "gradebook.sqlite"
 
@@ -46,21 +47,6 @@ CREATE TABLE IF NOT EXISTS tests (
 
 
 @dataclasses.dataclass(frozen=True)
-class TestRow:
-    __test__ = False  # not a pytest class
-
-    name: str
-    function: str
-    hidden: bool
-    score: float
-    max_score: float
-    passed: bool
-    grader_error: bool
-    feedback: str
-    detail: str
-
-
-@dataclasses.dataclass(frozen=True)
 class SubmissionRow:
     student: str
     members: tuple[str, ...]
@@ -81,7 +67,7 @@ class SubmissionRow:
     grader_errors: tuple[str, ...]
     isolation: Mapping[str, Any]
     results: Mapping[str, Any]
-    tests: tuple[TestRow, ...] = ()
+    tests: tuple[TestScore, ...] = ()
     id: int = 0
     run_id: int = 0
 
@@ -160,10 +146,11 @@ class Gradebook:
         self.close()
 
     def _submission(self, values: sqlite3.Row, *, with_tests: bool) -> SubmissionRow:
-        tests: tuple[TestRow, ...] = ()
+        tests: tuple[TestScore, ...] = ()
         if with_tests:
-            tests = tuple(TestRow(name, function, bool(hidden), score, max_score, bool(passed), bool(error),
-                                  feedback, detail)
+            tests = tuple(TestScore(name=name, function=function, hidden=bool(hidden), score=score,
+                                    max_score=max_score, passed=bool(passed), grader_error=bool(error),
+                                    feedback=feedback, detail=detail)
                           for name, function, hidden, score, max_score, passed, error, feedback, detail
                           in self._db.execute("SELECT name, function, hidden, score, max_score, passed, "
                                               "grader_error, feedback, detail FROM tests WHERE submission_id = ? "

@@ -25,7 +25,8 @@ def describe(graded: Graded) -> str:
         line += f" (was {points(graded.previous.score)})"
     problems = [f"{row.timeouts} timeout{'s' * (row.timeouts != 1)}"] if row.timeouts else []
     problems += [f"{row.crashes} crash{'es' * (row.crashes != 1)}"] if row.crashes else []
-    problems += ["library convolution in " + ", ".join(sorted(row.library_convolutions))] if row.library_convolutions else []
+    if row.library_convolutions:
+        problems.append("library convolution in " + ", ".join(sorted(row.library_convolutions)))
     problems += ["grader errors"] if row.grader_errors else []
     return line + (f" [{'; '.join(problems)}]" if problems else "") + f" ({row.seconds:.1f} s)"
 

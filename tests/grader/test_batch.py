@@ -81,6 +81,9 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
     assert written["score"] == 40.0 and {t["name"] for t in written["tests"]} == {t.name for t in rows["wrong"].tests}
     assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 6
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["flagged"]["timed_out"] == ["loops"]
+    pages = {page.stem: page.read_text() for page in (tmp_path / "out" / "feedback").iterdir()}
+    assert set(pages) == set(rows) and "Score: <strong>40 / 100</strong>" in pages["wrong"]
+    assert "truncated" in pages["truncated"]
 
 
 def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old_scores(
@@ -136,7 +139,8 @@ def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
     monkeypatch.setattr(batch, "grade", failing_on_wrong)
     result = run([submissions], tmp_path / "out", zygote)
     assert [g.row.student for g in result.grader_failures] == ["wrong"]
-    assert result.grader_failures[0].row.status == "error" and "a defect in the grader" in result.grader_failures[0].row.reason
+    failed = result.grader_failures[0].row
+    assert failed.status == "error" and "a defect in the grader" in failed.reason
     assert scores(result)["solved"] == 100.0
     monkeypatch.setattr(batch, "grade", real_grade)
     again = run([submissions], tmp_path / "out", zygote)

@@ -20,7 +20,8 @@ from grader.cli import main
 from grader.errors import ExitCode
 from grader.execute import Zygote
 from grader.exports import summary
-from grader.gradebook import FILE_NAME, Gradebook, SubmissionRow, TestRow
+from grader.score import TestScore
+from grader.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.progress import PlainProgress
 from tests.browser import PNG_SIGNATURE, dump_dom, images_loaded, requires_chromium, screenshot
 from tests.conftest import MakeNotebook
@@ -35,11 +36,13 @@ HOSTILE_REASON = '<img src="https://example.com/x.png" onerror="alert(1)"> is tr
 SECRET_DETAIL = "expected tensor([[1.25, 7.5]]) for the hidden input"
 
 
-def two_tests(rarely: bool, usually: bool, *, rarely_error: bool = False) -> tuple[TestRow, ...]:
+def two_tests(rarely: bool, usually: bool, *, rarely_error: bool = False) -> tuple[...]:
     """Two tests: a hidden one that few pass, a public one that most pass."""
-    return (TestRow("rarely_passed_hidden_law", "corr2d", True, 6.0 * rarely, 6.0, rarely, rarely_error,
-                    "mind the edges", SECRET_DETAIL),
-            TestRow("usually_passed_public_example", "scale", False, 4.0 * usually, 4.0, usually, False, "", "why"))
+    return (TestScore(name="rarely_passed_hidden_law", function="corr2d", score=6.0 * rarely, max_score=6.0,
+                      passed=rarely, hidden=True, feedback="mind the edges", detail=SECRET_DETAIL,
+                      grader_error=rarely_error),
+            TestScore(name="usually_passed_public_example", function="scale", score=4.0 * usually, max_score=4.0,
+                      passed=usually, hidden=False, feedback="", detail="why"))
 
 
 def graded(student: str, rarely: bool, usually: bool, **changes: object) -> SubmissionRow:
@@ -156,7 +159,8 @@ def test_the_same_rows_always_make_the_same_page() -> None:
 
 def test_many_tests_chart_the_worst_and_list_them_all_and_tex_in_names_is_plain_text() -> None:
     # An unbalanced `\frac` would make matplotlib's mathtext raise, were names parsed as TeX.
-    many = tuple(TestRow(f"law_{i:03d}_$\\frac$", "corr2d", i % 2 == 0, float(i < 30), 1.0, i < 30, False, "", "")
+    many = tuple(TestScore(name=f"law_{i:03d}_$\\frac$", function="corr2d", score=float(i < 30), max_score=1.0,
+                           passed=i < 30, hidden=i % 2 == 0, feedback="", detail="")
                  for i in range(60))
     page = class_report((make_row("alice", score=30.0, tests=many),))
     assert f"The chart shows the {MAX_CHARTED_TESTS} worst of 60 tests" in page

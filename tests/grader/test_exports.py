@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from grader.exports import file_stem, grades_csv, summary, write_outputs
-from grader.gradebook import TestRow
+from grader.score import TestScore
 from tests.grader.test_gradebook import make_row
 
 
-def scored(*passed: bool) -> tuple[TestRow, ...]:
-    return tuple(TestRow(f"t{i}", "corr2d", i == 1, 5.0 * ok, 5.0, ok, False, "", "") for i, ok in enumerate(passed))
+def scored(*passed: bool) -> tuple[...]:
+    return tuple(TestScore(name=f"t{i}", function="corr2d", score=5.0 * ok, max_score=5.0, passed=ok, hidden=i == 1,
+                           feedback="", detail="") for i, ok in enumerate(passed))
 
 
 ROWS = (
@@ -27,7 +28,7 @@ def test_grades_csv_has_a_row_per_student_and_a_column_per_test() -> None:
     table = list(csv.DictReader(io.StringIO(grades_csv(ROWS))))
     assert [r["student"] for r in table] == ["200", "201", "alice", "bob", "eve"]
     alice = next(r for r in table if r["student"] == "alice")
-    assert (alice["score"], alice["max_score"], alice["percent"], alice["t0"], alice["t1"]) == ("10", "10", "100", "5", "5")
+    assert [alice[column] for column in ("score", "max_score", "percent", "t0", "t1")] == ["10", "10", "100", "5", "5"]
     bob = next(r for r in table if r["student"] == "bob")
     assert (bob["t0"], bob["t1"], bob["lms_id"]) == ("5", "0", "42")
     eve = next(r for r in table if r["student"] == "eve")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.gradebook import Gradebook, SubmissionRow, TestRow, rows_by_student
+from grader.score import TestScore
+from grader.gradebook import Gradebook, SubmissionRow, rows_by_student
 
 
 def make_row(student: str = "alice", score: float = 7.0, **changes: object) -> SubmissionRow:
@@ -20,7 +21,8 @@ def make_row(student: str = "alice", score: float = 7.0, **changes: object) -> S
         assignment="toy", assignment_digest="d1", status="graded", reason="", score=score, max_score=10.0,
         seconds=1.5, graded_at=1.0, timeouts=0, crashes=0, library_convolutions={"corr2d": ["aten.convolution"]},
         grader_errors=(), isolation={"user": "nobody"}, results={"score": score, "tests": []},
-        tests=(TestRow("t1", "corr2d", False, score, 10.0, score == 10.0, False, "", "why"),))
+        tests=(TestScore(name="t1", function="corr2d", score=score, max_score=10.0, passed=score == 10.0, hidden=False,
+                         feedback="", detail="why"),))
     return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
 
 
