@@ -26,6 +26,7 @@ from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"
 CRASHES = "import os\nos._exit(1)"
+HOGS_MEMORY = "hoard = []\nwhile True:\n    hoard.append(bytearray(64 << 20))"
 FAST = BatchOptions(jobs=2, call_timeout=2.0)
 
 
@@ -52,7 +53,8 @@ def submissions(make_notebook: MakeNotebook, tmp_path: Path) -> Path:
     folder = tmp_path / "submissions"
     folder.mkdir()
     for student, cells in {"solved": (SOLVED_CORR2D, SCALE), "wrong": (ZEROS_CORR2D, SCALE),
-                           "loops": (LOOPS, SCALE), "crashes": (SOLVED_CORR2D, CRASHES, SCALE)}.items():
+                           "loops": (LOOPS, SCALE), "crashes": (SOLVED_CORR2D, CRASHES, SCALE),
+                           "hogs_memory": (HOGS_MEMORY, SOLVED_CORR2D, SCALE)}.items():
         shutil.move(make_notebook(*cells, assignment="toy"), folder / f"{student}.ipynb")
     (folder / "truncated.ipynb").write_text('{"cells": [')
     return folder
@@ -70,7 +72,9 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path) -> None:
     result = run([submissions], tmp_path / "out", zygote)
     rows = {row.student: row for row in result.rows}
-    assert scores(result) == {"solved": 100.0, "wrong": 40.0, "loops": 20.0, "crashes": 100.0, "truncated": 0.0}
+    assert scores(result) == {"solved": 100.0, "wrong": 40.0, "loops": 20.0, "crashes": 100.0, "hogs_memory": 100.0,
+                              "truncated": 0.0}
+    assert rows["hogs_memory"].results["extra_data"]["cells"][0]["status"] in ("error", "crashed")
     assert rows["loops"].timeouts >= 1 and rows["crashes"].crashes == 1
     assert rows["truncated"].status == "unusable" and "truncated" in rows["truncated"].reason
     assert all(r.assignment_digest for r in result.rows if r.status == "graded")
@@ -79,7 +83,7 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
         assert [(t.name, t.score) for t in rows[student].tests] == [(t.name, t.score) for t in alone.tests]
     written = json.loads((tmp_path / "out" / "results" / "wrong.json").read_text())
     assert written["score"] == 40.0 and {t["name"] for t in written["tests"]} == {t.name for t in rows["wrong"].tests}
-    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 6
+    assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 7
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["flagged"]["timed_out"] == ["loops"]
     pages = {page.stem: page.read_text() for page in (tmp_path / "out" / "feedback").iterdir()}
     assert set(pages) == set(rows) and "Score: <strong>40 / 100</strong>" in pages["wrong"]
@@ -90,21 +94,21 @@ def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path, make_notebook: MakeNotebook) -> None:
     out = tmp_path / "out"
     first = run([submissions], out, zygote)
-    assert len(first.graded) == 5
+    assert len(first.graded) == 6
     again = run([submissions], out, zygote)
-    assert (again.graded, len(again.unchanged), len(again.rows)) == ((), 5, 5)
+    assert (again.graded, len(again.unchanged), len(again.rows)) == ((), 6, 6)
 
     shutil.copy(submissions / "solved.ipynb", submissions / "wrong.ipynb")  # the student fixed it
     shutil.move(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"), submissions / "late.ipynb")
     progress = Recorder()
     changed = grade_batch([submissions], out, FAST, progress, zygote)
     assert sorted(g.row.student for g in changed.graded) == ["late", "wrong"]
-    assert progress.started == (2, 4) and progress.finished and len(progress.seen) == 2
+    assert progress.started == (2, 5) and progress.finished and len(progress.seen) == 2
     assert [(g.row.student, g.previous.score if g.previous else None, g.row.score)
             for g in changed.changed_scores] == [("wrong", 40.0, 100.0)]
 
     regraded = run([submissions], out, zygote, BatchOptions(jobs=2, call_timeout=2.0, regrade=True))
-    assert len(regraded.graded) == 6 and regraded.changed_scores == ()
+    assert len(regraded.graded) == 7 and regraded.changed_scores == ()
     with Gradebook(out / FILE_NAME) as book:
         assert [r.score for r in book.history("wrong")] == [40.0, 100.0, 100.0]
 
@@ -117,12 +121,12 @@ def test_changed_tests_regrade_the_submissions_they_graded(
     monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(course))
     (submissions / "loops.ipynb").unlink()  # keep this one quick
     out = tmp_path / "out"
-    assert len(run([submissions], out, zygote).graded) == 4
+    assert len(run([submissions], out, zygote).graded) == 5
     with (course / "toy" / "hidden_tests.py").open("a") as tests:
         tests.write("\n# a fix to a hidden test\n")
     again = run([submissions], out, zygote)
     # The unusable one was never graded by any test, so it is not graded again.
-    assert sorted(g.row.student for g in again.graded) == ["crashes", "solved", "wrong"]
+    assert sorted(g.row.student for g in again.graded) == ["crashes", "hogs_memory", "solved", "wrong"]
 
 
 def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
