@@ -246,7 +246,7 @@ def _image(figure: Figure, alt: str) -> str:
 
 
 def _png_data_uri(figure: Figure) -> str:
-    """grader.heatmaps keeps its PNG-making private (it returns bytes), hence this small one."""
+    """grader.heatmaps draws pixel blocks, not matplotlib figures, hence this small one for charts."""
     buffer = io.BytesIO()
     # No version stamp in the PNG: the same gradebook always makes the same page.
     figure.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.1, metadata={"Software": None})

@@ -13,57 +13,34 @@ and its feedback (the hint); never its detail, inputs, expected values or code.
 The page is one self-contained file: images are data URIs, styles inline, and
 its Content-Security-Policy lets it load nothing else and run no script, so it
 works offline and a student's notebook cannot make it fetch or run anything.
+
+A batch writes one page per student, so a page must cost milliseconds: the
+notebook renders through grader.notebook_html's caches, and heatmaps are
+pixels from numpy (grader.heatmaps) with their titles and scales in the HTML.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import bleach
 import nbformat
 import numpy as np
 import torch
-from jinja2 import DictLoader
-from nbconvert import HTMLExporter
 from pygments.formatters import HtmlFormatter
 
 from grader.assignment import defined_names
 from grader.comparison import Comparison
-from grader.heatmaps import heatmaps_png
+from grader.heatmaps import GAP, NOT_A_NUMBER_COLOR, Heatmaps, Scale, color_stops, heatmaps
+from grader.notebook_html import notebook_html
 from grader.pipeline import GradeResult
 from grader.report import points
 from grader.score import TestScore
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MAX_HEATMAPS_PER_TEST = 4      # the failing comparison, and the first few that matched
-RESULTS_KEY = "convgrade_results"
-
-# The 'basic' template renders the cells alone (no CDN scripts, no theme), and
-# this one appends each cell's results after it.
-_TEMPLATE_NAME = "convgrade_feedback.html.j2"
-_TEMPLATE = """{%- extends 'index.html.j2' -%}
-{% block any_cell %}
-{{ super() }}
-{%- set key = cell.metadata.get('""" + RESULTS_KEY + """') -%}
-{%- if key %}{{ resources['""" + RESULTS_KEY + """'][key] }}{% endif -%}
-{% endblock any_cell %}
-"""
-
-# What a notebook's markdown, HTML outputs and highlighted code may keep. nbconvert's
-# own sanitizer keeps too little (no paragraphs, headings or images), so it
-# would show a student's markdown as escaped tags.
-_ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details", "div",
-    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd",
-    "li", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table",
-    "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var"})
-
-_STATIC_OUTPUTS = frozenset({"text/html", "text/markdown", "image/svg+xml", "text/latex", "image/png", "image/jpeg",
-                             "text/plain"})
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f4f4; color: #1d1d1d; }
@@ -94,9 +71,17 @@ a.anchor-link { display: none; }
 .comparison { margin: 8px 0 4px 14px; }
 .values { display: flex; flex-wrap: wrap; gap: 18px; margin: 4px 0; }
 .values h4 { margin: 0; font-size: 0.85em; color: #555; font-weight: 600; }
-.comparison img { display: block; max-width: 100%; margin-top: 6px; background: #fff; }
+.heatmaps { margin: 6px 0 0; }
+.heatmaps img { display: block; max-width: 100%; background: #fff; }
+.heatmaps figcaption { font-size: 0.85em; color: #444; }
+.heatmaps .panels { display: flex; gap: """ + str(GAP) + """px; margin-top: 2px; }
+.heatmaps .panels div { text-align: center; }
+.heatmaps .legend { display: flex; flex-wrap: wrap; gap: 4px 18px; margin-top: 4px; align-items: center; }
+.heatmaps .bar { display: inline-block; width: 90px; height: 10px; vertical-align: middle; border: 1px solid #888; }
+.heatmaps .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
+.heatmaps .outlined { border: 2px solid #111; background: #fff; }
 .unplaced { border-bottom: 2px solid #ddd; }
-"""
+""" + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 
 def feedback_page(result: GradeResult, notebook: nbformat.NotebookNode | None) -> str:
@@ -113,7 +98,10 @@ def feedback_page(result: GradeResult, notebook: nbformat.NotebookNode | None) -
     if notebook is not None:
         try:
             placed = {name: index for name, index in _defining_cells(notebook).items() if name in blocks}
-            body = _render_notebook(notebook, placed, blocks)
+            after: dict[int, str] = {}
+            for function, index in placed.items():
+                after[index] = after.get(index, "") + blocks[function]
+            body = notebook_html(notebook, after)
         except Exception as error:  # noqa: BLE001 - a notebook nbconvert cannot render is the student's data
             why = (str(error).splitlines() or [""])[0][:200]
             notes.append(f"your notebook could not be shown here ({type(error).__name__}: {why}); "
@@ -137,11 +125,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode | None:
 
 def _document(result: GradeResult, summary: str, body: str) -> str:
     title = html.escape(f"Feedback: {result.submission.name}")
-    style = _STYLE + HtmlFormatter(style="default").get_style_defs(".highlight")
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n<style>{style}</style>\n</head>\n"
+            f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n"
             f"<body>\n<main>\n{summary}\n{body}\n</main>\n</body>\n</html>\n")
 
 
@@ -225,15 +212,39 @@ def _comparison(comparison: Comparison, draw: bool) -> str:
     actual = _values(comparison.actual) if comparison.actual is not None else "<pre>(not a tensor)</pre>"
     cut = ('<p class="kind">Only the first 64 x 64 values (and the first 4 along other dimensions) are kept.</p>'
            if comparison.truncated else "")
-    image = ""
-    if draw:
-        png = heatmaps_png(comparison)
-        if png is not None:
-            alt = _text(f"heatmaps of the expected values, yours, and the difference, for {comparison.label}")
-            image = f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{alt}">'
+    drawn = heatmaps(comparison) if draw else None
+    image = "" if drawn is None else _heatmaps_figure(drawn, comparison.label)
     return (f'<div class="comparison"><p><code>{_text(comparison.label)}</code>: <b>{verdict}</b>{tolerance}</p>'
             f'<div class="values"><div><h4>expected, shape {_shape(comparison.expected_shape)}</h4>{expected}</div>'
             f"<div><h4>yours, shape {_shape(comparison.actual_shape)}</h4>{actual}</div></div>{cut}{image}</div>")
+
+
+def _heatmaps_figure(drawn: Heatmaps, label: str) -> str:
+    """The picture, each panel's title under it, and what its colours mean."""
+    names = [panel.name for panel in drawn.panels]
+    alt = _text(f"heatmaps of {', '.join(names[:-1])} and {names[-1]}, for {label}")
+    image = f'<img src="data:image/png;base64,{base64.b64encode(drawn.png).decode("ascii")}" alt="{alt}">'
+    titles = "".join(
+        f'<div style="width: {p.width}px">{_text(p.name)}'
+        + (f" <code>[{', '.join(str(i) for i in p.plane)}, :, :]</code>" if p.plane else "") + "</div>"
+        for p in drawn.panels)
+    sharing: dict[Scale, list[str]] = {}
+    for panel in drawn.panels:
+        sharing.setdefault(panel.scale, []).append(panel.name)
+    legend = [f"<span>{_text(' and '.join(sharers))}: {_number(scale.low)} <span class=\"bar\" "
+              f'style="background: linear-gradient(to right, {", ".join(color_stops(scale.colormap))})"></span> '
+              f"{_number(scale.high)}</span>" for scale, sharers in sharing.items()]
+    if drawn.outlined:
+        legend.append('<span><span class="swatch outlined"></span>outside the tolerance</span>')
+    if drawn.not_a_number:
+        swatch = f'<span class="swatch" style="background: {NOT_A_NUMBER_COLOR}"></span>'
+        legend.append(f"<span>{swatch}not a number</span>")
+    return (f'<figure class="heatmaps">{image}<figcaption><div class="panels">{titles}</div>'
+            f'<div class="legend">{"".join(legend)}</div></figcaption></figure>')
+
+
+def _number(value: float) -> str:
+    return _text(f"{value:.4g}")
 
 
 def _values(values: torch.Tensor) -> str:
@@ -253,53 +264,6 @@ def _defining_cells(notebook: nbformat.NotebookNode) -> dict[str, int]:
         if cell.get("cell_type") == "code":
             found.update((name, index) for name in defined_names((str(cell.get("source", "")),)))
     return found
-
-
-def _render_notebook(notebook: nbformat.NotebookNode, placed: Mapping[str, int], blocks: Mapping[str, str]) -> str:
-    shown = copy.deepcopy(notebook)
-    after: dict[int, list[str]] = {}
-    for function, index in placed.items():
-        after.setdefault(index, []).append(blocks[function])
-    for index, cell in enumerate(shown.cells):
-        metadata = cell.setdefault("metadata", nbformat.NotebookNode())
-        metadata.pop(RESULTS_KEY, None)   # only the grader places results
-        if index in after:
-            metadata[RESULTS_KEY] = f"cell-{index}"
-        for output in cell.get("outputs", ()):
-            # An output's 'filenames' would point an <img> at a path or URL instead of its data.
-            output.get("metadata", {}).pop("filenames", None)
-            if "data" in output:
-                # Scripts and widgets could not run here anyway: show the output's static form.
-                output["data"] = nbformat.NotebookNode(
-                    {kind: value for kind, value in output["data"].items() if kind in _STATIC_OUTPUTS})
-    # sanitize_html sends markdown and HTML outputs through _clean_html; embed_images
-    # stays off, or a markdown image could copy a file of the grading machine into the page.
-    exporter = HTMLExporter(template_name="basic", extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
-                            template_file=_TEMPLATE_NAME, sanitize_html=True, embed_images=False,
-                            filters={"clean_html": _clean_html})
-    results = {f"cell-{index}": "".join(parts) for index, parts in after.items()}
-    body, _ = exporter.from_notebook_node(shown, resources={RESULTS_KEY: results})
-    return body
-
-
-def _clean_html(element: str | bytes) -> str:
-    """The template's sanitizer, for markdown, HTML outputs and highlighted code."""
-    text = element.decode() if isinstance(element, bytes) else str(element)
-    return bleach.clean(text, tags=_ALLOWED_TAGS, attributes=_allowed_attribute,
-                        protocols={"http", "https", "mailto", "data"}, strip=True, strip_comments=True)
-
-
-def _allowed_attribute(tag: str, name: str, value: str) -> bool:
-    if name in ("class", "id", "title"):
-        return True
-    if tag == "a":
-        return name == "href" and not value.strip().lower().startswith("data:")
-    if tag == "img":
-        # Only images carried in the page: anything else would be fetched from somewhere.
-        return name == "alt" or (name == "src" and value.strip().lower().startswith("data:image/"))
-    if tag in ("td", "th"):
-        return name in ("colspan", "rowspan")
-    return tag == "ol" and name == "start"
 
 
 def _anchor(function: str) -> str:

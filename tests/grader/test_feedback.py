@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import matplotlib
 import nbformat
 import pytest
 import torch
+from PIL import Image
 
 from grader.comparison import Comparison
 from grader.execute import Zygote
 from grader.feedback import CONTENT_SECURITY_POLICY, feedback_page, read_notebook
+from grader.heatmaps import OUTLINE_COLOR, VALUES_COLORMAP
 from grader.paths import PROJECT_ROOT
 from grader.pipeline import GradeResult, grade
 from grader.score import TestScore as ScoredTest  # aliased: pytest would try to collect Test*
@@ -60,6 +64,15 @@ def cell_position(page: str, notebook: nbformat.NotebookNode, index: int) -> int
 
 def png_images(fragment: str) -> list[bytes]:
     return [base64.b64decode(data) for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', fragment)]
+
+
+def colormap_rgb(name: str, position: float) -> tuple[int, int, int]:
+    red, green, blue, _ = matplotlib.colormaps[name](position, bytes=True)
+    return int(red), int(green), int(blue)
+
+
+def hex_rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
 
 
 def hidden_source_lines(path: Path, notebook: nbformat.NotebookNode) -> list[str]:
@@ -110,7 +123,12 @@ def test_a_failing_public_test_shows_both_values_and_heatmaps_beside_its_functio
     assert public.feedback in html.unescape(corr2d)
     assert "[[19., 25.],\n [37., 43.]]" in corr2d and "[[0., 0.],\n [0., 0.]]" in corr2d
     (heatmaps,) = png_images(corr2d)
-    assert heatmaps.startswith(PNG_SIGNATURE) and len(heatmaps) > 1000
+    assert heatmaps.startswith(PNG_SIGNATURE)
+    # Expected (19 to 43), yours (all 0, the bottom of their shared scale) and the difference, every value outlined.
+    colors = {color for _, color in Image.open(io.BytesIO(heatmaps)).convert("RGB").getcolors(1 << 16)}
+    assert {colormap_rgb(VALUES_COLORMAP, 0.0), colormap_rgb(VALUES_COLORMAP, 1.0), hex_rgb(OUTLINE_COLOR)} <= colors
+    assert 'expected and yours: 0 <span class="bar"' in corr2d and "yours - expected: -43 <span" in corr2d
+    assert "outside the tolerance" in corr2d and "not a number" not in corr2d
 
 
 def test_hidden_tests_show_their_name_points_and_hint_and_nothing_else(make_notebook: MakeNotebook,
