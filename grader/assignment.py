@@ -114,8 +114,11 @@ def _validate(name: str, tests: list[GradedTest], functions: Mapping[str, object
     undeclared = sorted({t.function for t in tests} - set(functions))
     if undeclared:
         raise AssignmentError(f"{name}: tests grade names assignment.toml does not declare: {', '.join(undeclared)}")
-    if any(t.points <= 0 for t in tests):
-        raise AssignmentError(f"{name}: every test must be worth points")
+    if any(t.points < 0 for t in tests):
+        raise AssignmentError(f"{name}: a test cannot be worth negative points")
+    pointless = sorted({t.function for t in tests} - {t.function for t in tests if t.points > 0})
+    if complete and pointless:
+        raise AssignmentError(f"{name}: only tips (0 points) grade {', '.join(pointless)}")
     total = sum(t.points for t in tests)
     if complete and abs(total - POINTS_PER_ASSIGNMENT) > 1e-9:
         raise AssignmentError(f"{name}: tests total {total:g} points, not {POINTS_PER_ASSIGNMENT:g}")

@@ -22,14 +22,13 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Protocol
 
-import nbformat
 import torch
 
 from grader.assignment import Assignment, available, load_assignment
 from grader.collect import Found, collect
 from grader.execute import Limits, Zygote
 from grader.exports import file_stem, write_outputs
-from grader.feedback import feedback_page
+from grader.feedback import feedback_page, read_notebook
 from grader.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.pipeline import VERSION, GradeResult, grade, start_zygote, warm_up_autograd
 from grader.report import gradescope
@@ -73,7 +72,7 @@ class BatchResult:
 
     @property
     def grader_failures(self) -> tuple[Graded, ...]:
-        return tuple(g for g in self.graded if g.row.status == "error" or g.row.grader_errors)
+        return tuple(g for g in self.graded if g.row.grader_errors)  # an "error" row holds its one error
 
     @property
     def changed_scores(self) -> tuple[Graded, ...]:
@@ -125,10 +124,7 @@ def _grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progre
 
 def write_feedback(found: Found, result: GradeResult, out: Path) -> Path:
     """The student's feedback page, DIR/feedback/<student>.html, written as soon as it is graded."""
-    try:
-        notebook = nbformat.reads(found.content.decode("utf-8"), as_version=4) if result.status == "graded" else None
-    except Exception:  # noqa: BLE001 - graded notebooks load; one nbformat reads differently shows results alone
-        notebook = None
+    notebook = read_notebook(found.content) if result.status == "graded" else None
     path = out / FEEDBACK_FOLDER / f"{file_stem(found.student)}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(feedback_page(result, notebook), encoding="utf-8")

@@ -10,26 +10,21 @@ import argparse
 import contextlib
 import json
 import os
+import socket
+import subprocess
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from grader.errors import ExitCode, GraderError
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args and args[0] == "release":
-            return _release(args[1:])
-        if args and args[0] == "list":
-            return _list()
-        if args and args[0] == "batch":
-            return _batch(args[1:])
-        if args and args[0] == "gradescope":
-            return _gradescope(args[1:])
-        if args and args[0] == "report":
-            return _report(args[1:])
+        if args and args[0] in _COMMANDS:
+            return _COMMANDS[args[0]](args[1:])
         return _grade(args)
     except GraderError as error:
         print(f"grade: {error.message}", file=sys.stderr)
@@ -57,7 +52,7 @@ def main_entry() -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade", description="Grade a convolution notebook against its assignment's tests.",
-        epilog="Other commands: 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
+        epilog="Other commands: 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
                "'grade gradescope NAME --out ZIP', 'grade report DIR', 'grade list'.")
     parser.add_argument("submission", type=Path, help="the student's .ipynb")
     parser.add_argument("--assignment", help="the assignment (default: from the notebook's metadata)")
@@ -76,12 +71,22 @@ def _grade_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _grade(argv: list[str]) -> int:
-    args = _grade_parser().parse_args(argv)
+def _launch_zygote(hidden: Sequence[Path] = ()) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """Start the worker zygote before the grader imports torch, so that the two imports overlap."""
     from grader import seeding, zygote
 
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
-    launched = zygote.launch()  # its torch import overlaps the grader's own, below
+    return zygote.launch(hidden)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _grade(argv: list[str]) -> int:
+    args = _grade_parser().parse_args(argv)
+    launched = _launch_zygote()
     from grader.execute import Limits, Zygote
     from grader.pipeline import grade
     from grader.report import classroom, classroom_step_output, gradescope, junit, table
@@ -90,21 +95,17 @@ def _grade(argv: list[str]) -> int:
         result = grade(args.submission, assignment=args.assignment, public_only=args.public, device=args.device,
                        limits=Limits(call_timeout=args.call_timeout), zygote=workers)
     if args.results:
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(gradescope(result), indent=2, allow_nan=False) + "\n")
+        _write(args.results, json.dumps(gradescope(result), indent=2, allow_nan=False) + "\n")
     if args.feedback:
         from grader.feedback import feedback_page, read_notebook
 
         notebook = read_notebook(args.submission) if result.status == "graded" else None
-        args.feedback.parent.mkdir(parents=True, exist_ok=True)
-        args.feedback.write_text(feedback_page(result, notebook), encoding="utf-8")
+        _write(args.feedback, feedback_page(result, notebook))
     if args.junit:
-        args.junit.parent.mkdir(parents=True, exist_ok=True)
-        args.junit.write_text(junit(result), encoding="utf-8")
+        _write(args.junit, junit(result))
     if args.classroom:
         document = classroom(result)
-        args.classroom.parent.mkdir(parents=True, exist_ok=True)
-        args.classroom.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        _write(args.classroom, json.dumps(document, indent=2, allow_nan=False) + "\n")
         if os.environ.get("GITHUB_OUTPUT"):  # a GitHub Actions step: the reporter reads the `result` output
             with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
                 outputs.write(classroom_step_output(document) + "\n")
@@ -134,7 +135,8 @@ def _release(argv: list[str]) -> int:
     return int(ExitCode.GRADED)
 
 
-def _list() -> int:
+def _list(argv: list[str]) -> int:
+    argparse.ArgumentParser(prog="grade list", description="List the assignments this grader knows.").parse_args(argv)
     from grader.assignment import available, load_assignment
 
     for name in available():
@@ -162,11 +164,8 @@ def _batch(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
-    from grader import seeding, zygote
-
-    seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
     args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
-    launched = None if args.scheduler else zygote.launch(hidden=(args.out,))  # its torch import overlaps ours
+    launched = None if args.scheduler else _launch_zygote(hidden=(args.out,))
     from grader.batch import BatchOptions, grade_batch
     from grader.execute import Zygote
     from grader.progress import LiveProgress, PlainProgress
@@ -226,8 +225,53 @@ def _report(argv: list[str]) -> int:
     with Gradebook(args.folder / FILE_NAME) as book:
         rows = book.current_rows()
     page = args.out or args.folder / REPORT_FILE
-    page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(class_report(rows), encoding="utf-8")
+    _write(page, class_report(rows))
     print(f"wrote {page}")
     print(f"wrote {write_summary(rows, args.folder)}")
     return int(ExitCode.GRADED)
+
+
+def _audit(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade audit", description="Prove that assignments grade fairly: accepted answers score 100, "
+                                        "answers that do nothing at most 10%%, every mutant of the solution "
+                                        "loses points on its own function only, the same score every time.")
+    parser.add_argument("assignments", nargs="*", metavar="NAME", help="the assignments (default: all)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="notebooks graded at once (default: the number of cores)")
+    parser.add_argument("--mutants", type=int, default=16, metavar="N",
+                        help="mutants of each graded name at most (default 16)")
+    parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="the limit for one call into student code (default 10)")
+    parser.add_argument("--verbose", action="store_true", help="list every mutant, killed ones too")
+    args = parser.parse_args(argv)
+    if args.jobs < 1 or args.mutants < 0:
+        parser.error("--jobs must be at least 1, --mutants at least 0")
+    from grader.assignment import available
+
+    names = args.assignments or list(available())
+    unknown = [n for n in names if n not in available()]
+    if unknown:
+        parser.error(f"unknown assignment {', '.join(unknown)} (known: {', '.join(available()) or 'none'})")
+    launched = _launch_zygote()
+    from grader.audit import AuditOptions, audit, render
+    from grader.execute import Limits, Zygote
+    from grader.seeding import course_secret
+
+    options = AuditOptions(jobs=args.jobs, per_function=args.mutants, limits=Limits(call_timeout=args.call_timeout))
+    failed = []
+    with Zygote(launched) as workers:
+        for name in names:
+            report = audit(name, workers, course_secret(), options)
+            print(render(report, verbose=args.verbose), flush=True)
+            if not report.passed:
+                failed.append(name)
+    if failed:
+        print(f"grade: audit failed for {', '.join(failed)}", file=sys.stderr)
+        return int(ExitCode.AUDIT_FAILED)
+    return int(ExitCode.GRADED)
+
+
+_COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "list": _list, "release": _release,
+    "report": _report}

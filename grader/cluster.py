@@ -14,6 +14,7 @@ its own.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
     from grader.collect import Found
     from grader.pipeline import GradeResult
 
-_ON_THIS_WORKER: dict[str, object] = {}
-_ON_THIS_WORKER_LOCK = threading.Lock()
+_ON_THIS_WORKER = threading.Lock()  # a Dask worker runs tasks in several threads
 
 
 def grade_on_cluster(address: str, todo: Sequence[Found], options: BatchOptions, secret: bytes,
@@ -62,15 +62,22 @@ def grade_remotely(found: Found, options: BatchOptions, secret: bytes) -> GradeR
 
 
 def _worker_state(assignment: str | None) -> tuple[ZygoteKeeper, dict[str, Assignment]]:
-    from grader.batch import ZygoteKeeper, load_definitions
+    with _ON_THIS_WORKER:
+        return _zygotes(), _definitions(assignment)
 
-    with _ON_THIS_WORKER_LOCK:
-        if "zygotes" not in _ON_THIS_WORKER:
-            _ON_THIS_WORKER["zygotes"] = ZygoteKeeper()
-        key = f"definitions:{assignment}"
-        if key not in _ON_THIS_WORKER:
-            _ON_THIS_WORKER[key] = load_definitions(assignment)
-        return _ON_THIS_WORKER["zygotes"], _ON_THIS_WORKER[key]  # type: ignore[return-value]
+
+@functools.cache
+def _zygotes() -> ZygoteKeeper:
+    from grader.batch import ZygoteKeeper
+
+    return ZygoteKeeper()
+
+
+@functools.cache
+def _definitions(assignment: str | None) -> dict[str, Assignment]:
+    from grader.batch import load_definitions
+
+    return load_definitions(assignment)
 
 
 def checked(result: GradeResult | str, definitions: Mapping[str, Assignment] | None = None) -> GradeResult | str:

@@ -19,6 +19,7 @@ A student with several notebooks gets one entry per notebook, keyed
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import zipfile
@@ -47,7 +48,7 @@ class Found:
     members: tuple[str, ...] = ()  # everyone it is graded for (a Gradescope group), if not just `student`
     lms_id: str = ""               # the LMS's own id for the student, where the path gives one
 
-    @property
+    @functools.cached_property
     def content_hash(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
 
@@ -93,8 +94,8 @@ def _zip_entries(archive: Path) -> Iterator[_Entry]:
             relative = PurePosixPath(info.filename)
             if info.is_dir() or relative.is_absolute() or ".." in relative.parts or not _wanted(relative):
                 continue
-            # An oversized member is not read into memory: loading it reports "too large".
-            content = opened.read(info) if info.file_size <= MAX_NOTEBOOK_BYTES else b" " * (MAX_NOTEBOOK_BYTES + 1)
+            with opened.open(info) as member:
+                content = member.read(MAX_NOTEBOOK_BYTES + 1)  # one byte past the limit: loading says "too large"
             yield _Entry(relative, f"{archive}!{info.filename}", content)
 
 
@@ -105,9 +106,8 @@ def _wanted(relative: PurePosixPath) -> bool:
 
 
 def _read(path: Path) -> bytes:
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return b" " * (MAX_NOTEBOOK_BYTES + 1)
-    return path.read_bytes()
+    with path.open("rb") as file:
+        return file.read(MAX_NOTEBOOK_BYTES + 1)  # one byte past the limit: loading says "too large"
 
 
 def _identify_alone(path: Path) -> Found:
@@ -118,7 +118,8 @@ def _identify_alone(path: Path) -> Found:
 
 def _identify(entries: Iterable[_Entry]) -> list[Found]:
     entries = list(entries)
-    metadata = {e.relative.parent: e.content for e in entries if e.relative.name == GRADESCOPE_METADATA}
+    metadata = {e.relative.parent: _submissions_in(e.content)
+                for e in entries if e.relative.name == GRADESCOPE_METADATA}
     found = []
     for entry in entries:
         if entry.relative.suffix != ".ipynb":
@@ -151,19 +152,24 @@ def _from_lms_name(name: str) -> tuple[str, str] | None:
     return None
 
 
+def _submissions_in(metadata: bytes) -> dict[str, object]:
+    """submission_metadata.yml: submission folder -> its entry (with `:submitters`)."""
+    try:
+        document = yaml.safe_load(metadata) or {}
+    except yaml.YAMLError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def _gradescope_submitters(relative: PurePosixPath,
-                           metadata: dict[PurePosixPath, bytes]) -> tuple[str, tuple[str, ...], str] | None:
+                           metadata: dict[PurePosixPath, dict[str, object]]) -> tuple[str, tuple[str, ...], str] | None:
     """(key, members, submission id) for a notebook in an export's `submission_NNN/`."""
     for depth in range(1, len(relative.parts)):
         root = PurePosixPath(*relative.parts[:depth - 1]) if depth > 1 else PurePosixPath(".")
         if root not in metadata:
             continue
         folder = relative.parts[depth - 1]
-        try:
-            document = yaml.safe_load(metadata[root]) or {}
-        except yaml.YAMLError:
-            document = {}
-        entry = document.get(folder) if isinstance(document, dict) else None
+        entry = metadata[root].get(folder)
         submitters = entry.get(":submitters") if isinstance(entry, dict) else None
         names = tuple(_submitter_name(s) for s in submitters or () if isinstance(s, dict))
         members = tuple(name for name in names if name) or (folder,)

@@ -18,6 +18,7 @@ class ExitCode(enum.IntEnum):
     BROKEN_ASSIGNMENT = 4      # the assignment's definition or tests are broken
     INTERNAL_ERROR = 5         # a defect in the grader
     BELOW_FAIL_UNDER = 6       # graded, but the score is under --fail-under
+    AUDIT_FAILED = 7           # `grade audit`: an assignment does not grade fairly
 
 
 class GraderError(Exception):

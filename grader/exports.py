@@ -51,6 +51,10 @@ def grades_csv(rows: Sequence[SubmissionRow]) -> str:
     for student, row in sorted(rows_by_student(rows), key=lambda pair: pair[0]):
         scores = {(row.assignment, t.name): t.score for t in row.tests}
         percent = 100 * row.score / row.max_score if row.max_score else 0.0
+        if row.status == "error":  # not graded: no number an LMS import could take for a score
+            writer.writerow([student, row.lms_id, row.assignment or "", row.status, "", _number(row.max_score), ""]
+                            + [""] * len(columns))
+            continue
         writer.writerow([student, row.lms_id, row.assignment or "", row.status, _number(row.score),
                          _number(row.max_score), _number(round(percent, 2))]
                         + [_number(scores[c]) if c in scores else "" for c in columns])
@@ -78,8 +82,7 @@ def summary(rows: Sequence[SubmissionRow]) -> dict[str, Any]:
             "library_convolution": [{"student": r.student, "functions": sorted(r.library_convolutions)}
                                     for r in rows if r.library_convolutions],
             "unusable": [{"student": r.student, "reason": r.reason} for r in rows if r.status == "unusable"],
-            "grader_errors": [{"student": r.student, "errors": list(r.grader_errors) or [r.reason]}
-                              for r in rows if r.grader_errors or r.status == "error"],
+            "grader_errors": [{"student": r.student, "errors": list(r.grader_errors)} for r in rows if r.grader_errors],
         },
     }
 

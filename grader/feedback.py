@@ -115,10 +115,12 @@ def feedback_page(result: GradeResult, notebook: nbformat.NotebookNode | None) -
     return _document(result, _summary(result, notes), top + f'<section class="notebook">{body}</section>')
 
 
-def read_notebook(path: Path) -> nbformat.NotebookNode | None:
-    """The notebook to show beside the results, or None when nbformat cannot read it."""
+def read_notebook(source: Path | bytes) -> nbformat.NotebookNode | None:
+    """The notebook to show beside the results (a file, or its bytes), or None when nbformat cannot read it."""
     try:
-        return nbformat.read(path, as_version=4)
+        if isinstance(source, bytes):
+            return nbformat.reads(source.decode("utf-8"), as_version=4)
+        return nbformat.read(source, as_version=4)
     except Exception:  # noqa: BLE001 - whatever was uploaded; the page then shows the results alone
         return None
 
@@ -138,6 +140,8 @@ def _summary(result: GradeResult, extra_notes: Sequence[str]) -> str:
     if result.status == "unusable":
         parts.append(f'<p class="unusable">Not graded: {_text(result.reason)}</p>')
         parts.append(f'<p class="score">Score: <strong>0 / {points(result.max_score)}</strong></p>')
+    elif result.status == "error":
+        parts.append(f'<p class="unusable">No score yet: this submission was {_text(result.reason)}.</p>')
     else:
         parts.append(f'<p class="score">Score: <strong>{points(result.score)} / {points(result.max_score)}'
                      "</strong></p>")

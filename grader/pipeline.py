@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from grader.assignment import POINTS_PER_ASSIGNMENT, Assignment, identify, load_assignment
 from grader.errors import UsageError
@@ -26,14 +26,15 @@ from grader.test import run_tests
 from grader.zygote import launch as launch_zygote
 
 VERSION = "0.1.0"
+ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
 
 
 @dataclasses.dataclass(frozen=True)
 class GradeResult:
     submission: Path
     assignment: str | None
-    status: str                                  # "graded" | "unusable"
-    reason: str                                  # why unusable; "" when graded
+    status: ResultStatus
+    reason: str                                  # why unusable or not graded; "" when graded
     tests: tuple[TestScore, ...] = ()
     library_convolutions: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     cells: tuple[CellOutcome, ...] = ()
@@ -48,7 +49,8 @@ class GradeResult:
 
     @property
     def score(self) -> float:
-        return sum(t.score for t in self.tests)
+        """The points earned; 0 unless graded (a grader error is never a lower score: there is none)."""
+        return sum(t.score for t in self.tests) if self.status == "graded" else 0.0
 
     @property
     def max_score(self) -> float:
@@ -91,7 +93,7 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available on this machine")
-    if definitions is None:
+    if definitions is None:  # a batch passes its definitions, and warms up once for all its submissions
         threading.Thread(target=warm_up_autograd, daemon=True).start()
     secret = course_secret() if secret is None else secret
     own_zygote = zygote is None
@@ -128,8 +130,11 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
                           tampering=tampering(submission.cells))
     notes = list(submission.notes) + list(record.notes)
     notes += [f"cell {c.index + 1}: {c.status}: {c.message}" for c in record.cells if c.status != "ok"]
+    broken = [t.name for t in scored.tests if t.grader_error]
+    reason = (f"not graded: a grader error in {', '.join(broken)} (the test failed on its own code, not on "
+              "yours); the course staff must fix it and grade again") if broken else ""
     return GradeResult(
-        submission=path, assignment=name, status="graded", reason="", tests=scored.tests,
+        submission=path, assignment=name, status="error" if broken else "graded", reason=reason, tests=scored.tests,
         library_convolutions=scored.library_convolutions, cells=record.cells, notes=tuple(notes),
         isolation={**record.isolation, "restarts": record.restarts, "grader_version": VERSION},
         student_output=record.student_output, seconds=time.perf_counter() - started,

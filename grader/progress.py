@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
 
 from grader.batch import Graded
 from grader.report import points
-
-if TYPE_CHECKING:
-    from rich.console import Console
 
 
 def describe(graded: Graded) -> str:
@@ -59,10 +61,6 @@ class LiveProgress:
     """A rich progress bar with counts of graded and failed, and an ETA."""
 
     def __init__(self, console: Console | None = None) -> None:
-        from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-
         self._console = console or Console()
         self._bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
                              TextColumn("[green]{task.fields[graded]} graded[/] [red]{task.fields[failed]} failed[/]"),
@@ -79,8 +77,6 @@ class LiveProgress:
         self._bar.start()
 
     def graded(self, graded: Graded) -> None:
-        from rich.text import Text
-
         if graded.failed:
             self._failed += 1
             self._bar.console.print(Text(describe(graded), style="red"))  # Text: a name is never markup

@@ -31,7 +31,8 @@ def table(result: GradeResult, *, width: int = 100) -> str:
     name = result.submission.name
     if result.status == "unusable":
         return f"{name}: not graded: {result.reason}\nScore: 0 / {points(result.max_score)}"
-    rows = [(t.name, f"{points(t.score)}/{points(t.max_score)}", STATUS_MARK[t.passed],
+    rows = [(t.name, f"{points(t.score)}/{points(t.max_score)}", "TIP" if t.max_score == 0 and not t.passed
+             else STATUS_MARK[t.passed],
              ("[hidden] " if t.hidden else "") + (t.feedback or ("" if t.passed else "failed")))
             for t in result.tests]
     name_width = max([len(r[0]) for r in rows] + [4])
@@ -44,7 +45,10 @@ def table(result: GradeResult, *, width: int = 100) -> str:
         lines.append(f"{test:<{name_width}}  {score:>{point_width}}  {status:<6}  {first}")
         lines += [" " * (name_width + point_width + 12) + line for line in rest]
     lines += [f"note: {note}" for note in result.notes]
-    lines.append(f"Score: {points(result.score)} / {points(result.max_score)}")
+    if result.status == "error":
+        lines.append(f"No score: {result.reason}")
+    else:
+        lines.append(f"Score: {points(result.score)} / {points(result.max_score)}")
     return "\n".join(lines)
 
 
@@ -55,6 +59,14 @@ def gradescope(result: GradeResult) -> dict[str, Any]:
                 "output": f"{result.submission.name} was not graded: {result.reason}",
                 "stdout_visibility": "hidden", "tests": [],
                 "extra_data": {"status": "unusable", "reason": result.reason, "assignment": result.assignment}}
+    if result.status == "error":
+        # No score at all, so Gradescope cannot record one: it shows the run as an autograder
+        # failure (run_autograder also exits non-zero), and the staff regrade once it is fixed.
+        return {"execution_time": round(result.seconds, 3), "stdout_visibility": "hidden", "tests": [],
+                "output": f"{result.submission.name} was {result.reason}. This is not your score.",
+                "extra_data": {"status": "error", "reason": result.reason, "assignment": result.assignment,
+                               "grader_errors": list(result.grader_errors),
+                               "details": {t.name: t.detail for t in result.tests if t.detail}}}
     summary = [f"Assignment {result.assignment}: {points(result.score)} / {points(result.max_score)}"]
     summary += [f"Note: {note}" for note in result.notes]
     return {
@@ -124,7 +136,7 @@ def classroom(result: GradeResult) -> dict[str, Any]:
     `max_score`, `tests[]` with `name`, `status`, `score`, `message`, `test_code`,
     `filename`, `line_no`). Classroom records the sum of the tests' `score` out
     of `max_score`, so each test carries its points."""
-    if result.status == "unusable":
+    if result.status != "graded":
         message = f"{result.submission.name} was not graded: {result.reason}"
         return {"version": 1, "status": "error", "max_score": result.max_score,
                 "tests": [_classroom_test(result.submission.name, "error", 0.0, message)]}

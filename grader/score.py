@@ -30,6 +30,7 @@ class TestScore:
     detail: str            # the full reason, for instructors
     grader_error: bool = False
     comparisons: tuple[Comparison, ...] = ()   # a public test's values, for the feedback page; none if hidden
+    seconds: float = 0.0   # how long the test took, its calls into student code included
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,15 +67,19 @@ def _score_one(outcome: TestOutcome, evidence: Mapping[str, tuple[str, ...]]) ->
     passed = outcome.status == "passed"
     detail = outcome.message
     feedback = "" if passed else (test.hint if test.hidden else outcome.message)
+    if test.tip and feedback:
+        feedback = f"tip (worth no points): {feedback}"
     # A second guard: run_test already collects nothing for a hidden test.
     comparisons = () if test.hidden else outcome.comparisons
     if outcome.status == "grader_error":
-        feedback = "this test could not be run because of a grader error; the course staff have been told"
+        feedback = ("this test could not run because of a grader error, not your code: "
+                    "the submission has no score until the course staff fix it and grade again")
     if test.function in evidence:
         used = ", ".join(evidence[test.function])
         reason = (f"{test.function} must be written from scratch, but it uses a library convolution "
                   f"({used}), so its tests score 0")
         return TestScore(test.name, test.function, 0.0, test.points, False, test.hidden, reason,
-                         f"{reason}. {detail}".strip(), outcome.status == "grader_error", comparisons)
+                         f"{reason}. {detail}".strip(), outcome.status == "grader_error", comparisons,
+                         outcome.seconds)
     return TestScore(test.name, test.function, test.points if passed else 0.0, test.points, passed,
-                     test.hidden, feedback, detail, outcome.status == "grader_error", comparisons)
+                     test.hidden, feedback, detail, outcome.status == "grader_error", comparisons, outcome.seconds)

@@ -135,13 +135,9 @@ def _kind(value: Any) -> str:
     return "None" if value is None else f"a {type(value).__name__}"
 
 
-def local_student(namespace: Mapping[str, Any], *, device: str = "cpu",
-                  from_scratch: frozenset[str] = frozenset()) -> StudentProxy:
-    """A Student over names in this process, for authors checking their tests.
-
-    Requests and replies still go through the wire format, so tests see the
-    same copies and types as when grading; but nothing is isolated.
-    """
+def local_transport(namespace: Mapping[str, Any]) -> Transport:
+    """Requests answered by names in this process, through the wire format both
+    ways, as a worker answers them; nothing is isolated."""
     recipes.watch_numpy_convolutions()
 
     def transport(request: dict[str, Any]) -> Any:
@@ -151,4 +147,14 @@ def local_student(namespace: Mapping[str, Any], *, device: str = "cpu",
         except wire.WireError as error:  # as the worker answers it
             return {"ok": False, "kind": "bad_return", "message": str(error)}
 
-    return StudentProxy(transport, device=device, from_scratch=from_scratch)
+    return transport
+
+
+def local_student(namespace: Mapping[str, Any], *, device: str = "cpu",
+                  from_scratch: frozenset[str] = frozenset()) -> StudentProxy:
+    """A Student over names in this process, for authors checking their tests.
+
+    Requests and replies still go through the wire format, so tests see the
+    same copies and types as when grading; but nothing is isolated.
+    """
+    return StudentProxy(local_transport(namespace), device=device, from_scratch=from_scratch)

@@ -33,17 +33,27 @@ class GradedTest:
     hint: str
     body: TestBody
 
+    @property
+    def tip(self) -> bool:
+        """Worth no points: advice on a property beyond the grading contract."""
+        return self.points == 0
+
     def __call__(self, student: Student, rng: torch.Generator) -> None:
         self.body(student, rng)
 
 
 def public_test(*, function: str, points: float, hint: str = "") -> Callable[[TestBody], GradedTest]:
-    """A test students may read and run; its failure message is shown to them."""
+    """A test students may read and run; its failure message is shown to them.
+
+    `points=0` makes it a tip: it runs and shows its advice, but never counts.
+    It is for properties beyond the contract (the seeds' code lacks them)."""
     return _graded(function=function, points=points, hidden=False, hint=hint)
 
 
 def hidden_test(*, function: str, points: float, hint: str) -> Callable[[TestBody], GradedTest]:
-    """A test whose inputs and code stay with the grader; students see only `hint`."""
+    """A test whose inputs and code stay with the grader; students see only `hint`.
+
+    `points=0` makes it a tip, as for `public_test`."""
     if not hint:
         raise ValueError("a hidden test needs a hint: it is all the student sees of it")
     return _graded(function=function, points=points, hidden=True, hint=hint)
@@ -123,13 +133,17 @@ class Student(Protocol):
         """Call `name` and count the work it did."""
 
 
-def float_tolerance(actual: torch.Tensor, expected: torch.Tensor) -> tuple[float, float]:
-    """(rtol, atol) fit for the less precise of the two dtypes, scaled by the
-    size of the values, since sums of many float32 products lose bits."""
-    precise = actual.dtype == torch.float64 and expected.dtype == torch.float64
-    tol = 1e-9 if precise else 1e-4
-    scale = float(expected.abs().max()) if expected.numel() else 1.0
-    return tol, tol * (1.0 + scale)
+FLOAT32_TOLERANCE = 1e-4  # students may compute in float32, whatever dtype they hand back
+
+
+def float_tolerance(expected: torch.Tensor) -> tuple[float, float]:
+    """(rtol, atol) fit for float32, the precision every student may compute in,
+    scaled by the size of the values, since sums of many float32 products lose bits.
+
+    Never tighter for float64 results: a float32 computation cast to float64 is
+    as right as the float32 one."""
+    scale = float(expected.detach().abs().max()) if expected.numel() else 1.0
+    return FLOAT32_TOLERANCE, FLOAT32_TOLERANCE * (1.0 + scale)
 
 
 def expect_close(actual: Any, expected: torch.Tensor | tuple[int, ...], *, what: str,
@@ -164,7 +178,7 @@ def _compare(actual: Any, expected: torch.Tensor | tuple[int, ...], what: str,
                 no_tolerance)
     want = expected.detach().to(torch.float64)
     got = actual.detach().to(torch.float64)
-    rtol, atol = float_tolerance(actual, expected)
+    rtol, atol = float_tolerance(want)
     # torch.isclose decides exactly as torch.testing.assert_close does for two
     # float64 CPU tensors of one shape, without assert_close's first-call import
     # of torch.distributed and sympy (a second of CPU per grading run).

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,3 +31,25 @@ def zygote(toy_assignments: Path) -> Iterator[Zygote]:
 
 def running_as_root() -> bool:
     return os.geteuid() == 0
+
+
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty assignments folder that the grader reads instead of the course's."""
+    folder = tmp_path / "assignments"
+    folder.mkdir()
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    return folder
+
+
+@pytest.fixture
+def broken_toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toy_assignments: Path) -> Path:
+    """The toy assignment with one hidden test (scale_doubles, 20 points) that fails on its own code."""
+    root = tmp_path / "broken_assignments"
+    shutil.copytree(toy_assignments, root)
+    hidden = root / "toy" / "hidden_tests.py"
+    source = hidden.read_text()
+    assert "2 * x, what" in source
+    hidden.write_text(source.replace("2 * x, what", "2 * undefined_in_the_test, what"))
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(root))
+    return root

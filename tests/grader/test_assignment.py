@@ -64,15 +64,6 @@ def write_assignment(root: Path, name: str = "tiny", *, toml: str = TOML, public
     return directory
 
 
-@pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty assignments folder that the grader reads instead of the course's."""
-    folder = tmp_path / "assignments"
-    folder.mkdir()
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
-    return folder
-
-
 def test_available_lists_folders_with_a_declaration(root: Path) -> None:
     write_assignment(root, "tiny")
     write_assignment(root, "another")
@@ -135,15 +126,25 @@ def test_points_not_totalling_100_are_an_assignment_error(root: Path) -> None:
         load_assignment("tiny")
 
 
-def test_a_test_worth_no_points_is_an_assignment_error(root: Path) -> None:
+def test_a_test_worth_no_points_is_a_tip_that_counts_for_nothing(root: Path) -> None:
     public = PUBLIC + textwrap.dedent("""
         @public_test(function="scale", points=0)
-        def free(student: Student, rng: torch.Generator) -> None:
+        def keeps_float64(student: Student, rng: torch.Generator) -> None:
             pass
         """)
     write_assignment(root, public=public)
-    with pytest.raises(AssignmentError, match="worth points"):
-        load_assignment("tiny")
+    definition = load_assignment("tiny")
+    (tip,) = [t for t in definition.tests if t.tip]
+    assert (tip.name, definition.max_score) == ("keeps_float64", 100.0)
+
+
+def test_a_function_graded_by_tips_alone_or_negative_points_is_an_assignment_error(root: Path) -> None:
+    write_assignment(root, "tips", hidden=HIDDEN.replace("points=20", "points=0"))
+    with pytest.raises(AssignmentError, match="only tips"):
+        load_assignment("tips")
+    write_assignment(root, "negative", hidden=HIDDEN.replace("points=20", "points=-20"))
+    with pytest.raises(AssignmentError, match="negative"):
+        load_assignment("negative")
 
 
 def test_a_test_of_an_undeclared_function_is_an_assignment_error(root: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -61,7 +62,7 @@ def submissions(make_notebook: MakeNotebook, tmp_path: Path) -> Path:
 
 
 def run(paths: list[Path], out: Path, zygote: Zygote | None, options: BatchOptions = FAST) -> BatchResult:
-    return grade_batch(paths, out, options, PlainProgress(open(os.devnull, "w")), zygote)
+    return grade_batch(paths, out, options, PlainProgress(io.StringIO()), zygote)
 
 
 def scores(result: BatchResult) -> dict[str, float]:

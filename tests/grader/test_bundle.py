@@ -188,3 +188,16 @@ def test_run_autograder_grades_with_the_bundled_secret_as_the_course_machines_do
     bundled = run_autograder(autograder, wrong)["extra_data"]["details"]
     assert bundled["corr2d_matches_reference"] == detail_here("tests-secret")  # the secret it was built with
     assert bundled["corr2d_matches_reference"] != detail_here("another-course")
+
+
+def test_run_autograder_fails_on_a_grader_error_instead_of_recording_a_lower_score(
+        autograder: Path, broken_toy: Path) -> None:
+    broken_bundle = autograder.parent / "broken_autograder"
+    shutil.rmtree(broken_bundle, ignore_errors=True)
+    shutil.copytree(autograder, broken_bundle, symlinks=True)
+    shutil.copy(broken_toy / "toy" / "hidden_tests.py",
+                broken_bundle / "source" / PROJECT / "assignments" / "toy" / "hidden_tests.py")
+    with pytest.raises(AssertionError, match="grader error in scale_doubles"):
+        run_autograder(broken_bundle, broken_toy / "toy" / "toy.ipynb")  # it asserts a zero exit status
+    results = json.loads((broken_bundle / "results" / "results.json").read_text())
+    assert "score" not in results and results["extra_data"]["status"] == "error"

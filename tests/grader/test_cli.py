@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import base64
+import csv
+import shutil
 import json
 import xml.etree.ElementTree as ElementTree
 import zipfile
@@ -244,3 +246,36 @@ def test_batch_misuse_is_a_one_line_usage_error(tmp_path: Path, toy_assignments:
     with pytest.raises(SystemExit) as exit_:
         main(["batch", str(tmp_path), "--out", str(tmp_path / "out"), "--jobs", "0"])
     assert exit_.value.code == ExitCode.USAGE
+
+
+def test_a_grader_error_exits_5_and_writes_results_without_a_score(
+        broken_toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results, junit_xml, classroom_json = tmp_path / "results.json", tmp_path / "junit.xml", tmp_path / "c.json"
+    code = main([str(broken_toy / "toy" / "toy.ipynb"), "--results", str(results), "--junit", str(junit_xml),
+                 "--classroom", str(classroom_json)])
+    captured = capsys.readouterr()
+    assert code == ExitCode.INTERNAL_ERROR
+    assert "grader error in scale_doubles" in captured.err and "No score: not graded" in captured.out
+    assert "Score:" not in captured.out
+    document = json.loads(results.read_text())
+    assert "score" not in document and document["tests"] == []  # Gradescope can record no score from it
+    assert document["extra_data"]["status"] == "error" and "This is not your score" in document["output"]
+    assert json.loads(classroom_json.read_text())["status"] == "error"
+    assert sum(t["score"] for t in json.loads(classroom_json.read_text())["tests"]) == 0
+
+
+def test_batch_flags_a_grader_error_without_a_score_and_grades_it_again_next_run(
+        broken_toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(broken_toy / "toy" / "toy.ipynb", folder / "alice.ipynb")
+    out = tmp_path / "out"
+    assert main(["batch", str(folder), "--out", str(out), "--jobs", "1", "--quiet", "--no-feedback"]) \
+        == ExitCode.INTERNAL_ERROR
+    assert "alice: grader error: not graded" in capsys.readouterr().out
+    with (out / "grades.csv").open() as grades:
+        (row,) = csv.DictReader(grades)
+    assert (row["status"], row["score"], row["percent"]) == ("error", "", "")
+    assert json.loads((out / "summary.json").read_text())["errors"] == 1
+    assert main(["batch", str(folder), "--out", str(out), "--quiet", "--no-feedback"]) == ExitCode.INTERNAL_ERROR
+    assert "graded 1" in capsys.readouterr().out  # regraded, not kept as if final

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
+import io
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +34,7 @@ def test_a_batch_on_a_dask_cluster_scores_as_the_local_pool_does(
     for student, cells in {"solved": (SOLVED_CORR2D, SCALE), "wrong": (ZEROS_CORR2D, SCALE)}.items():
         shutil.move(make_notebook(*cells, assignment="toy"), folder / f"{student}.ipynb")
     (folder / "broken.ipynb").write_text("not json")
-    quiet = PlainProgress(open(os.devnull, "w"))
+    quiet = PlainProgress(io.StringIO())
     remote = grade_batch([folder], tmp_path / "remote", BatchOptions(jobs=2, scheduler=cluster), quiet)
     local = grade_batch([folder], tmp_path / "local", BatchOptions(jobs=2), quiet, zygote)
     assert {r.student: r.score for r in remote.rows} == {"solved": 100.0, "wrong": 40.0, "broken": 0.0}

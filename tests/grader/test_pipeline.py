@@ -278,3 +278,14 @@ def test_notes_from_a_test_call_never_carry_what_the_student_code_wrote(
     call_notes = [note for note in result.notes if note.startswith("call to corr2d")]
     assert call_notes and not any("echo" in note or "[" in note for note in call_notes)
     assert any("echo from a cell" in note for note in result.notes)  # the notebook's own cells keep their text
+
+
+def test_a_test_that_fails_on_its_own_code_leaves_the_submission_without_a_score(
+        zygote: Zygote, broken_toy: Path) -> None:
+    result = grade(broken_toy / "toy" / "toy.ipynb", zygote=zygote, limits=FAST)
+    assert (result.status, result.score) == ("error", 0.0)
+    assert "scale_doubles" in result.reason and "not graded" in result.reason
+    broken = {t.name: t for t in result.tests if t.grader_error}
+    assert set(broken) == {"scale_doubles"} and "NameError" in broken["scale_doubles"].detail
+    assert "not your code" in broken["scale_doubles"].feedback
+    assert sum(t.score for t in result.tests if not t.grader_error) == 80.0  # kept for the instructors' eyes only

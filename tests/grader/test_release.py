@@ -93,12 +93,10 @@ def write_assignment(root: Path, name: str = "tiny", *, cells: list[nbformat.Not
 
 
 @pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "assignments"
-    folder.mkdir()
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
-    write_assignment(folder)
-    return folder
+def root(root: Path) -> Path:
+    """The shared empty assignments folder, with this module's assignment in it."""
+    write_assignment(root)
+    return root
 
 
 @pytest.fixture
