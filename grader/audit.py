@@ -226,7 +226,9 @@ def _equivalence_replay(definition: Assignment, cells: tuple[str, ...]) -> Calla
         return answer(request)
 
     student = StudentProxy(recording, from_scratch=definition.from_scratch)
-    run_tests(definition.tests, student, lambda label: derive_seed(b"audit", b"requests", label))
+    # Only graded tests ask: a tip may see what a mutant changes, but a tip is worth nothing.
+    graded = [t for t in definition.tests if not t.tip]
+    run_tests(graded, student, lambda label: derive_seed(b"audit", b"requests", label))
     asked = [r for r in requests if r.get("recipe") != "cost"]  # work counts differ; values are graded
 
     def equivalent(mutant: Mutant) -> bool:

@@ -1,5 +1,11 @@
 """Hidden tests of `channels`: random channel counts and sizes against the
-reference, dtypes, errors, gradients, and how the 1x1 convolution's work scales.
+reference, integer input, gradients, and how the 1x1 convolution's work scales.
+
+The seeds' code is the model answer and earns every point: seed 003's
+`sum(corr2d(x, k) for x, k in zip(X, K))` on its float32 `corr2d`, and d2l's
+`torch.stack` and reshape-and-matmul. What that code lacks (a float64 result
+for float64 input, integer input to the 1x1, a channel-count check) shows only
+as zero-point tips.
 
 Every input is drawn from `rng`. Sizes stay small (outputs of at most 8x8 per
 channel, at most 4x4 channel pairs) so that a solution built on the seeds'
@@ -50,7 +56,7 @@ def _expect_value_error(student: Student, name: str, X: torch.Tensor, K: torch.T
 
 # ---------------------------------------------------------------- corr2d_multi_in
 
-@hidden_test(function="corr2d_multi_in", points=8,
+@hidden_test(function="corr2d_multi_in", points=9,
              hint="your result differs from the sum over channels of each channel's cross-correlation "
                   "for random channel counts and sizes")
 def corr2d_multi_in_matches_reference_random_channels(student: Student, rng: torch.Generator) -> None:
@@ -60,7 +66,7 @@ def corr2d_multi_in_matches_reference_random_channels(student: Student, rng: tor
                      what=f"corr2d_multi_in(X, K) for X {_shape(X)} and K {_shape(K)}")
 
 
-@hidden_test(function="corr2d_multi_in", points=4,
+@hidden_test(function="corr2d_multi_in", points=6,
              hint="your result is not the sum of the single-channel results: "
                   "adding a channel must add its cross-correlation to the output")
 def corr2d_multi_in_is_sum_of_single_channel_results(student: Student, rng: torch.Generator) -> None:
@@ -71,7 +77,7 @@ def corr2d_multi_in_is_sum_of_single_channel_results(student: Student, rng: torc
                  hint="it should equal the sum over c of corr2d(X[c], K[c])")
 
 
-@hidden_test(function="corr2d_multi_in", points=2,
+@hidden_test(function="corr2d_multi_in", points=4,
              hint="with a single channel your result differs from the plain 2D cross-correlation")
 def corr2d_multi_in_single_channel_is_corr2d(student: Student, rng: torch.Generator) -> None:
     X, K = _case(rng, c_i_min=1, c_i_max=1, dtype=torch.float64)
@@ -79,7 +85,7 @@ def corr2d_multi_in_single_channel_is_corr2d(student: Student, rng: torch.Genera
                  what=f"corr2d_multi_in(X, K) for one channel, X {_shape(X)} and K {_shape(K)}")
 
 
-@hidden_test(function="corr2d_multi_in", points=3,
+@hidden_test(function="corr2d_multi_in", points=4,
              hint="integer input should be computed in floating point and give a floating-point result")
 def corr2d_multi_in_integer_input(student: Student, rng: torch.Generator) -> None:
     X, K = _case(rng, c_i_min=2, c_i_max=3)
@@ -88,8 +94,9 @@ def corr2d_multi_in_integer_input(student: Student, rng: torch.Generator) -> Non
                  what="corr2d_multi_in(X, K) for integer X and K")
 
 
-@hidden_test(function="corr2d_multi_in", points=3,
-             hint="float64 input should give a float64 result at float64 precision")
+@hidden_test(function="corr2d_multi_in", points=0,
+             hint="float64 input could give a float64 result; a corr2d that starts from "
+                  "torch.zeros(shape) always returns float32 (torch.zeros(shape, dtype=X.dtype) keeps it)")
 def corr2d_multi_in_keeps_float64(student: Student, rng: torch.Generator) -> None:
     X, K = _case(rng, c_i_min=2, c_i_max=4, dtype=torch.float64)
     Y = student.corr2d_multi_in(X, K)
@@ -98,8 +105,9 @@ def corr2d_multi_in_keeps_float64(student: Student, rng: torch.Generator) -> Non
     expect_close(Y, reference.corr2d_multi_in(X, K), what="corr2d_multi_in(X, K) for float64 X and K")
 
 
-@hidden_test(function="corr2d_multi_in", points=3,
-             hint="X and K with different numbers of channels should raise ValueError")
+@hidden_test(function="corr2d_multi_in", points=0,
+             hint="zip(X, K) silently drops channels when X and K have different numbers "
+                  "of channels; check X.shape[0] == K.shape[0] and raise ValueError")
 def corr2d_multi_in_rejects_mismatched_channels(student: Student, rng: torch.Generator) -> None:
     c_i = _int(rng, 2, 4)
     X = torch.randn(c_i, 5, 5, generator=rng)
@@ -109,7 +117,7 @@ def corr2d_multi_in_rejects_mismatched_channels(student: Student, rng: torch.Gen
 
 # ---------------------------------------------------------------- corr2d_multi_in_out
 
-@hidden_test(function="corr2d_multi_in_out", points=8,
+@hidden_test(function="corr2d_multi_in_out", points=11,
              hint="your result differs from the reference for random numbers of input and output channels")
 def corr2d_multi_in_out_matches_reference_random_channels(student: Student, rng: torch.Generator) -> None:
     for _ in range(3):
@@ -118,7 +126,7 @@ def corr2d_multi_in_out_matches_reference_random_channels(student: Student, rng:
                      what=f"corr2d_multi_in_out(X, K) for X {_shape(X)} and K {_shape(K)}")
 
 
-@hidden_test(function="corr2d_multi_in_out", points=5,
+@hidden_test(function="corr2d_multi_in_out", points=7,
              hint="output channel o should be the multi-input cross-correlation with kernel K[o], "
                   "with the output channels on the first axis")
 def corr2d_multi_in_out_channel_o_uses_kernel_o(student: Student, rng: torch.Generator) -> None:
@@ -132,7 +140,7 @@ def corr2d_multi_in_out_channel_o_uses_kernel_o(student: Student, rng: torch.Gen
                      hint=f"it should be corr2d_multi_in(X, K[{o}])")
 
 
-@hidden_test(function="corr2d_multi_in_out", points=3,
+@hidden_test(function="corr2d_multi_in_out", points=4,
              hint="integer input should be computed in floating point and give a floating-point result")
 def corr2d_multi_in_out_integer_input(student: Student, rng: torch.Generator) -> None:
     X, K = _case(rng, c_o=_int(rng, 2, 3), c_i_max=3)
@@ -141,8 +149,9 @@ def corr2d_multi_in_out_integer_input(student: Student, rng: torch.Generator) ->
                  what="corr2d_multi_in_out(X, K) for integer X and K")
 
 
-@hidden_test(function="corr2d_multi_in_out", points=3,
-             hint="float64 input should give a float64 result at float64 precision")
+@hidden_test(function="corr2d_multi_in_out", points=0,
+             hint="float64 input could give a float64 result; a corr2d that starts from "
+                  "torch.zeros(shape) always returns float32 (torch.zeros(shape, dtype=X.dtype) keeps it)")
 def corr2d_multi_in_out_keeps_float64(student: Student, rng: torch.Generator) -> None:
     X, K = _case(rng, c_o=_int(rng, 2, 3), dtype=torch.float64)
     Y = student.corr2d_multi_in_out(X, K)
@@ -151,8 +160,9 @@ def corr2d_multi_in_out_keeps_float64(student: Student, rng: torch.Generator) ->
     expect_close(Y, reference.corr2d_multi_in_out(X, K), what="corr2d_multi_in_out(X, K) for float64 X and K")
 
 
-@hidden_test(function="corr2d_multi_in_out", points=4,
-             hint="kernels whose input channels do not match X's channels should raise ValueError")
+@hidden_test(function="corr2d_multi_in_out", points=0,
+             hint="kernels whose input channels do not match X's channels could raise "
+                  "ValueError (check X.shape[0] == K.shape[1]) instead of zip dropping channels silently")
 def corr2d_multi_in_out_rejects_mismatched_channels(student: Student, rng: torch.Generator) -> None:
     c_i, c_o = _int(rng, 2, 4), _int(rng, 1, 3)
     X = torch.randn(c_i, 5, 5, generator=rng)
@@ -160,7 +170,7 @@ def corr2d_multi_in_out_rejects_mismatched_channels(student: Student, rng: torch
     _expect_value_error(student, "corr2d_multi_in_out", X, torch.randn(c_o, c_i + 1, 2, 2, generator=rng))
 
 
-@hidden_test(function="corr2d_multi_in_out", points=5,
+@hidden_test(function="corr2d_multi_in_out", points=6,
              hint="gradients of the output should flow back to both X and K (keep the computation in torch "
                   "operations autograd can follow)")
 def corr2d_multi_in_out_gradients_reach_X_and_K(student: Student, rng: torch.Generator) -> None:
@@ -191,7 +201,7 @@ def _case_1x1(rng: torch.Generator, dtype: torch.dtype = torch.float32) -> tuple
             torch.randn(c_o, c_i, 1, 1, generator=rng, dtype=dtype))
 
 
-@hidden_test(function="corr2d_multi_in_out_1x1", points=9,
+@hidden_test(function="corr2d_multi_in_out_1x1", points=11,
              hint="at every pixel, output channel o should be the sum over input channels c of K[o, c] times X[c]")
 def one_by_one_matches_channel_matmul(student: Student, rng: torch.Generator) -> None:
     for _ in range(3):
@@ -201,16 +211,30 @@ def one_by_one_matches_channel_matmul(student: Student, rng: torch.Generator) ->
                      what=f"corr2d_multi_in_out_1x1(X, K) for X {_shape(X)} and K {_shape(K)}")
 
 
-@hidden_test(function="corr2d_multi_in_out_1x1", points=2,
+@hidden_test(function="corr2d_multi_in_out_1x1", points=5,
              hint="a kernel that permutes the channels should permute your output channels the same way")
 def one_by_one_permutation_kernel_reorders_channels(student: Student, rng: torch.Generator) -> None:
     c = _int(rng, 3, 5)
     X = torch.randn(c, _int(rng, 2, 6), _int(rng, 2, 6), generator=rng, dtype=torch.float64)
     order = torch.randperm(c, generator=rng)
+    if torch.equal(order, torch.arange(c)):  # a real reordering: a copy of X must not pass
+        order = order.roll(1)
     K = torch.eye(c, dtype=torch.float64)[order].reshape(c, c, 1, 1)
     expect_close(student.corr2d_multi_in_out_1x1(X, K), X[order],
                  what="corr2d_multi_in_out_1x1(X, K) for a kernel that reorders the channels",
                  hint="output channel o should be input channel order[o]")
+
+
+@hidden_test(function="corr2d_multi_in_out_1x1", points=4,
+             hint="your 1x1 convolution is wrong when it changes the number of channels a lot: "
+                  "many input channels down to one or two, and one or two up to many")
+def one_by_one_changes_channel_count(student: Student, rng: torch.Generator) -> None:
+    for c_i, c_o in ((_int(rng, 8, 16), _int(rng, 1, 2)), (_int(rng, 1, 2), _int(rng, 8, 12))):
+        X = torch.randn(c_i, _int(rng, 2, 6), _int(rng, 2, 6), generator=rng)
+        K = torch.randn(c_o, c_i, 1, 1, generator=rng)
+        expect_close(student.corr2d_multi_in_out_1x1(X, K),
+                     reference.corr2d_multi_in_out_1x1(X.double(), K.double()),
+                     what=f"corr2d_multi_in_out_1x1(X, K) for X {_shape(X)} and K {_shape(K)}")
 
 
 @hidden_test(function="corr2d_multi_in_out_1x1", points=8,
@@ -235,8 +259,9 @@ def one_by_one_scales_like_one_matmul(student: Student, rng: torch.Generator) ->
                f"{h}x{w} image: the work should not grow with the number of pixels (one matrix multiplication)")
 
 
-@hidden_test(function="corr2d_multi_in_out_1x1", points=3,
-             hint="integer input should be computed in floating point and give a floating-point result")
+@hidden_test(function="corr2d_multi_in_out_1x1", points=0,
+             hint="integer input could be computed in floating point (X.float()): "
+                  "torch.matmul of integer tensors returns an integer tensor")
 def one_by_one_integer_input(student: Student, rng: torch.Generator) -> None:
     X, K = _case_1x1(rng)
     X, K = torch.randint(-5, 6, X.shape, generator=rng), torch.randint(-5, 6, K.shape, generator=rng)
@@ -245,8 +270,8 @@ def one_by_one_integer_input(student: Student, rng: torch.Generator) -> None:
                  what="corr2d_multi_in_out_1x1(X, K) for integer X and K")
 
 
-@hidden_test(function="corr2d_multi_in_out_1x1", points=3,
-             hint="float64 input should give a float64 result at float64 precision")
+@hidden_test(function="corr2d_multi_in_out_1x1", points=0,
+             hint="float64 input could give a float64 result")
 def one_by_one_keeps_float64(student: Student, rng: torch.Generator) -> None:
     X, K = _case_1x1(rng, dtype=torch.float64)
     Y = student.corr2d_multi_in_out_1x1(X, K)
@@ -256,8 +281,9 @@ def one_by_one_keeps_float64(student: Student, rng: torch.Generator) -> None:
                  what="corr2d_multi_in_out_1x1(X, K) for float64 X and K")
 
 
-@hidden_test(function="corr2d_multi_in_out_1x1", points=4,
-             hint="a kernel whose input channels do not match X's channels should raise ValueError")
+@hidden_test(function="corr2d_multi_in_out_1x1", points=0,
+             hint="a kernel whose input channels do not match X's channels could raise "
+                  "ValueError (check X.shape[0] == K.shape[1]) with a message that says so")
 def one_by_one_rejects_mismatched_channels(student: Student, rng: torch.Generator) -> None:
     c_i, c_o = _int(rng, 2, 4), _int(rng, 1, 3)
     X = torch.randn(c_i, 4, 4, generator=rng)

@@ -1,7 +1,7 @@
 """Public tests of `channels`: the lecture's worked examples and the output shapes.
 
 Run them with `grade --public`. The hidden tests check much more (random
-channel counts and sizes, dtypes, errors, gradients, how the 1x1 work scales).
+channel counts and sizes, integer input, gradients, how the 1x1 work scales).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def corr2d_multi_in_out_output_shape(student: Student, rng: torch.Generator) -> 
                  what="corr2d_multi_in_out(X, K) for X of shape (3, 5, 6) and K of shape (4, 3, 2, 3)")
 
 
-@public_test(function="corr2d_multi_in_out_1x1", points=4)
+@public_test(function="corr2d_multi_in_out_1x1", points=5)
 def one_by_one_mixes_channels_example(student: Student, rng: torch.Generator) -> None:
     # Seed 003's figure: d_o = sum_c w_oc * c_c at every pixel, here with 3 input and 2 output channels.
     X = torch.arange(12.0).reshape(3, 2, 2)           # channels [0..3], [4..7], [8..11]

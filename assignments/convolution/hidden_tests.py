@@ -1,6 +1,11 @@
 """Hidden tests of `convolution`: convolve2d against the flipped cross-correlation,
 symmetric and asymmetric kernels; corr1d and corr3d against PyTorch's conv1d and
-conv3d (computed here, in the grader); dtypes.
+conv3d (computed here, in the grader); float32, float64 and integer input.
+
+Every graded test checks values against the reference, at float32 precision
+whatever dtype comes back (`expect_close`): the lecture's loops, which build
+their output with `torch.zeros` (float32), earn full marks. Whether float64 input
+stays float64 is a tip (0 points), beyond the grading contract.
 
 Every input is drawn from `rng`. Sizes stay small (at most 8x8 2D outputs and
 5x5x5 3D outputs) so that a solution with Python loops over the output still
@@ -45,14 +50,14 @@ def _conv3d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 
 # ---------------------------------------------------------------- convolve2d
 
-@hidden_test(function="convolve2d", points=8,
+@hidden_test(function="convolve2d", points=10,
              hint="your result differs from the cross-correlation with the kernel flipped on both axes, "
-                  "for random images and kernels")
+                  "for random float32 and float64 images and kernels")
 def convolve2d_matches_corr2d_of_flipped_kernel(student: Student, rng: torch.Generator) -> None:
-    for trial in range(3):
+    for trial, dtype in enumerate((torch.float32, torch.float32, torch.float64)):
         low = 2 if trial == 0 else 1  # at least one kernel with two rows and two columns to flip
-        K = torch.randn(_int(rng, low, 4), _int(rng, low, 4), generator=rng)
-        X = _image(rng, *K.shape, dtype=torch.float32)
+        K = torch.randn(_int(rng, low, 4), _int(rng, low, 4), generator=rng, dtype=dtype)
+        X = _image(rng, *K.shape, dtype=dtype)
         expect_close(student.convolve2d(X, K), reference.corr2d(X.double(), K.double().flip(0, 1)),
                      what=f"convolve2d(X, K) for X {_shape(X)} and K {_shape(K)}")
 
@@ -90,7 +95,7 @@ def convolve2d_flips_asymmetric_edge_kernels(student: Student, rng: torch.Genera
                      hint="it should be -corr2d(X, K), since flipping this kernel negates it")
 
 
-@hidden_test(function="convolve2d", points=2,
+@hidden_test(function="convolve2d", points=3,
              hint="when the kernel is as large as the image, the single output should be the sum of X times the "
                   "flipped kernel")
 def convolve2d_kernel_as_large_as_the_image(student: Student, rng: torch.Generator) -> None:
@@ -109,8 +114,9 @@ def convolve2d_integer_input(student: Student, rng: torch.Generator) -> None:
                  what="convolve2d(X, K) for integer X and K")
 
 
-@hidden_test(function="convolve2d", points=3,
-             hint="float64 input should give a float64 result at float64 precision")
+@hidden_test(function="convolve2d", points=0,
+             hint="float64 input could give a float64 result; a corr2d that starts from torch.zeros(shape) "
+                  "returns float32 (torch.zeros(shape, dtype=X.dtype) keeps float64)")
 def convolve2d_keeps_float64(student: Student, rng: torch.Generator) -> None:
     K = torch.randn(_int(rng, 2, 3), _int(rng, 2, 3), generator=rng, dtype=torch.float64)
     X = _image(rng, *K.shape)
@@ -122,17 +128,18 @@ def convolve2d_keeps_float64(student: Student, rng: torch.Generator) -> None:
 
 # ---------------------------------------------------------------- corr1d
 
-@hidden_test(function="corr1d", points=9,
-             hint="your result differs from PyTorch's conv1d (a cross-correlation) for random lengths")
+@hidden_test(function="corr1d", points=10,
+             hint="your result differs from PyTorch's conv1d (a cross-correlation) for random lengths, "
+                  "float32 and float64")
 def corr1d_matches_conv1d_random_lengths(student: Student, rng: torch.Generator) -> None:
-    for _ in range(3):
-        k = torch.randn(_int(rng, 2, 5), generator=rng)
-        x = torch.randn(k.shape[0] - 1 + _int(rng, 1, 20), generator=rng)
+    for dtype in (torch.float32, torch.float32, torch.float64):
+        k = torch.randn(_int(rng, 2, 5), generator=rng, dtype=dtype)
+        x = torch.randn(k.shape[0] - 1 + _int(rng, 1, 20), generator=rng, dtype=dtype)
         expect_close(student.corr1d(x, k), _conv1d(x, k),
                      what=f"corr1d(x, k) for x of length {x.shape[0]} and k of length {k.shape[0]}")
 
 
-@hidden_test(function="corr1d", points=4,
+@hidden_test(function="corr1d", points=5,
              hint="when the kernel is as long as the input there is exactly one output, the dot product of the two")
 def corr1d_kernel_as_long_as_input(student: Student, rng: torch.Generator) -> None:
     x = torch.randn(_int(rng, 2, 9), generator=rng, dtype=torch.float64)
@@ -141,7 +148,7 @@ def corr1d_kernel_as_long_as_input(student: Student, rng: torch.Generator) -> No
                  what=f"corr1d(x, k) for x and k both of length {x.shape[0]}")
 
 
-@hidden_test(function="corr1d", points=4,
+@hidden_test(function="corr1d", points=5,
              hint="a kernel of length 1 should scale the input and keep its length")
 def corr1d_length_one_kernel(student: Student, rng: torch.Generator) -> None:
     x = torch.randn(_int(rng, 1, 12), generator=rng, dtype=torch.float64)
@@ -171,8 +178,9 @@ def corr1d_integer_input(student: Student, rng: torch.Generator) -> None:
     expect_close(student.corr1d(x, k), _conv1d(x, k), what="corr1d(x, k) for integer x and k")
 
 
-@hidden_test(function="corr1d", points=3,
-             hint="float64 input should give a float64 result at float64 precision")
+@hidden_test(function="corr1d", points=0,
+             hint="float64 input could give a float64 result; an output made with torch.zeros(n) is float32 "
+                  "(torch.zeros(n, dtype=x.dtype) keeps float64)")
 def corr1d_keeps_float64(student: Student, rng: torch.Generator) -> None:
     k = torch.randn(_int(rng, 2, 4), generator=rng, dtype=torch.float64)
     x = torch.randn(k.shape[0] + _int(rng, 0, 12), generator=rng, dtype=torch.float64)
@@ -188,12 +196,13 @@ def _volume(rng: torch.Generator, kernel_shape: tuple[int, ...], dtype: torch.dt
     return torch.randn(*(k - 1 + _int(rng, 1, 5) for k in kernel_shape), generator=rng, dtype=dtype)
 
 
-@hidden_test(function="corr3d", points=10,
-             hint="your result differs from PyTorch's conv3d (a cross-correlation) for random small volumes")
+@hidden_test(function="corr3d", points=11,
+             hint="your result differs from PyTorch's conv3d (a cross-correlation) for random small volumes, "
+                  "float32 and float64")
 def corr3d_matches_conv3d_random_volumes(student: Student, rng: torch.Generator) -> None:
-    for _ in range(3):
-        K = torch.randn(_int(rng, 1, 3), _int(rng, 1, 3), _int(rng, 1, 3), generator=rng)
-        X = _volume(rng, tuple(K.shape), dtype=torch.float32)
+    for dtype in (torch.float32, torch.float32, torch.float64):
+        K = torch.randn(_int(rng, 1, 3), _int(rng, 1, 3), _int(rng, 1, 3), generator=rng, dtype=dtype)
+        X = _volume(rng, tuple(K.shape), dtype=dtype)
         expect_close(student.corr3d(X, K), _conv3d(X, K),
                      what=f"corr3d(X, K) for X {_shape(X)} and K {_shape(K)}")
 
@@ -207,7 +216,7 @@ def corr3d_depth_one_is_corr2d(student: Student, rng: torch.Generator) -> None:
                  what=f"corr3d(X, K) for X {_shape(X)} and K {_shape(K)}")
 
 
-@hidden_test(function="corr3d", points=3,
+@hidden_test(function="corr3d", points=4,
              hint="when the kernel is as large as the volume, the single output should be the sum of X times K")
 def corr3d_kernel_fills_the_volume(student: Student, rng: torch.Generator) -> None:
     X = torch.randn(_int(rng, 1, 3), _int(rng, 1, 3), _int(rng, 1, 3), generator=rng, dtype=torch.float64)
@@ -216,12 +225,14 @@ def corr3d_kernel_fills_the_volume(student: Student, rng: torch.Generator) -> No
                  what=f"corr3d(X, K) for X and K both of shape {_shape(X)}")
 
 
-@hidden_test(function="corr3d", points=3,
+@hidden_test(function="corr3d", points=4,
              hint="a kernel with a single 1 should shift the volume by that entry's offsets on the same axes: "
                   "check the order of your axes and offsets")
 def corr3d_single_one_kernel_shifts_the_volume(student: Student, rng: torch.Generator) -> None:
     shape = (_int(rng, 2, 3), _int(rng, 2, 3), _int(rng, 2, 3))
     a, b, c = (_int(rng, 0, n - 1) for n in shape)
+    if (a, b, c) == (0, 0, 0):  # a 1 at the origin would be passed by a copy of X's corner
+        c = shape[2] - 1
     K = torch.zeros(shape, dtype=torch.float64)
     K[a, b, c] = 1.0
     X = _volume(rng, shape)
@@ -238,8 +249,9 @@ def corr3d_integer_input(student: Student, rng: torch.Generator) -> None:
     expect_close(student.corr3d(X, K), _conv3d(X, K), what="corr3d(X, K) for integer X and K")
 
 
-@hidden_test(function="corr3d", points=3,
-             hint="float64 input should give a float64 result at float64 precision")
+@hidden_test(function="corr3d", points=0,
+             hint="float64 input could give a float64 result; an output made with torch.zeros(shape) is float32 "
+                  "(torch.zeros(shape, dtype=X.dtype) keeps float64)")
 def corr3d_keeps_float64(student: Student, rng: torch.Generator) -> None:
     K = torch.randn(_int(rng, 1, 3), _int(rng, 1, 3), _int(rng, 1, 3), generator=rng, dtype=torch.float64)
     X = _volume(rng, tuple(K.shape))

@@ -1,12 +1,15 @@
-"""Public tests of `convolution`: the lecture's worked examples and the output shapes.
+"""Public tests of `convolution`: the lecture's worked examples, and non-square
+shapes checked value by value against PyTorch's own conv1d/conv2d/conv3d.
 
 Run them with `grade --public`. The hidden tests check much more (random sizes
-against PyTorch's own layers, symmetric and asymmetric kernels, dtypes).
+against PyTorch's own layers, symmetric and asymmetric kernels, integer input).
+Values are compared at float32 precision, whatever dtype comes back.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from grader.testkit import Student, expect_close, public_test
 
@@ -22,9 +25,14 @@ def convolve2d_flips_the_lecture_kernel(student: Student, rng: torch.Generator) 
 
 
 @public_test(function="convolve2d", points=2)
-def convolve2d_output_shape(student: Student, rng: torch.Generator) -> None:
-    expect_close(student.convolve2d(torch.ones(5, 7), torch.ones(2, 3)), (4, 5),
-                 what="convolve2d(X, K) for a 5x7 X and a 2x3 K")
+def convolve2d_non_square_image_and_kernel(student: Student, rng: torch.Generator) -> None:
+    X = torch.arange(35.0).reshape(5, 7) % 6
+    K = torch.tensor([[1.0, 2.0, 0.0], [-1.0, 0.0, 3.0]])
+    # The convolution is PyTorch's conv2d (a cross-correlation) with the kernel flipped on both axes.
+    expected = F.conv2d(X[None, None], K.flip(0, 1)[None, None])[0, 0]
+    expect_close(student.convolve2d(X, K), expected,
+                 what="convolve2d(X, K) for the 5x7 X = arange(35).reshape(5, 7) % 6 and K = [[1, 2, 0], [-1, 0, 3]]",
+                 hint="the output has shape (n_h - k_h + 1, n_w - k_w + 1), and the kernel is flipped on both axes")
 
 
 @public_test(function="corr1d", points=4)
@@ -37,9 +45,12 @@ def corr1d_lecture_example(student: Student, rng: torch.Generator) -> None:
 
 
 @public_test(function="corr1d", points=2)
-def corr1d_output_length(student: Student, rng: torch.Generator) -> None:
-    expect_close(student.corr1d(torch.ones(10), torch.ones(4)), (7,),
-                 what="corr1d(x, k) for x of length 10 and k of length 4")
+def corr1d_longer_kernel(student: Student, rng: torch.Generator) -> None:
+    x = torch.tensor([3.0, -1.0, 4.0, 1.0, -5.0, 9.0, 2.0, -6.0, 5.0, 3.0])
+    k = torch.tensor([1.0, -2.0, 0.5, 3.0])
+    expect_close(student.corr1d(x, k), F.conv1d(x[None, None], k[None, None])[0, 0],
+                 what="corr1d(x, k) for x = [3, -1, 4, 1, -5, 9, 2, -6, 5, 3] and k = [1, -2, 0.5, 3]",
+                 hint="there are n - k + 1 = 7 outputs, and y[i] = sum_a x[i + a] * k[a]")
 
 
 @public_test(function="corr3d", points=4)
@@ -62,6 +73,10 @@ def corr3d_single_one_kernel_shifts_the_video(student: Student, rng: torch.Gener
 
 
 @public_test(function="corr3d", points=2)
-def corr3d_output_shape(student: Student, rng: torch.Generator) -> None:
-    expect_close(student.corr3d(torch.ones(4, 5, 6), torch.ones(2, 3, 2)), (3, 3, 5),
-                 what="corr3d(X, K) for X of shape (4, 5, 6) and K of shape (2, 3, 2)")
+def corr3d_non_cubic_volume_and_kernel(student: Student, rng: torch.Generator) -> None:
+    X = torch.arange(120.0).reshape(4, 5, 6) % 7
+    K = torch.tensor([[[1.0, 0.0], [2.0, -1.0], [0.0, 1.0]], [[-2.0, 1.0], [0.0, 0.0], [3.0, 1.0]]])
+    expect_close(student.corr3d(X, K), F.conv3d(X[None, None], K[None, None])[0, 0],
+                 what="corr3d(X, K) for X = arange(120).reshape(4, 5, 6) % 7 and a 2x3x2 K",
+                 hint="the output has shape (n_d - k_d + 1, n_h - k_h + 1, n_w - k_w + 1) = (3, 3, 5), "
+                      "and Y[t, i, j] = sum_abc X[t + a, i + b, j + c] * K[a, b, c]")

@@ -62,7 +62,13 @@ def zero_padded(X: torch.Tensor, p_h: int, p_w: int) -> torch.Tensor:
     return padded
 
 
+# Python's own messages when code that never checks its arguments meets them by accident:
+# `ph, pw = padding` with padding='same', `range(0, n, 0)`, `X[::0]`. Such a ValueError is no answer.
+ACCIDENTAL_VALUE_ERRORS = ("values to unpack", "must not be zero", "slice step cannot be zero")
+
+
 def expect_value_error(student: Student, call: str, *args: Any, **kwargs: Any) -> None:
+    """`corr2d_pad_stride(*args, **kwargs)` raises a ValueError of the student's own, not Python's by accident."""
     try:
         student.call("corr2d_pad_stride", *args, **kwargs)
     except StudentFailure as failure:
@@ -70,6 +76,9 @@ def expect_value_error(student: Student, call: str, *args: Any, **kwargs: Any) -
             raise
         raised = failure.message.removeprefix("corr2d_pad_stride raised ")
         expect(raised.startswith("ValueError"), f"{call} should raise ValueError; yours raised {raised}")
+        expect(not any(text in raised for text in ACCIDENTAL_VALUE_ERRORS),
+               f"{call} should raise a ValueError of your own that says what is wrong; yours raised Python's "
+               f"{raised}, which your code met by accident")
     else:
         raise TestFailure(f"{call} should raise ValueError; yours returned a result")
 
@@ -113,13 +122,17 @@ def conv_output_shape_matches_formula_pairs(student: Student, rng: torch.Generat
 
 
 @hidden_test(function="conv_output_shape", points=3,
-             hint="conv_output_shape must return a tuple of two Python ints (use // for the floor, not /)")
+             hint="conv_output_shape must return the right shape as a tuple of two Python ints "
+                  "(use // or math.floor for the floor: / alone gives floats)")
 def conv_output_shape_returns_python_ints(student: Student, rng: torch.Generator) -> None:
-    n, k, padding, stride = (randint(rng, 9, 15), randint(rng, 9, 15)), (3, 2), 1, (2, 3)
+    # No padding: this test is about the type; the padding has tests of its own.
+    n, k, padding, stride = (randint(rng, 9, 15), randint(rng, 9, 15)), (3, 2), 0, (2, 3)
     call = f"conv_output_shape({n}, {k}, padding={padding}, stride={stride})"
     result = student.call("conv_output_shape", n, k, padding=padding, stride=stride)
     expect(type(result) is tuple and len(result) == 2 and all(type(v) is int for v in result),
            f"{call} should return a tuple of two Python ints; yours returned {result!r}")
+    expected = formula(n, k, padding, stride)
+    expect(result == expected, f"{call} should be {expected}; yours returned {result}")
 
 
 # -- corr2d_pad_stride -----------------------------------------------------------------
@@ -153,7 +166,7 @@ def corr2d_pad_stride_stride_subsamples_stride_1(student: Student, rng: torch.Ge
     K = torch.randn(randint(rng, 2, 3), randint(rng, 2, 3), generator=rng, dtype=F64)
     padding = (randint(rng, 0, 2), randint(rng, 0, 2))
     full = student.corr2d_pad_stride(X, K, padding=padding, stride=1)
-    expect_close(full, formula(tuple(X.shape), tuple(K.shape), padding, 1),
+    expect_close(full, reference.corr2d_pad_stride(X, K, padding, 1),
                  what=f"corr2d_pad_stride(X, K, padding={padding}, stride=1) for a {shape_str(X.shape)} X and a "
                       f"{shape_str(K.shape)} K")
     s = randint(rng, 2, 3)
@@ -177,7 +190,7 @@ def corr2d_pad_stride_padding_is_zero_padding(student: Student, rng: torch.Gener
                           f"{shape_str(K.shape)} K, compared with corr2d of the zero-padded X")
 
 
-@hidden_test(function="corr2d_pad_stride", points=7,
+@hidden_test(function="corr2d_pad_stride", points=9,
              hint="your values differ from the padded, strided cross-correlation for some paddings and strides")
 def corr2d_pad_stride_matches_reference(student: Student, rng: torch.Generator) -> None:
     for _ in range(5):
@@ -199,18 +212,30 @@ def corr2d_pad_stride_valid_is_no_padding(student: Student, rng: torch.Generator
 
 
 @hidden_test(function="corr2d_pad_stride", points=3,
-             hint="padding='same' with a stride other than 1 must raise ValueError, as nn.Conv2d does")
+             hint="padding='same' must work with stride 1 and raise a ValueError of your own with any other "
+                  "stride, as nn.Conv2d does (Python's own errors, such as a failed unpacking, do not count)")
 def corr2d_pad_stride_same_with_stride_raises(student: Student, rng: torch.Generator) -> None:
-    X, K = torch.randn(8, 8, generator=rng), torch.randn(3, 3, generator=rng)
+    X = torch.randn(randint(rng, 6, 9), randint(rng, 6, 9), generator=rng)
+    K = torch.randn(2 * randint(rng, 0, 1) + 1, 3, generator=rng)   # odd: even kernels have their own test
+    for stride in [1, (1, 1)]:
+        expect_close(student.corr2d_pad_stride(X, K, padding="same", stride=stride),
+                     reference.corr2d_pad_stride(X.to(F64), K.to(F64), "same", 1),
+                     what=f"corr2d_pad_stride(X, K, padding='same', stride={stride}) for a {shape_str(X.shape)} X "
+                          f"and a {shape_str(K.shape)} K")
     for stride in [randint(rng, 2, 3), (1, 2)]:
         expect_value_error(student, f"corr2d_pad_stride(X, K, padding='same', stride={stride})",
                            X, K, padding="same", stride=stride)
 
 
 @hidden_test(function="corr2d_pad_stride", points=3,
-             hint="a stride of 0 (on either axis) must raise ValueError")
+             hint="a stride of 0 (on either axis) must raise a ValueError of your own that says so, while strides "
+                  "of 1 and more work (Python's own errors, such as range() with a step of 0, do not count)")
 def corr2d_pad_stride_stride_0_raises(student: Student, rng: torch.Generator) -> None:
     X, K = torch.randn(8, 8, generator=rng), torch.randn(3, 3, generator=rng)
+    for stride in [(1, randint(rng, 2, 3)), (2, 1)]:
+        expect_close(student.corr2d_pad_stride(X, K, padding=1, stride=stride),
+                     reference.corr2d_pad_stride(X.to(F64), K.to(F64), 1, stride),
+                     what=f"corr2d_pad_stride(X, K, padding=1, stride={stride}) for an 8x8 X and a 3x3 K")
     for stride in [0, (1, 0), (0, 2)]:
         expect_value_error(student, f"corr2d_pad_stride(X, K, padding=1, stride={stride})",
                            X, K, padding=1, stride=stride)
@@ -228,8 +253,9 @@ def corr2d_pad_stride_integer_input(student: Student, rng: torch.Generator) -> N
                       f"and an integer {shape_str(k)} K")
 
 
-@hidden_test(function="corr2d_pad_stride", points=2,
-             hint="float64 input must give a float64 result computed in float64 (do not convert to float32)")
+@hidden_test(function="corr2d_pad_stride", points=0,
+             hint="float64 input can give a float64 result computed in float64 "
+                  "(make the padded tensor and the output with the input's dtype instead of torch.zeros' float32)")
 def corr2d_pad_stride_float64_stays_float64(student: Student, rng: torch.Generator) -> None:
     X = torch.randn(randint(rng, 5, 9), randint(rng, 5, 9), generator=rng, dtype=F64)
     K = torch.randn(3, 2, generator=rng, dtype=F64)
@@ -261,7 +287,7 @@ def describe(k: Any, padding: Any, stride: Any, bias: bool = True) -> str:
             + ("" if bias else ", bias=False") + ")")
 
 
-@hidden_test(function="comp_conv2d", points=7,
+@hidden_test(function="comp_conv2d", points=9,
              hint="comp_conv2d must return exactly what the given layer computes on X with a batch and a channel "
                   "axis of size 1 added, and those two axes removed again")
 def comp_conv2d_matches_the_layer(student: Student, rng: torch.Generator) -> None:
@@ -283,8 +309,9 @@ def comp_conv2d_returns_2d(student: Student, rng: torch.Generator) -> None:
         n = (n[0] + 1, n[1] + 3)   # never square
         X = torch.randn(n, generator=rng)
         W = torch.randn(1, 1, *k, generator=rng)
-        Y = student.comp_conv2d(conv2d_argument(W, torch.zeros(1), padding, stride), X)
-        expect_close(Y, formula(n, k, padding, stride),
+        b = torch.zeros(1)
+        Y = student.comp_conv2d(conv2d_argument(W, b, padding, stride), X)
+        expect_close(Y, expected_output(X, W, b, padding, stride),
                      what=f"comp_conv2d({describe(k, padding, stride)}, X) for a {shape_str(n)} X")
 
 
@@ -302,19 +329,19 @@ def comp_conv2d_keeps_axes_of_size_1(student: Student, rng: torch.Generator) -> 
 
 
 @hidden_test(function="comp_conv2d", points=3,
-             hint="comp_conv2d must keep the layer's dtype: a float64 layer on float64 X gives float64")
+             hint="comp_conv2d must work with a float64 layer on float64 X: hand X to the layer in the layer's dtype")
 def comp_conv2d_float64_layer(student: Student, rng: torch.Generator) -> None:
     n, k, padding, stride = random_setting(rng)
     X = torch.randn(n, generator=rng, dtype=F64)
     W, b = torch.randn(1, 1, *k, generator=rng, dtype=F64), torch.randn(1, generator=rng, dtype=F64)
     Y = student.comp_conv2d(conv2d_argument(W, b, padding, stride), X)
-    expect(Y.dtype == F64, f"comp_conv2d with a float64 layer and float64 X should return float64; yours returned {Y.dtype}")
     expect_close(Y, expected_output(X, W, b, padding, stride),
                  what=f"comp_conv2d({describe(k, padding, stride)} in float64, X) for a {shape_str(n)} X")
 
 
-@hidden_test(function="comp_conv2d", points=2,
-             hint="integer X must be converted to the layer's floating dtype before calling the layer")
+@hidden_test(function="comp_conv2d", points=0,
+             hint="convert integer X to the layer's floating dtype before calling the "
+                  "layer, and comp_conv2d works on integer images too")
 def comp_conv2d_integer_input(student: Student, rng: torch.Generator) -> None:
     n, k, padding, stride = random_setting(rng)
     X = torch.randint(-5, 6, n, generator=rng)

@@ -34,6 +34,17 @@ def as_shape(result: Any, call: str) -> tuple[int, ...]:
     return tuple(result)
 
 
+# Python's own messages when code that never checks its arguments meets them by accident
+# (`ph, pw = padding` with padding='same', `range(0, n, 0)`, `X[::0]`): no answer.
+ACCIDENTAL_VALUE_ERRORS = ("values to unpack", "must not be zero", "slice step cannot be zero")
+
+
+def torch_corr2d(X: torch.Tensor, K: torch.Tensor, padding: Any, stride: Any) -> torch.Tensor:
+    """PyTorch's own cross-correlation of a 2D X and K, in float64, for the expected answer."""
+    return torch.nn.functional.conv2d(X.to(torch.float64)[None, None], K.to(torch.float64)[None, None],
+                                      padding=padding, stride=stride)[0, 0]
+
+
 def conv2d_argument(W: torch.Tensor, b: torch.Tensor | None, padding: Any, stride: Any) -> dict[str, Any]:
     """An `nn.Conv2d` described as plain data; the worker builds the layer from it."""
     return {"$conv2d": {"weight": W, "bias": b, "padding": padding, "stride": stride}}
@@ -66,11 +77,11 @@ def corr2d_pad_stride_seed004_same_example(student: Student, rng: torch.Generato
 
 
 @public_test(function="corr2d_pad_stride", points=4)
-def corr2d_pad_stride_lecture_shapes(student: Student, rng: torch.Generator) -> None:
+def corr2d_pad_stride_lecture_examples(student: Student, rng: torch.Generator) -> None:
     X = torch.rand(8, 8, generator=rng)
-    for kernel, padding, stride, expected in D2L_EXAMPLES:
+    for kernel, padding, stride, _ in D2L_EXAMPLES:
         K = torch.rand(kernel, generator=rng)
-        expect_close(student.corr2d_pad_stride(X, K, padding=padding, stride=stride), expected,
+        expect_close(student.corr2d_pad_stride(X, K, padding=padding, stride=stride), torch_corr2d(X, K, padding, stride),
                      what=f"corr2d_pad_stride(X, K, padding={padding}, stride={stride}) for an 8x8 X and a "
                           f"{kernel[0]}x{kernel[1]} K")
 
@@ -85,15 +96,20 @@ def corr2d_pad_stride_without_padding_is_corr2d(student: Student, rng: torch.Gen
 
 @public_test(function="corr2d_pad_stride", points=3)
 def corr2d_pad_stride_same_refuses_stride_2(student: Student, rng: torch.Generator) -> None:
+    X, K = torch.rand(8, 8, generator=rng), torch.rand(3, 3, generator=rng)
+    expect_close(student.corr2d_pad_stride(X, K, padding="same", stride=1), torch_corr2d(X, K, "same", 1),
+                 what="corr2d_pad_stride(X, K, padding='same', stride=1) for an 8x8 X and a 3x3 K")
     call = "corr2d_pad_stride(X, K, padding='same', stride=2)"
     try:
-        student.call("corr2d_pad_stride", torch.rand(8, 8, generator=rng), torch.rand(3, 3, generator=rng),
-                     padding="same", stride=2)
+        student.call("corr2d_pad_stride", X, K, padding="same", stride=2)
     except StudentFailure as failure:
         if failure.kind != "raised":
             raise
         raised = failure.message.removeprefix("corr2d_pad_stride raised ")
         expect(raised.startswith("ValueError"), f"{call} should raise ValueError, as nn.Conv2d does; yours raised {raised}")
+        expect(not any(text in raised for text in ACCIDENTAL_VALUE_ERRORS),
+               f"{call} should raise a ValueError of your own that says why, as nn.Conv2d does; yours raised "
+               f"Python's {raised}, which your code met by accident")
     else:
         raise TestFailure(f"{call} should raise ValueError, as nn.Conv2d does; yours returned a result")
 

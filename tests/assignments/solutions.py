@@ -28,6 +28,8 @@ import nbformat
 import torch
 
 from grader.assignment import Assignment, load_assignment
+from grader.audit import ACCEPTED_FOLDER
+from grader.do_nothing import NothingKind, do_nothing_cells
 from grader.execute import Limits, Zygote
 from grader.pipeline import GradeResult, grade
 from grader.release import release_notebook
@@ -222,3 +224,60 @@ def assert_solutions_stripped(released: Path, functions: Collection[str],
 def _statements(body: list[ast.stmt]) -> list[str]:
     """A body's statements as source, docstrings and other bare constants left out."""
     return [ast.unparse(s) for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+
+
+# ---------------------------------------------------------------- accepted answers, and answers that do nothing
+
+def accepted_notebooks(assignment: str) -> list[Path]:
+    """assignments/NAME/accepted/*.ipynb: notebooks the course knows are correct."""
+    return sorted((ASSIGNMENTS / assignment / ACCEPTED_FOLDER).glob("*.ipynb"))
+
+
+def accepted_cells(assignment: str, name: str) -> tuple[str, ...]:
+    """The code cells of accepted/NAME.ipynb."""
+    notebook = nbformat.read(ASSIGNMENTS / assignment / ACCEPTED_FOLDER / f"{name}.ipynb", as_version=4)
+    return tuple(cell.source for cell in notebook.cells if cell.cell_type == "code")
+
+
+def accepted_namespace(assignment: str, name: str, *extra: str) -> dict[str, Any]:
+    """The names accepted/NAME.ipynb defines, then `extra` cells; as in a notebook, a cell
+    that raises (seed 000's `torcj`) does not stop the next."""
+    names: dict[str, Any] = {}
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for source in accepted_cells(assignment, name) + extra:
+            with contextlib.suppress(Exception):
+                exec(compile(source, "<cell>", "exec"), names)  # noqa: S102 - our own notebook
+    return names
+
+
+def do_nothing_namespace(definition: Assignment, kind: NothingKind) -> dict[str, Any]:
+    """The solution with every graded name doing nothing of `kind`, as `grade audit` makes it."""
+    return solution_namespace(definition.name, do_nothing_cells((), definition.functions, kind)[-1])
+
+
+def assert_accepted_scores_full_marks(zygote: Zygote, notebook: Path, assignment: str) -> GradeResult:
+    """An accepted answer, graded as handed in, earns every point without grader errors."""
+    result = grade(notebook, zygote=zygote, limits=FAST)
+    assert (result.status, result.assignment, result.score, result.max_score, result.grader_errors) == \
+        ("graded", assignment, 100.0, 100.0, ()), [t.name for t in result.tests if not t.passed and t.max_score]
+    return result
+
+
+def assert_accepted_notebooks_are_clean(assignment: str, expected: AbstractSet[str]) -> None:
+    """The expected accepted answers are there, each saying first what it is, like the teaching notebook:
+    its assignment in the metadata, no outputs, imports of torch, numpy and math only, no d2l."""
+    notebooks = accepted_notebooks(assignment)
+    assert {path.stem for path in notebooks} >= expected
+    for path in notebooks:
+        notebook = nbformat.read(path, as_version=4)
+        assert notebook.metadata["convgrade"] == {"assignment": assignment}
+        assert notebook.cells[0].cell_type == "markdown"
+        for cell in notebook.cells:
+            if cell.cell_type != "code":
+                continue
+            assert cell.outputs == [] and cell.execution_count is None
+            for node in ast.walk(ast.parse(cell.source)):
+                if isinstance(node, ast.Import):
+                    assert {alias.name.split(".")[0] for alias in node.names} <= {"torch", "numpy", "math"}
+                elif isinstance(node, ast.ImportFrom):
+                    assert (node.module or "").split(".")[0] in {"torch", "numpy", "math"}

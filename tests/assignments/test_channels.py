@@ -12,16 +12,38 @@ import pytest
 import torch
 
 from grader.assignment import Assignment
+from grader.do_nothing import KINDS
 from grader.execute import Zygote
 from grader.student import local_student
-from tests.assignments.solutions import (SEEDS, SEEDS_DOUBLE_LOOP_CORR2D, assert_full_marks,
-                                         assert_inputs_change_with_the_seed, assert_notebook_is_clean,
-                                         assert_points_mostly_hidden, assert_release_scores_zero, full, grade_with,
-                                         points_per_function, scores_per_function, solution_namespace)
+from tests.assignments.solutions import (
+    SEEDS,
+    SEEDS_DOUBLE_LOOP_CORR2D,
+    accepted_namespace,
+    accepted_notebooks,
+    assert_accepted_notebooks_are_clean,
+    assert_accepted_scores_full_marks,
+    assert_full_marks,
+    assert_inputs_change_with_the_seed,
+    assert_notebook_is_clean,
+    assert_points_mostly_hidden,
+    assert_release_scores_zero,
+    do_nothing_namespace,
+    full,
+    grade_with,
+    points_per_function,
+    scores_per_function,
+    solution_namespace,
+)
 from tests.conftest import MakeNotebook
 
 ASSIGNMENT = "channels"
 FUNCTIONS = ("corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1")
+ACCEPTED = accepted_notebooks(ASSIGNMENT)
+# What the seeds' code lacks is not graded, only shown as zero-point tips (issue 10).
+TIPS = {"corr2d_multi_in_keeps_float64", "corr2d_multi_in_rejects_mismatched_channels",
+        "corr2d_multi_in_out_keeps_float64", "corr2d_multi_in_out_rejects_mismatched_channels",
+        "one_by_one_integer_input", "one_by_one_keeps_float64", "one_by_one_rejects_mismatched_channels"}
+
 
 # ---------------------------------------------------------------- realistic wrong submissions
 
@@ -53,6 +75,11 @@ def corr2d_multi_in_out_1x1(X, K):
             Y[:, i, j] = W @ X[:, i, j]
     return Y
 '''
+LIBRARY_CONV2D_1X1 = '''
+import torch.nn.functional as F
+def corr2d_multi_in_out_1x1(X, K):
+    return F.conv2d(X[None], K)[0]
+'''
 LIBRARY_CONV2D = '''
 import torch.nn.functional as F
 def corr2d_multi_in_out(X, K):
@@ -68,7 +95,11 @@ def corr2d_multi_in_out(X, K):
 # ---------------------------------------------------------------- the definition itself
 
 def test_points_total_100_with_most_of_them_hidden(definition: Assignment) -> None:
-    assert_points_mostly_hidden(definition, FUNCTIONS, {"corr2d_multi_in", "corr2d_multi_in_out"}, one_in=3)
+    assert_points_mostly_hidden(definition, FUNCTIONS, set(FUNCTIONS), one_in=3)
+
+
+def test_the_tips_are_worth_no_points_and_everything_else_is_graded(definition: Assignment) -> None:
+    assert {t.name for t in definition.tests if t.points == 0} == TIPS
 
 
 def test_the_notebook_imports_only_torch_numpy_math_and_stores_no_outputs() -> None:
@@ -95,6 +126,24 @@ def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) ->
 def test_seeds_double_loop_corr2d_underneath_still_passes(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, SEEDS_DOUBLE_LOOP_CORR2D), seed)
     assert points["failed"] == set()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
+    """Seed 003's zip-and-sum on its float32 corr2d, d2l's stack and matmul: the model answer, full marks."""
+    points = points_per_function(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed)
+    assert points["failed"] <= TIPS
+    assert {"corr2d_multi_in_keeps_float64", "corr2d_multi_in_rejects_mismatched_channels",
+            "one_by_one_integer_input"} <= points["failed"]
+    for function in FUNCTIONS:
+        assert points[function] == full(definition, function)
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) -> None:
+    for seed in SEEDS:
+        points = points_per_function(definition, do_nothing_namespace(definition, name), seed)
+        assert sum(points[f] for f in FUNCTIONS) <= 10
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -130,15 +179,31 @@ def test_library_conv2d_is_seen_by_the_dispatcher_watch(definition: Assignment) 
     assert set(student.library_convolutions) == {"corr2d_multi_in_out"}
 
 
+def test_library_conv2d_in_the_1x1_is_seen_by_the_dispatcher_watch(definition: Assignment) -> None:
+    student = local_student(solution_namespace(ASSIGNMENT, LIBRARY_CONV2D_1X1), from_scratch=definition.from_scratch)
+    student.corr2d_multi_in_out_1x1(torch.ones(2, 4, 4), torch.ones(3, 2, 1, 1))
+    assert set(student.library_convolutions) == {"corr2d_multi_in_out_1x1"}
+
+
 def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> None:
-    """Different seeds, different inputs: the float64 test's result changes with the seed."""
-    assert_inputs_change_with_the_seed(definition, ASSIGNMENT, "corr2d_multi_in", "corr2d_multi_in_keeps_float64")
+    """Different seeds, different inputs: the single-channel test's input changes with the seed."""
+    assert_inputs_change_with_the_seed(definition, ASSIGNMENT, "corr2d_multi_in",
+                                       "corr2d_multi_in_single_channel_is_corr2d")
 
 
 # ---------------------------------------------------------------- end to end, through grade()
 
 def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
     assert_full_marks(zygote, ASSIGNMENT)
+
+
+@pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
+def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
+    assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT)
+
+
+def test_the_accepted_notebooks_are_there_and_clean() -> None:
+    assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
 def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
@@ -179,3 +244,14 @@ def test_library_conv2d_in_corr2d_multi_in_out_scores_zero_for_it_only(
                       "corr2d_multi_in_out_1x1": full(definition, "corr2d_multi_in_out_1x1")}
     assert set(result.library_convolutions) == {"corr2d_multi_in_out"}
     assert all("library convolution" in t.feedback for t in result.tests if t.function == "corr2d_multi_in_out")
+
+
+def test_library_conv2d_in_the_1x1_scores_zero_for_it_only(
+        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
+    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV2D_1X1)
+    scores = scores_per_function(result)
+    assert scores == {"corr2d_multi_in": full(definition, "corr2d_multi_in"),
+                      "corr2d_multi_in_out": full(definition, "corr2d_multi_in_out"),
+                      "corr2d_multi_in_out_1x1": 0.0}
+    assert set(result.library_convolutions) == {"corr2d_multi_in_out_1x1"}
+    assert all("library convolution" in t.feedback for t in result.tests if t.function == "corr2d_multi_in_out_1x1")

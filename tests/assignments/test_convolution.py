@@ -12,15 +12,34 @@ import pytest
 import torch
 
 from grader.assignment import Assignment
+from grader.do_nothing import KINDS
 from grader.execute import Zygote
 from grader.student import local_student
-from tests.assignments.solutions import (SEEDS, assert_full_marks, assert_notebook_is_clean,
-                                         assert_points_mostly_hidden, assert_release_scores_zero, full, grade_with,
-                                         points_per_function, scores_per_function, solution_namespace)
+from tests.assignments.solutions import (
+    SEEDS,
+    accepted_namespace,
+    accepted_notebooks,
+    assert_accepted_notebooks_are_clean,
+    assert_accepted_scores_full_marks,
+    assert_full_marks,
+    assert_notebook_is_clean,
+    assert_points_mostly_hidden,
+    assert_release_scores_zero,
+    do_nothing_namespace,
+    full,
+    grade_with,
+    points_per_function,
+    scores_per_function,
+    solution_namespace,
+)
 from tests.conftest import MakeNotebook
 
 ASSIGNMENT = "convolution"
 FUNCTIONS = ("convolve2d", "corr1d", "corr3d")
+ACCEPTED = accepted_notebooks(ASSIGNMENT)
+# What the seeds' code lacks is not graded, only shown as zero-point tips (issue 10).
+TIPS = {"convolve2d_keeps_float64", "corr1d_keeps_float64", "corr3d_keeps_float64"}
+
 
 # ---------------------------------------------------------------- realistic wrong submissions
 
@@ -125,6 +144,26 @@ def test_python_loops_over_the_output_still_pass(definition: Assignment, seed: i
     assert points_per_function(definition, solution_namespace(ASSIGNMENT, OUTPUT_LOOPS), seed)["failed"] == set()
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
+    """The seeds' float32 corr2d loop, seed 002's flip-then-correlate, corr1d/corr3d in that style: full marks."""
+    points = points_per_function(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed)
+    assert points["failed"] == TIPS
+    for function in FUNCTIONS:
+        assert points[function] == full(definition, function)
+
+
+def test_the_float64_tests_are_tips(definition: Assignment) -> None:
+    assert {t.name for t in definition.tests if t.points == 0} == TIPS
+
+
+@pytest.mark.parametrize("name", KINDS)
+def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) -> None:
+    for seed in SEEDS:
+        points = points_per_function(definition, do_nothing_namespace(definition, name), seed)
+        assert sum(points[f] for f in FUNCTIONS) <= 10
+
+
 @pytest.mark.parametrize("bug", [FLIPS_ONLY_THE_ROWS, FLIPS_ONLY_THE_COLUMNS], ids=["rows", "columns"])
 @pytest.mark.parametrize("seed", SEEDS)
 def test_flipping_one_axis_fails_only_convolve2d(definition: Assignment, bug: str, seed: int) -> None:
@@ -140,7 +179,7 @@ def test_flipping_one_axis_fails_only_convolve2d(definition: Assignment, bug: st
 def test_cross_correlation_passes_only_the_symmetric_kernel_tests(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, NO_FLIP), seed)
     passed = {t.name for t in definition.tests if t.function == "convolve2d"} - points["failed"]
-    assert passed == {"convolve2d_output_shape", "convolve2d_equals_corr2d_for_gaussian_blur",
+    assert passed == {"convolve2d_equals_corr2d_for_gaussian_blur",
                       "convolve2d_equals_corr2d_for_point_symmetric_kernels"}
     assert points["corr1d"] == full(definition, "corr1d") and points["corr3d"] == full(definition, "corr3d")
 
@@ -164,6 +203,15 @@ def test_library_conv3d_is_seen_by_the_dispatcher_watch(definition: Assignment) 
 
 def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
     assert_full_marks(zygote, ASSIGNMENT)
+
+
+@pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
+def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
+    assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT)
+
+
+def test_the_accepted_notebooks_are_there_and_clean() -> None:
+    assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
 def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:

@@ -5,6 +5,11 @@ The two levels of checks (in process over several seeds; end to end through
 
 The three names are independent: the notebook's `corr2d_pad_stride` does not
 call `conv_output_shape`, so every bug costs points on one name only.
+
+The seeds' code is the model answer (`accepted/seeds.ipynb`): seed 003's
+`comp_conv2d`, which hands X to the layer as it is, and a `corr2d_pad_stride`
+that computes in float32 whatever the input get full marks; integer X in
+`comp_conv2d` and float64 kept by `corr2d_pad_stride` are 0-point tips.
 `comp_conv2d` receives its layer as `{"$conv2d": {...}}`, which the worker
 turns into a real `nn.Conv2d`.
 """
@@ -15,16 +20,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 import torch
 
 from grader.assignment import Assignment
 from grader.execute import Zygote
 from grader.student import local_student
-from tests.assignments.solutions import (SEEDS, assert_every_test_passes_in_time, assert_full_marks,
-                                         assert_inputs_change_with_the_seed, assert_notebook_is_clean,
-                                         assert_points_mostly_hidden, assert_release_scores_zero, full, grade_with,
-                                         points_per_function, scores_per_function, solution_namespace)
+from tests.assignments.solutions import (
+    ASSIGNMENTS,
+    SEEDS,
+    accepted_notebooks,
+    assert_accepted_notebooks_are_clean,
+    assert_accepted_scores_full_marks,
+    assert_every_test_passes_in_time,
+    assert_full_marks,
+    assert_inputs_change_with_the_seed,
+    assert_notebook_is_clean,
+    assert_points_mostly_hidden,
+    assert_release_scores_zero,
+    full,
+    grade_with,
+    points_per_function,
+    scores_per_function,
+    solution_namespace,
+)
 from tests.conftest import MakeNotebook
 
 ASSIGNMENT = "padding_stride"
@@ -107,6 +127,60 @@ def corr2d_pad_stride(X, K, padding=0, stride=1):
         dtype = torch.float32
     return F.conv2d(X.to(dtype)[None, None], K.to(dtype)[None, None], padding=padding, stride=stride)[0, 0]
 '''
+# Never checks its arguments: 'same' fails to unpack ("too many values to unpack"), by accident a ValueError.
+NO_SAME_PADDING = '''
+def corr2d_pad_stride(X, K, padding=0, stride=1):
+    p_h, p_w = (padding, padding) if isinstance(padding, int) else padding
+    s_h, s_w = (stride, stride) if isinstance(stride, int) else stride
+    if s_h < 1 or s_w < 1:
+        raise ValueError("the stride must be at least 1")
+    (n_h, n_w), (k_h, k_w) = X.shape, K.shape
+    X_pad = torch.zeros((n_h + 2 * p_h, n_w + 2 * p_w))
+    X_pad[p_h:p_h + n_h, p_w:p_w + n_w] = X
+    Y = torch.zeros(((n_h + 2 * p_h - k_h) // s_h + 1, (n_w + 2 * p_w - k_w) // s_w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X_pad[i * s_h:i * s_h + k_h, j * s_w:j * s_w + k_w] * K).sum()
+    return Y
+'''
+# Never checks the stride: a stride of 0 meets range()'s "arg 3 must not be zero", by accident a ValueError.
+STRIDE_0_UNCHECKED = _loop().replace('''    if s_h < 1 or s_w < 1:
+        raise ValueError("the stride must be at least 1")
+''', "").replace('''    for i in range(h):
+        for j in range(w):
+            Y[i, j] = (X_pad[i * s_h:i * s_h + k_h, j * s_w:j * s_w + k_w] * K).sum()''', '''    for i, r in enumerate(range(0, X_pad.shape[0] - k_h + 1, s_h)):
+        for j, c in enumerate(range(0, X_pad.shape[1] - k_w + 1, s_w)):
+            Y[i, j] = (X_pad[r:r + k_h, c:c + k_w] * K).sum()''')
+# What does nothing: each graded name returns zeros, a constant, random values or X's top-left
+# window, of the right shape; conv_output_shape returns a constant pair.
+_DO_NOTHING = '''
+def _pair(v):
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+def _shape(n, k, padding, stride):
+    s = _pair(stride)
+    if min(s) < 1 or (padding == "same" and s != (1, 1)):
+        raise ValueError("no such layer")
+    if padding == "same":
+        return tuple(int(v) for v in n)
+    p = (0, 0) if padding == "valid" else _pair(padding)
+    return tuple((int(n[i]) + 2 * p[i] - int(k[i])) // s[i] + 1 for i in range(2))
+def _answer(X, shape):
+    @ANSWER@
+def conv_output_shape(input_shape, kernel_shape, padding=0, stride=1):
+    return (1, 1)
+def corr2d_pad_stride(X, K, padding=0, stride=1):
+    return _answer(X, _shape(X.shape, K.shape, padding, stride))
+def comp_conv2d(conv2d, X):
+    return _answer(X, _shape(X.shape, conv2d.kernel_size, conv2d.padding, conv2d.stride))
+'''
+DO_NOTHING = {
+    "zeros": _DO_NOTHING.replace("@ANSWER@", "return torch.zeros(shape)"),
+    "constant": _DO_NOTHING.replace("@ANSWER@", "return torch.full(shape, 0.5)"),
+    "random": _DO_NOTHING.replace("@ANSWER@", "return torch.rand(shape)"),
+    "top_left": _DO_NOTHING.replace("@ANSWER@", "Y = torch.zeros(shape)\n    h, w = min(shape[0], X.shape[0]), "
+                                               "min(shape[1], X.shape[1])\n    Y[:h, :w] = X[:h, :w]\n    return Y"),
+}
+ACCEPTED = accepted_notebooks(ASSIGNMENT)
 
 
 # ---------------------------------------------------------------- helpers
@@ -166,7 +240,7 @@ def test_padding_on_one_side_only_loses_only_corr2d_pad_stride_points(definition
 def test_stride_on_rows_only_loses_only_corr2d_pad_stride_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, STRIDE_ON_ROWS_ONLY), seed)
     only(definition, points, "corr2d_pad_stride")
-    assert {"corr2d_pad_stride_stride_subsamples_stride_1", "corr2d_pad_stride_lecture_shapes"} <= points["failed"]
+    assert {"corr2d_pad_stride_stride_subsamples_stride_1", "corr2d_pad_stride_lecture_examples"} <= points["failed"]
     assert {"corr2d_pad_stride_seed004_same_example", "corr2d_pad_stride_same_even_kernels",
             "corr2d_pad_stride_padding_is_zero_padding"}.isdisjoint(points["failed"])
 
@@ -204,16 +278,64 @@ def test_library_conv2d_in_corr2d_pad_stride_is_seen_by_the_dispatcher_watch(def
     assert set(student.library_convolutions) == {"corr2d_pad_stride"}
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_same_padding_that_fails_to_unpack_earns_no_error_points(definition: Assignment, seed: int) -> None:
+    """'same' meets `p_h, p_w = padding` and Python's "too many values to unpack": no credit for refusing a stride."""
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, NO_SAME_PADDING), seed)
+    only(definition, points, "corr2d_pad_stride")
+    assert {"corr2d_pad_stride_same_with_stride_raises", "corr2d_pad_stride_same_refuses_stride_2",
+            "corr2d_pad_stride_valid_is_no_padding"} <= points["failed"]
+    assert {"corr2d_pad_stride_stride_0_raises", "corr2d_pad_stride_matches_reference"}.isdisjoint(points["failed"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_stride_of_0_met_by_range_by_accident_earns_no_error_points(definition: Assignment, seed: int) -> None:
+    """range(0, n, 0)'s ValueError is Python's, not the student's check."""
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, STRIDE_0_UNCHECKED), seed)
+    only(definition, points, "corr2d_pad_stride")
+    assert points["failed"] == {"corr2d_pad_stride_stride_0_raises"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("answer", sorted(DO_NOTHING))
+def test_an_answer_that_does_nothing_scores_at_most_10(definition: Assignment, answer: str, seed: int) -> None:
+    points = points_per_function(definition, solution_namespace(ASSIGNMENT, DO_NOTHING[answer]), seed)
+    assert sum(points[f] for f in FUNCTIONS) <= 10.0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_seeds_comp_conv2d_and_float32_corr2d_pad_stride_get_full_marks(definition: Assignment,
+                                                                           seed: int) -> None:
+    """Seed 003's comp_conv2d hands integer X to the layer as it is, and torch.zeros computes in float32:
+    both cost only their 0-point tips."""
+    names = solution_namespace(ASSIGNMENT, *(cell.source for cell in nbformat.read(
+        ASSIGNMENTS / ASSIGNMENT / "accepted" / "seeds.ipynb", as_version=4).cells if cell.cell_type == "code"))
+    points = points_per_function(definition, names, seed)
+    assert all(points[f] == full(definition, f) for f in FUNCTIONS)
+    tips = {t.name for t in definition.tests if t.tip}
+    assert tips == {"corr2d_pad_stride_float64_stays_float64", "comp_conv2d_integer_input"}
+    assert points["failed"] == tips
+
+
 def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> None:
-    """Different seeds, different inputs: the float64 test's input changes with the seed."""
+    """Different seeds, different inputs: the 'valid' test's input changes with the seed."""
     assert_inputs_change_with_the_seed(definition, ASSIGNMENT, "corr2d_pad_stride",
-                                       "corr2d_pad_stride_float64_stays_float64")
+                                       "corr2d_pad_stride_valid_is_no_padding")
 
 
 # ---------------------------------------------------------------- end to end, through grade()
 
 def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
     assert_full_marks(zygote, ASSIGNMENT)
+
+
+def test_the_accepted_notebooks_are_there_and_clean() -> None:
+    assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
+
+
+@pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
+def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
+    assert "corr2d_pad_stride" not in assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT).library_convolutions
 
 
 def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
