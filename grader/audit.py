@@ -132,7 +132,8 @@ def audit(name: str, zygote: Zygote, secret: bytes, options: AuditOptions = Audi
 
 def _notebook(cells: Sequence[str], assignment: str) -> bytes:
     notebook = nbformat.v4.new_notebook()
-    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    # Fixed cell ids: the audit writes the same notebooks, byte for byte, on every run.
+    notebook.cells = [nbformat.v4.new_code_cell(source, id=f"cell-{index}") for index, source in enumerate(cells)]
     notebook.metadata["convgrade"] = {"assignment": assignment}
     return nbformat.writes(notebook).encode("utf-8")
 
