@@ -41,7 +41,7 @@ from grader.release import release_notebook
 from grader.seeding import derive_seed
 from grader.student import StudentProxy, local_transport
 from grader.test import run_tests
-from grader.testkit import float_tolerance
+from grader.testkit import mismatches
 
 Verdict = Literal["pass", "fail"]
 MutantOutcome = Literal["killed", "equivalent", "survived", "collateral", "grader error"]
@@ -147,7 +147,7 @@ def _total(result: GradeResult) -> str:
 
 def _scores(name: str, result: GradeResult, wanted: float) -> Check:
     ok = result.status == "graded" and not result.grader_errors and math.isclose(result.score, wanted)
-    failed = [t.name for t in result.tests if not t.passed and t.max_score > 0]
+    failed = [t.name for t in result.tests if not t.passed and not t.tip]
     detail = _total(result) + (f" (failed: {', '.join(failed)})" if failed and wanted == 100.0 else "")
     return Check(name, "pass" if ok else "fail", detail)
 
@@ -155,7 +155,7 @@ def _scores(name: str, result: GradeResult, wanted: float) -> Check:
 def _at_most(name: str, result: GradeResult, definition: Assignment) -> Check:
     ceiling = NOTHING_CEILING * definition.max_score
     ok = result.status == "graded" and not result.grader_errors and result.score <= ceiling + 1e-9
-    passed = [f"{t.name} ({t.score:g})" for t in result.tests if t.passed and t.max_score > 0]
+    passed = [f"{t.name} ({t.score:g})" for t in result.tests if t.passed and not t.tip]
     return Check(name, "pass" if ok else "fail",
                  f"{_total(result)}, at most {ceiling:g}" + (f"; passes {', '.join(passed)}" if passed else ""))
 
@@ -218,7 +218,7 @@ def _equivalence_replay(definition: Assignment, cells: tuple[str, ...]) -> Calla
     """Whether a mutant answers every request the tests make of the solution as the solution does.
 
     Runs in this process: both are the course's own code, the mutant one edit away."""
-    solution = _namespace(cells)
+    solution = notebook_namespace(cells)
     requests: list[dict[str, Any]] = []
     answer = local_transport(solution)
 
@@ -233,7 +233,7 @@ def _equivalence_replay(definition: Assignment, cells: tuple[str, ...]) -> Calla
     asked = [r for r in requests if r.get("recipe") != "cost"]  # work counts differ; values are graded
 
     def equivalent(mutant: Mutant) -> bool:
-        mutated = local_transport(_namespace(mutant.cells))
+        mutated = local_transport(notebook_namespace(mutant.cells))
         for index, request in enumerate(asked):
             torch.manual_seed(index)
             expected = answer(request)
@@ -245,7 +245,8 @@ def _equivalence_replay(definition: Assignment, cells: tuple[str, ...]) -> Calla
     return equivalent
 
 
-def _namespace(cells: Sequence[str]) -> dict[str, Any]:
+def notebook_namespace(cells: Sequence[str]) -> dict[str, Any]:
+    """The names code cells define, run in this process in order, quietly."""
     names: dict[str, Any] = {}
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         for source in cells:
@@ -260,11 +261,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
         if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.shape != b.shape:
             return False
-        if a.is_floating_point() != b.is_floating_point():
-            return False
-        want, got = a.detach().to(torch.float64), b.detach().to(torch.float64)
-        rtol, atol = float_tolerance(want)
-        return bool(torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True).all())
+        return a.is_floating_point() == b.is_floating_point() and not bool(mismatches(b, a, equal_nan=True).any())
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):

@@ -249,10 +249,11 @@ def _audit(argv: list[str]) -> int:
         parser.error("--jobs must be at least 1, --mutants at least 0")
     from grader.assignment import available
 
-    names = args.assignments or list(available())
-    unknown = [n for n in names if n not in available()]
+    known = available()
+    names = args.assignments or list(known)
+    unknown = [n for n in names if n not in known]
     if unknown:
-        parser.error(f"unknown assignment {', '.join(unknown)} (known: {', '.join(available()) or 'none'})")
+        parser.error(f"unknown assignment {', '.join(unknown)} (known: {', '.join(known) or 'none'})")
     launched = _launch_zygote()
     from grader.audit import AuditOptions, audit, render
     from grader.execute import Limits, Zygote

@@ -32,6 +32,11 @@ class TestScore:
     comparisons: tuple[Comparison, ...] = ()   # a public test's values, for the feedback page; none if hidden
     seconds: float = 0.0   # how long the test took, its calls into student code included
 
+    @property
+    def tip(self) -> bool:
+        """Worth no points (grader.testkit): advice, never counted."""
+        return self.max_score == 0
+
 
 @dataclasses.dataclass(frozen=True)
 class Score:

@@ -179,10 +179,7 @@ def _compare(actual: Any, expected: torch.Tensor | tuple[int, ...], what: str,
     want = expected.detach().to(torch.float64)
     got = actual.detach().to(torch.float64)
     rtol, atol = float_tolerance(want)
-    # torch.isclose decides exactly as torch.testing.assert_close does for two
-    # float64 CPU tensors of one shape, without assert_close's first-call import
-    # of torch.distributed and sympy (a second of CPU per grading run).
-    bad = ~torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=False)
+    bad = mismatches(got, want)
     if bad.any():
         first = tuple(int(i) for i in bad.nonzero()[0])
         worst = float((got - want).abs().nan_to_num(float("inf")).max())
@@ -190,6 +187,16 @@ def _compare(actual: Any, expected: torch.Tensor | tuple[int, ...], what: str,
                 f"(first at index {first}, largest difference {worst:.3g})" + (f": {hint}" if hint else ""),
                 (rtol, atol))
     return "match", "", (rtol, atol)
+
+
+def mismatches(actual: torch.Tensor, expected: torch.Tensor, *, equal_nan: bool = False) -> torch.Tensor:
+    """Where two tensors of one shape differ by more than the float32 tolerance (a bool tensor)."""
+    want, got = expected.detach().to(torch.float64), actual.detach().to(torch.float64)
+    rtol, atol = float_tolerance(want)
+    # torch.isclose decides exactly as torch.testing.assert_close does for two
+    # float64 CPU tensors of one shape, without assert_close's first-call import
+    # of torch.distributed and sympy (a second of CPU per grading run).
+    return ~torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 
 def expect(condition: bool, message: str) -> None:

@@ -28,7 +28,7 @@ import nbformat
 import torch
 
 from grader.assignment import Assignment, load_assignment
-from grader.audit import ACCEPTED_FOLDER
+from grader.audit import ACCEPTED_FOLDER, notebook_namespace
 from grader.do_nothing import NothingKind, do_nothing_cells
 from grader.execute import Limits, Zygote
 from grader.pipeline import GradeResult, grade
@@ -134,9 +134,10 @@ def assert_points_mostly_hidden(definition: Assignment, functions: Collection[st
         assert max(t.points for t in tests) < full(definition, function) / one_in
 
 
-def assert_notebook_is_clean(assignment: str) -> None:
-    """The notebook names its assignment, imports only what students may use, and ships without outputs."""
-    notebook = nbformat.read(notebook_path(assignment), as_version=4)
+def assert_notebook_is_clean(assignment: str, path: Path | None = None) -> None:
+    """The notebook (by default the teaching one) names its assignment, imports only what
+    students may use, and ships without outputs."""
+    notebook = nbformat.read(path or notebook_path(assignment), as_version=4)
     assert notebook.metadata["convgrade"] == {"assignment": assignment}
     imported = set()
     for cell in notebook.cells:
@@ -242,12 +243,7 @@ def accepted_cells(assignment: str, name: str) -> tuple[str, ...]:
 def accepted_namespace(assignment: str, name: str, *extra: str) -> dict[str, Any]:
     """The names accepted/NAME.ipynb defines, then `extra` cells; as in a notebook, a cell
     that raises (seed 000's `torcj`) does not stop the next."""
-    names: dict[str, Any] = {}
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for source in accepted_cells(assignment, name) + extra:
-            with contextlib.suppress(Exception):
-                exec(compile(source, "<cell>", "exec"), names)  # noqa: S102 - our own notebook
-    return names
+    return notebook_namespace(accepted_cells(assignment, name) + extra)
 
 
 def do_nothing_namespace(definition: Assignment, kind: NothingKind) -> dict[str, Any]:
@@ -264,20 +260,19 @@ def assert_accepted_scores_full_marks(zygote: Zygote, notebook: Path, assignment
 
 
 def assert_accepted_notebooks_are_clean(assignment: str, expected: AbstractSet[str]) -> None:
-    """The expected accepted answers are there, each saying first what it is, like the teaching notebook:
-    its assignment in the metadata, no outputs, imports of torch, numpy and math only, no d2l."""
+    """The expected accepted answers are there, each clean as the teaching notebook is and saying first what it is."""
     notebooks = accepted_notebooks(assignment)
     assert {path.stem for path in notebooks} >= expected
     for path in notebooks:
-        notebook = nbformat.read(path, as_version=4)
-        assert notebook.metadata["convgrade"] == {"assignment": assignment}
-        assert notebook.cells[0].cell_type == "markdown"
-        for cell in notebook.cells:
-            if cell.cell_type != "code":
-                continue
-            assert cell.outputs == [] and cell.execution_count is None
-            for node in ast.walk(ast.parse(cell.source)):
-                if isinstance(node, ast.Import):
-                    assert {alias.name.split(".")[0] for alias in node.names} <= {"torch", "numpy", "math"}
-                elif isinstance(node, ast.ImportFrom):
-                    assert (node.module or "").split(".")[0] in {"torch", "numpy", "math"}
+        assert_notebook_is_clean(assignment, path)
+        assert nbformat.read(path, as_version=4).cells[0].cell_type == "markdown"
+
+
+def tips_failed_with_full_marks(definition: Assignment, names: Mapping[str, Any], seed: int) -> set[str]:
+    """The tips an answer fails, once it is checked to earn every point of every graded name."""
+    points = points_per_function(definition, names, seed)
+    for function in definition.functions:
+        assert points[function] == full(definition, function), (function, points["failed"])
+    failed: set[str] = points["failed"]
+    assert failed <= {t.name for t in definition.tests if t.tip}
+    return failed

@@ -44,6 +44,7 @@ from tests.assignments.solutions import (
     points_per_function,
     scores_per_function,
     solution_namespace,
+    tips_failed_with_full_marks,
 )
 from tests.conftest import MakeNotebook
 
@@ -234,19 +235,13 @@ def test_seeds_double_loop_corr2d_passes_every_test_in_time(definition: Assignme
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """Seed 002's corr2d (X.float()), seed 003's Conv2D, the seeds' learn_kernel loop: the model answer, full marks."""
-    points = points_per_function(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed)
-    assert points["failed"] == TIPS                    # float64 comes back float32; nn.Conv2d refuses integers
-    for function in FUNCTIONS:
-        assert points[function] == full(definition, function)
+    assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed) == TIPS                    # float64 comes back float32; nn.Conv2d refuses integers
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_seeds_000_and_003_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """Their corr2d has no .float(): integers are summed as integers into torch.zeros' float32 output."""
-    points = points_per_function(definition, accepted_namespace(ASSIGNMENT, "seeds_003"), seed)
-    assert points["failed"] == TIPS
-    for function in FUNCTIONS:
-        assert points[function] == full(definition, function)
+    assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds_003"), seed) == TIPS
 
 
 @pytest.mark.parametrize("seed", SEEDS)
