@@ -14,8 +14,9 @@ The page is one self-contained file: images are data URIs, styles inline, and
 its Content-Security-Policy lets it load nothing else and run no script, so it
 works offline and a student's notebook cannot make it fetch or run anything.
 
-A batch writes one page per student, so a page must cost milliseconds: the
-notebook renders through grader.notebook_html's caches, and heatmaps are
+A huge notebook is shown cut, saying so (grader.notebook_excerpt): a page is
+bounded in size and time. A batch writes one page per student, so a page must
+cost milliseconds: the notebook renders through grader.notebook_html's caches, and heatmaps are
 pixels from numpy (grader.heatmaps) with their titles and scales in the HTML.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,9 +33,10 @@ import numpy as np
 import torch
 from pygments.formatters import HtmlFormatter
 
-from grader.assignment import defined_names
 from grader.comparison import Comparison
 from grader.heatmaps import GAP, NOT_A_NUMBER_COLOR, Heatmaps, Scale, color_stops, heatmaps
+from grader.load import Unusable, load_notebook
+from grader.notebook_excerpt import NOTICE_CLASS
 from grader.notebook_html import notebook_html
 from grader.pipeline import GradeResult
 from grader.report import points
@@ -81,6 +84,7 @@ a.anchor-link { display: none; }
 .heatmaps .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
 .heatmaps .outlined { border: 2px solid #111; background: #fff; }
 .unplaced { border-bottom: 2px solid #ddd; }
+.""" + NOTICE_CLASS + """ { color: #7a4b00; background: #fff8e6; font-size: 0.9em; margin: 4px 0; padding: 2px 8px; }
 """ + HtmlFormatter(style="default").get_style_defs(".highlight")
 
 
@@ -116,13 +120,10 @@ def feedback_page(result: GradeResult, notebook: nbformat.NotebookNode | None) -
 
 
 def read_notebook(source: Path | bytes) -> nbformat.NotebookNode | None:
-    """The notebook to show beside the results (a file, or its bytes), or None when nbformat cannot read it."""
-    try:
-        if isinstance(source, bytes):
-            return nbformat.reads(source.decode("utf-8"), as_version=4)
-        return nbformat.read(source, as_version=4)
-    except Exception:  # noqa: BLE001 - whatever was uploaded; the page then shows the results alone
-        return None
+    """The notebook to show beside the results (a file, or its bytes), or None when it cannot be read
+    within grader.load's caps; the page then shows the results alone."""
+    read = load_notebook(Path("notebook.ipynb"), source) if isinstance(source, bytes) else load_notebook(source)
+    return None if isinstance(read, Unusable) else read[0]
 
 
 def _document(result: GradeResult, summary: str, body: str) -> str:
@@ -261,12 +262,17 @@ def _shape(shape: tuple[int, ...] | None) -> str:
     return "none" if shape is None else "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+# A top-level def or class, read line by line: parsing a cell could cost seconds for a
+# megabyte of hostile code, and placing results needs no more than this.
+_TOP_LEVEL_DEFINITION = re.compile(r"^(?:async[ \t]+def|def|class)[ \t]+([^\W\d]\w*)", re.MULTILINE)
+
+
 def _defining_cells(notebook: nbformat.NotebookNode) -> dict[str, int]:
-    """name -> the index of the last cell whose top level defines it (a def or a class)."""
+    """name -> the index of the last cell with a line that defines it at the top level (a def or a class)."""
     found: dict[str, int] = {}
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") == "code":
-            found.update((name, index) for name in defined_names((str(cell.get("source", "")),)))
+            found.update((name, index) for name in _TOP_LEVEL_DEFINITION.findall(str(cell.get("source", ""))))
     return found
 
 

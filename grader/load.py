@@ -4,6 +4,13 @@ Whatever a student uploads (a truncated file, binary garbage, an nbformat 3
 notebook, a folder) ends here as either a `Submission` or an `Unusable` with
 a one-line reason. Neither is an exception: a bad upload is the student's
 result, and grading the rest of a batch goes on.
+
+Everything read is bounded before it is parsed, so that no upload can make
+the grader recurse, exhaust its memory or stall: the file's size, the JSON's
+nesting depth (measured without recursion, before `json` sees the text), the
+number of cells, and the size of each cell's source and of all of them. The
+caps are far above any real notebook: the course's teaching notebooks are
+21-36 cells, at most 30 KB, nested 4 deep, with no cell over 3 KB and fewer than 40 outputs.
 """
 
 from __future__ import annotations
@@ -12,10 +19,19 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import numpy as np
 
-MAX_NOTEBOOK_BYTES = 50 << 20
+MAX_NOTEBOOK_BYTES = 50 << 20     # the file, outputs and images included
+MAX_NESTING = 100                 # JSON arrays and objects inside each other
+MAX_CELLS = 2_000                 # of every kind
+MAX_CELL_CHARS = 1 << 20          # one cell's source (code, markdown or raw)
+MAX_SOURCE_CHARS = 4 << 20        # all cells' sources together
+MAX_OUTPUTS = 10_000              # all cells' outputs together
+MAX_VALUES = 1_000_000            # JSON values: nbformat spends a microsecond on each
+MAX_OBJECTS = 200_000             # JSON objects, of those values: nbformat spends 3-5 microseconds on each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +51,24 @@ class Unusable:
 
 def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
     """`content`, when given, is the file's bytes (from a zip, or sent to another machine)."""
+    read = load_notebook(path, content)
+    if isinstance(read, Unusable):
+        return read
+    notebook, notes = read
+    if not notebook.cells:
+        return Unusable(path, "has no cells")
+    cells = tuple(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    if not cells:
+        return Unusable(path, "has no code cells")
+    metadata = notebook.metadata.get("convgrade", {})
+    assignment = metadata.get("assignment") if isinstance(metadata, dict) else None
+    digest = hashlib.sha256("\x00".join(cells).encode()).hexdigest()
+    return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, notes)
+
+
+def load_notebook(path: Path,
+                  content: bytes | None = None) -> tuple[nbformat.NotebookNode, tuple[str, ...]] | Unusable:
+    """The notebook (nbformat 4) within the caps, and notes on how it was read; or why not."""
     if content is None:
         if not path.exists():
             return Unusable(path, "no such file")
@@ -52,50 +86,105 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         return Unusable(path, "is not a notebook: it is binary data, not JSON text")
+    brackets = _brackets(content)
+    if brackets.deepest > MAX_NESTING:
+        return Unusable(path, f"is nested {brackets.deepest} levels deep, more than the {MAX_NESTING} a notebook "
+                              "may be")
+    if brackets.values > MAX_VALUES:
+        return Unusable(path, f"holds {brackets.values} JSON values, more than the {MAX_VALUES} a notebook may hold")
+    if brackets.objects > MAX_OBJECTS:
+        return Unusable(path, f"holds {brackets.objects} JSON objects, more than the {MAX_OBJECTS} a notebook may "
+                              "hold")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        what = "truncated" if _open_brackets(text) > 0 else "not valid JSON"
+        what = "truncated" if brackets.left_open > 0 else "not valid JSON"
         return Unusable(path, f"is {what} (line {error.lineno}, column {error.colno}: {error.msg}); "
                               "re-download or re-save the notebook")
+    except (ValueError, RecursionError, MemoryError) as error:  # a number of 5000 digits, say
+        return Unusable(path, f"is not valid JSON: {_first_line(error)}")
     if not isinstance(document, dict) or not ("cells" in document or "worksheets" in document):
         return Unusable(path, "is JSON but not a Jupyter notebook (it has no cells)")
     notes: list[str] = []
     major = document.get("nbformat")
     if major not in (3, 4):
-        return Unusable(path, f"is JSON but not a Jupyter notebook of a known version (nbformat {major!r})")
+        return Unusable(path, f"is JSON but not a Jupyter notebook of a known version (nbformat {_short(major)})")
     if major != 4:
         notes.append(f"upgraded from nbformat {major} to 4")
+    cells = _raw_cells(document)
+    if len(cells) > MAX_CELLS:  # counted before nbformat reads them all, which costs time for each
+        return Unusable(path, f"has {len(cells)} cells, more than the {MAX_CELLS} a notebook may have")
+    outputs = sum(len(cell["outputs"]) for cell in cells
+                  if isinstance(cell, dict) and isinstance(cell.get("outputs"), list))
+    if outputs > MAX_OUTPUTS:
+        return Unusable(path, f"has {outputs} outputs, more than the {MAX_OUTPUTS} a notebook may have; "
+                              "clear the outputs and save it again")
     try:
         notebook = nbformat.reads(text, as_version=4)
     except Exception as error:  # noqa: BLE001 - nbformat raises many types for malformed notebooks
-        return Unusable(path, f"is not a valid notebook: {str(error).splitlines()[0][:200]}")
-    if not notebook.cells:
-        return Unusable(path, "has no cells")
-    cells = tuple(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
-    if not cells:
-        return Unusable(path, "has no code cells")
-    metadata = notebook.metadata.get("convgrade", {})
-    assignment = metadata.get("assignment") if isinstance(metadata, dict) else None
-    digest = hashlib.sha256("\x00".join(cells).encode()).hexdigest()
-    return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, tuple(notes))
+        return Unusable(path, f"is not a valid notebook: {_first_line(error)}")
+    sizes = [len(str(cell.get("source", ""))) for cell in notebook.cells]
+    largest = max(range(len(sizes)), key=sizes.__getitem__, default=None)
+    if largest is not None and sizes[largest] > MAX_CELL_CHARS:
+        return Unusable(path, f"has a cell (cell {largest + 1}) of {_megabytes(sizes[largest])}, more than the "
+                              f"{_megabytes(MAX_CELL_CHARS)} a cell may hold")
+    if sum(sizes) > MAX_SOURCE_CHARS:
+        return Unusable(path, f"has {_megabytes(sum(sizes))} of cell sources, more than the "
+                              f"{_megabytes(MAX_SOURCE_CHARS)} a notebook may hold")
+    return notebook, tuple(notes)
 
 
-def _open_brackets(text: str) -> int:
-    """How many JSON brackets a document leaves open: more than 0 means it was cut short."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-    return depth
+def _raw_cells(document: dict[str, Any]) -> list[Any]:
+    """The cells of a v4 document, or of all a v3 document's worksheets, as the JSON has them."""
+    if document.get("nbformat") == 4:
+        cells = document.get("cells")
+        return cells if isinstance(cells, list) else []
+    worksheets = document.get("worksheets")
+    if not isinstance(worksheets, list):
+        return []
+    return [cell for w in worksheets if isinstance(w, dict) and isinstance(w.get("cells"), list) for cell in w["cells"]]
+
+
+_SCAN_CHUNK = 1 << 20
+_QUOTE, _COMMA, _OPENING, _CLOSING = ord('"'), ord(","), (ord("["), ord("{")), (ord("]"), ord("}"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Brackets:
+    deepest: int      # how deep the JSON's arrays and objects nest
+    left_open: int    # more than 0: the text was cut short
+    values: int       # about how many values it holds: its arrays, objects and commas
+    objects: int
+
+
+def _brackets(content: bytes) -> _Brackets:
+    """Measured without recursion, in numpy's passes over the bytes: 50 MB of
+    brackets must cost a fraction of a second, not a RecursionError."""
+    # Backslashes occur only in strings, in pairs read left to right, as bytes.replace reads them:
+    # without its escaped backslashes and quotes, a text's quotes alternate, opening and closing.
+    unescaped = content.replace(b"\\\\", b"").replace(b'\\"', b"")
+    depth, deepest, quotes_before, values, objects = 0, 0, 0, 0, 0
+    for start in range(0, len(unescaped), _SCAN_CHUNK):
+        chunk = np.frombuffer(unescaped, dtype=np.uint8, count=min(_SCAN_CHUNK, len(unescaped) - start),
+                              offset=start)
+        quotes = np.cumsum(chunk == _QUOTE) + quotes_before
+        outside_strings = quotes % 2 == 0
+        opening = outside_strings & ((chunk == _OPENING[0]) | (chunk == _OPENING[1]))
+        closing = outside_strings & ((chunk == _CLOSING[0]) | (chunk == _CLOSING[1]))
+        levels = np.cumsum(opening.astype(np.int64) - closing) + depth
+        values += int(np.count_nonzero(opening)) + int(np.count_nonzero(outside_strings & (chunk == _COMMA)))
+        objects += int(np.count_nonzero(outside_strings & (chunk == _OPENING[1])))
+        deepest, depth, quotes_before = max(deepest, int(levels.max())), int(levels[-1]), int(quotes[-1])
+    return _Brackets(deepest, depth, values, objects)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:200]
+
+
+def _short(value: object) -> str:
+    return repr(value)[:40]
+
+
+def _megabytes(chars: int) -> str:
+    return f"{chars / (1 << 20):.1f} MB"

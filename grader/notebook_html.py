@@ -12,6 +12,14 @@ markdown and code cells, since most cells of a class's notebooks are the
 released notebook's, the same for every student. A cell's HTML depends on
 its source alone (and the notebook's language), except a markdown cell with
 attachments, which is rendered each time.
+
+What is rendered is grader.notebook_excerpt's bounded copy of the notebook,
+so the page's time and size are bounded whatever the notebook holds, and
+every step's cost grows linearly with what it is given: nbconvert's
+`strip_files_prefix` (quadratic on a run of '[') is left out, a page that
+loads nothing has no use for it; highlighted code is not sanitized again,
+since Pygments escapes every character of it; and only Python's lexers
+highlight code, so that no notebook can choose a lexer of its own.
 """
 
 from __future__ import annotations
@@ -21,18 +29,21 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import bleach
+import nh3
 import nbformat
 from jinja2 import DictLoader, pass_context
 from jinja2.runtime import Context
 from nbconvert import HTMLExporter, TemplateExporter
-from nbconvert.filters import Highlight2HTML, get_metadata
-from nbconvert.preprocessors import Preprocessor
+from nbconvert.filters import Highlight2HTML
 from traitlets.config import Config
 
+from grader.notebook_excerpt import excerpt
+
 RESULTS_KEY = "convgrade_results"
-CACHED_CELLS = 1024        # per cache, least recently used out first: the cells every student shares stay
-LARGEST_CACHED = 20_000    # characters: a larger cell or output is rendered each time rather than kept
+CACHED_CELLS = 512         # per cache, least recently used out first: the cells every student shares stay
+LARGEST_CACHED = 5_000     # characters: a larger cell or output is rendered each time rather than kept
+MAX_PAGE_CHARS = 4_000_000 # the notebook's HTML; the excerpt's budgets keep it far under this
+PYTHON_LEXERS = frozenset({"ipython3", "ipython", "ipython2", "python", "python3", "python2", "py", "py3"})
 
 _TEMPLATE_NAME = "convgrade_feedback.html.j2"
 _TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -52,53 +63,38 @@ _ALLOWED_TAGS = frozenset({
     "li", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table",
     "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var"})
 
-_STATIC_OUTPUTS = frozenset({"text/html", "text/markdown", "image/svg+xml", "text/latex", "image/png", "image/jpeg",
-                             "text/plain"})
-_IMAGE_OUTPUTS = frozenset({"image/png", "image/jpeg"})
-_NO_DESCRIPTION = "No description has been provided for this image"   # nbconvert's words for an image's alt
-
 # Building an exporter compiles its templates (a few hundred milliseconds), so
 # one serves the process. A batch builds pages in several threads, and an
 # export sets a filter on the exporter, so exports take turns.
 _rendering = threading.Lock()
 
 
+class PageTooLarge(ValueError):
+    """The notebook's HTML came out larger than MAX_PAGE_CHARS."""
+
+
 def notebook_html(notebook: nbformat.NotebookNode, after: Mapping[int, str]) -> str:
     """The notebook's cells as HTML; `after` maps a cell's index to HTML of the grader's to put after it.
 
-    Raises whatever nbconvert raises on a notebook it cannot render. The notebook itself is not changed.
+    Huge cells and outputs are cut, saying so (grader.notebook_excerpt). Raises
+    whatever nbconvert raises on a notebook it cannot render, and PageTooLarge.
+    The notebook itself is not changed.
     """
-    results = {f"cell-{index}": html for index, html in after.items()}
+    shown = excerpt(notebook, after)
+    for index, cell in enumerate(shown.notebook.cells):
+        if index in shown.after:
+            cell.metadata[RESULTS_KEY] = f"cell-{index}"
+    results = {f"cell-{index}": html for index, html in shown.after.items()}
     with _rendering:
-        body, _ = _exporter().from_notebook_node(notebook, resources={RESULTS_KEY: results})
+        body, _ = _exporter().from_notebook_node(shown.notebook, resources={RESULTS_KEY: results})
+    if len(body) > MAX_PAGE_CHARS:
+        raise PageTooLarge(f"its HTML would be {len(body) >> 20} MB, more than this page's {MAX_PAGE_CHARS >> 20} MB")
     return str(body)
 
 
 @functools.cache
 def _exporter() -> _NotebookExporter:
     return _NotebookExporter()
-
-
-class _ShownCells(Preprocessor):
-    """What the page shows of each cell, on the exporter's own copy of the notebook."""
-
-    def preprocess_cell(self, cell: nbformat.NotebookNode, resources: dict[str, Any],
-                        index: int) -> tuple[nbformat.NotebookNode, dict[str, Any]]:
-        metadata = cell.setdefault("metadata", nbformat.NotebookNode())
-        metadata.pop(RESULTS_KEY, None)   # only the grader places results
-        if f"cell-{index}" in resources[RESULTS_KEY]:
-            metadata[RESULTS_KEY] = f"cell-{index}"
-        for output in cell.get("outputs", ()):
-            # An output's 'filenames' would point an <img> at a path or URL instead of its data.
-            output.get("metadata", {}).pop("filenames", None)
-            if "data" in output:
-                # Scripts and widgets could not run here anyway: show the output's static form.
-                output["data"] = nbformat.NotebookNode(
-                    {kind: value for kind, value in output["data"].items() if kind in _STATIC_OUTPUTS})
-                images = _IMAGE_OUTPUTS & output["data"].keys()
-                if images and not metadata.get("alt") and not any(get_metadata(output, "alt", k) for k in images):
-                    output.setdefault("metadata", nbformat.NotebookNode())["alt"] = _NO_DESCRIPTION
-        return cell, resources
 
 
 class _NotebookExporter(HTMLExporter):
@@ -111,7 +107,7 @@ class _NotebookExporter(HTMLExporter):
     def __init__(self) -> None:
         super().__init__(template_name="basic", extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
                          template_file=_TEMPLATE_NAME, sanitize_html=True, embed_images=False,
-                         filters={"clean_html": _clean_html}, preprocessors=[_ShownCells],
+                         filters={"clean_html": _clean_html, "strip_files_prefix": _unchanged},
                          optimistic_validation=True,  # validate once, after the preprocessors, not after each
                          # The page has its own style sheet: no header CSS, nor the user's custom.css, to read.
                          config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}))
@@ -121,9 +117,10 @@ class _NotebookExporter(HTMLExporter):
                            **kw: Any) -> tuple[str, dict[str, Any]]:
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
+        lexer = lexer if lexer in PYTHON_LEXERS else "ipython3"
         self.register_filter("highlight_code", functools.partial(_highlighted_code, lexer))
         # TemplateExporter's export, not HTMLExporter's: that one then parses the whole
-        # page again with BeautifulSoup to add alt texts (here _ShownCells gives them)
+        # page again with BeautifulSoup to add alt texts (here the excerpt gives them)
         # and JupyterLab's tabindexes, which cost more than all the rest of the export.
         return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
 
@@ -147,10 +144,14 @@ def _remembered(render: Callable[..., str]) -> Callable[..., str]:
     return render_or_recall
 
 
+class _Highlighted(str):
+    """HTML from Pygments, which escapes every character of the code: _clean_html passes it as it is."""
+
+
 def _highlighted_code(lexer: str, source: str, language: str | None = None,
                       metadata: Mapping[str, Any] | None = None) -> str:
     """The template's highlight_code filter, for a notebook whose language's lexer is `lexer`."""
-    return _highlighted(source, language or lexer, (metadata or {}).get("magics_language"))
+    return _Highlighted(_highlighted(source, language or lexer, (metadata or {}).get("magics_language")))
 
 
 @_remembered
@@ -160,24 +161,37 @@ def _highlighted(source: str, language: str, magics_language: str | None) -> str
 
 
 def _clean_html(element: str | bytes) -> str:
-    """The template's sanitizer, for markdown, HTML outputs and highlighted code."""
+    """The template's sanitizer, for markdown and HTML outputs (highlighted code is safe as it is)."""
+    if isinstance(element, _Highlighted):
+        # Sanitizing it again would cost more than highlighting it: up to 25 times the code's size.
+        return str(element)
     return _cleaned(element.decode() if isinstance(element, bytes) else str(element))
 
 
 @_remembered
 def _cleaned(text: str) -> str:
-    return bleach.clean(text, tags=_ALLOWED_TAGS, attributes=_allowed_attribute,
-                        protocols={"http", "https", "mailto", "data"}, strip=True, strip_comments=True)
+    return _sanitizer().clean(text)
 
 
-def _allowed_attribute(tag: str, name: str, value: str) -> bool:
-    if name in ("class", "id", "title"):
-        return True
-    if tag == "a":
-        return name == "href" and not value.strip().lower().startswith("data:")
-    if tag == "img":
-        # Only images carried in the page: anything else would be fetched from somewhere.
-        return name == "alt" or (name == "src" and value.strip().lower().startswith("data:image/"))
-    if tag in ("td", "th"):
-        return name in ("colspan", "rowspan")
-    return tag == "ol" and name == "start"
+@functools.cache
+def _sanitizer() -> nh3.Cleaner:
+    # Ammonia (nh3) rather than bleach: bleach's cost grows with the square of a
+    # fragment's sibling elements (2,500 markdown headings: 1.6 s); ammonia's is linear.
+    return nh3.Cleaner(
+        tags=set(_ALLOWED_TAGS), clean_content_tags={"script", "style"},
+        attributes={"*": {"class", "id", "title"}, "a": {"href"}, "img": {"alt", "src"},
+                    "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}, "ol": {"start"}},
+        attribute_filter=_allowed_value, url_schemes={"http", "https", "mailto", "data"},
+        strip_comments=True, link_rel=None)
+
+
+def _unchanged(text: str) -> str:
+    return text
+
+
+def _allowed_value(tag: str, name: str, value: str) -> str | None:
+    if tag == "a" and name == "href" and value.strip().lower().startswith("data:"):
+        return None
+    if tag == "img" and name == "src" and not value.strip().lower().startswith("data:image/"):
+        return None   # only images carried in the page: anything else would be fetched from somewhere
+    return value

@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from grader.feedback import CONTENT_SECURITY_POLICY, feedback_page, read_noteboo
 from grader.heatmaps import OUTLINE_COLOR, VALUES_COLORMAP
 from grader.paths import PROJECT_ROOT
 from grader.pipeline import GradeResult, grade
+from grader.report import gradescope
 from grader.score import TestScore as ScoredTest  # aliased: pytest would try to collect Test*
 from tests.browser import PNG_SIGNATURE, dump_dom, images_loaded, requires_chromium, screenshot
 from tests.conftest import MakeNotebook
@@ -217,6 +220,54 @@ def test_the_page_is_self_contained_and_keeps_nothing_that_loads_or_runs() -> No
     assert "https://d2l.ai" in links and not any(link.lower().startswith("javascript:") for link in links)
     assert "<b>bold</b>" in page and '<h1 id="Mine">' in page  # the notebook's own harmless markup still renders
     assert feedback_page(result, notebook) == page  # nothing random, such as the ids of script outputs
+
+
+# ------------------------------------------------------------------ hostile notebooks: bounded pages, unparsable cells
+
+PAGE_BOUND = 5 << 20     # bytes
+PAGE_SECONDS = 10.0      # generous for a loaded machine: benchmarks/hostile_page.py measures 0.1-1.7 s
+
+
+def test_huge_cells_outputs_and_images_make_a_bounded_page_that_says_what_it_cut() -> None:
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 300).decode()   # 100 KB
+    cells = [nbformat.v4.new_markdown_cell("Some *prose* and `code` [a](b)\n" * 30_000),     # 1 MB
+             nbformat.v4.new_code_cell("def corr2d(X, K):\n    return X\n" + "x = [a, b, (c + d) * 2]\n" * 40_000,
+                                       outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                                       text="loss 0.123\n" * 2_000_000)]),
+             *(nbformat.v4.new_code_cell(f"plot({n})", outputs=[nbformat.v4.new_output(
+                 "display_data", data={"image/png": png, "text/plain": "<Figure>"})] * 20) for n in range(30)),
+             *(nbformat.v4.new_markdown_cell(f"# {n}\n" + "# ab\n" * 2_000) for n in range(1_000))]
+    result = GradeResult(submission=Path("huge.ipynb"), assignment="toy", status="graded", reason="", tests=(
+        ScoredTest("corr2d_seed_example", "corr2d", 0.0, 20.0, False, False, "corr2d(X, K) is wrong", "wrong"),))
+    started = time.perf_counter()
+    page = feedback_page(result, nbformat.v4.new_notebook(cells=cells))
+    assert time.perf_counter() - started < PAGE_SECONDS
+    assert len(page.encode()) < PAGE_BOUND
+    assert "cell truncated: 908 KB, first 10 KB shown" in page and "cell truncated: 938 KB, first 10 KB shown" in page
+    assert "[output truncated: 21.0 MB, first 10 KB shown]" in page
+    assert re.search(r"\[image not shown: 100 KB; this page shows at most 1.9 MB of images\]", page)
+    assert "more cells not shown" in page
+    assert page.count('id="results-corr2d"') == 1 and "could not be shown" not in page
+
+
+def test_cells_that_exhaust_the_parser_are_their_own_errors_and_the_rest_is_graded(make_notebook: MakeNotebook,
+                                                                                   zygote: Zygote,
+                                                                                   tmp_path: Path) -> None:
+    """A unary chain (the parser's MemoryError), a chain of additions (a RecursionError compiling it) and
+    nested brackets, each in a cell of its own: each is that cell's failure, and the page still shows."""
+    hostile = ["x = " + "-" * 100_000 + "1", "y = 1" + "+1" * 50_000, "z = " + "(" * 100_000 + "1" + ")" * 100_000,
+               "w = " + "[" * 100_000 + "]" * 100_000]
+    path = make_notebook(SOLVED_CORR2D, *hostile, "def scale(x):\n    return 2 * x", assignment="toy")
+    result = grade(path, zygote=zygote, limits=FAST)
+    assert (result.status, result.score, result.grader_errors) == ("graded", 100.0, ())
+    assert [cell.status for cell in result.cells][0] == "ok" and result.cells[-1].status == "ok"
+    assert all(cell.status in ("error", "crashed") for cell in result.cells[1:-1]), result.cells
+    results = json.loads(json.dumps(gradescope(result), allow_nan=False))
+    assert results["score"] == 100.0
+    notebook = read_notebook(path)
+    assert notebook is not None
+    page = feedback_page(result, notebook)
+    assert "could not be shown" not in page and "cell truncated: 98 KB, first 10 KB shown" in page
 
 
 # ------------------------------------------------------------------ the real assignment: the example submission

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grader.load import Submission, Unusable, load
+from grader.load import (
+    MAX_CELL_CHARS,
+    MAX_CELLS,
+    MAX_NESTING,
+    MAX_NOTEBOOK_BYTES,
+    MAX_OBJECTS,
+    MAX_OUTPUTS,
+    MAX_SOURCE_CHARS,
+    MAX_VALUES,
+    Submission,
+    Unusable,
+    load,
+)
 from tests.conftest import MakeNotebook
 
 CORR2D = "import torch\ndef corr2d(X, K):\n    return X"
@@ -185,3 +198,82 @@ def test_a_code_cell_without_source_loads_as_an_empty_cell_not_an_exception(tmp_
         "cells": [{"id": "a1", "cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}],
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
     assert loaded(path).cells == ("",)
+
+
+# ------------------------------------------------------------------ hostile notebooks: every cap, before any parser
+
+def notebook_document(cells: list[dict[str, object]], metadata: dict[str, object] | None = None) -> dict[str, object]:
+    return {"cells": cells, "metadata": metadata or {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def code_cell(source: str, outputs: list[object] | None = None, number: int = 0) -> dict[str, object]:
+    return {"id": f"c{number}", "cell_type": "code", "metadata": {}, "outputs": outputs or [],
+            "execution_count": None, "source": source}
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_json_nested_past_the_cap_is_unusable_without_recursion(tmp_path: Path) -> None:
+    path = tmp_path / "deep.ipynb"
+    text = json.dumps(notebook_document([code_cell(CORR2D)]))
+    path.write_text(text[:-1] + ', "x": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    reason = unusable(path)
+    assert reason == f"is nested 200001 levels deep, more than the {MAX_NESTING} a notebook may be"
+
+
+def test_a_notebook_nested_to_the_cap_loads_and_brackets_in_strings_do_not_count(tmp_path: Path) -> None:
+    deep = notebook_document([code_cell("x = " + "[" * 5000 + '"\\"[{' + "]" * 5000)],
+                             {"deep": nested(MAX_NESTING - 2)})  # the document and its metadata are 2 levels
+    assert loaded(write_json(tmp_path / "deep.ipynb", deep)).cells[0].startswith("x = [[[")
+    deeper = notebook_document([code_cell(CORR2D)], {"deep": nested(MAX_NESTING - 1)})
+    assert "nested 101 levels deep" in unusable(write_json(tmp_path / "deeper.ipynb", deeper))
+
+
+def test_a_number_too_long_for_python_is_unusable_not_an_exception(tmp_path: Path) -> None:
+    path = tmp_path / "digits.ipynb"
+    path.write_text(json.dumps(notebook_document([code_cell(CORR2D)]))[:-1] + ', "n": ' + "9" * 5000 + "}")
+    assert "is not valid JSON: Exceeds the limit" in unusable(path)
+
+
+def test_too_many_cells_is_unusable(tmp_path: Path) -> None:
+    document = notebook_document([code_cell("x = 1", number=n) for n in range(MAX_CELLS + 1)])
+    assert unusable(write_json(tmp_path / "many.ipynb", document)) == (
+        f"has {MAX_CELLS + 1} cells, more than the {MAX_CELLS} a notebook may have")
+
+
+def test_a_cell_over_the_cap_is_unusable_and_named(tmp_path: Path) -> None:
+    document = notebook_document([code_cell(CORR2D), code_cell("x = 1\n" * (MAX_CELL_CHARS // 6 + 1), number=1)])
+    assert unusable(write_json(tmp_path / "big.ipynb", document)) == (
+        "has a cell (cell 2) of 1.0 MB, more than the 1.0 MB a cell may hold")
+
+
+def test_sources_over_the_total_cap_are_unusable(tmp_path: Path) -> None:
+    each = MAX_CELL_CHARS - 1
+    count = MAX_SOURCE_CHARS // each + 1
+    document = notebook_document([code_cell("#" * each, number=n) for n in range(count)])
+    assert unusable(write_json(tmp_path / "big.ipynb", document)) == (
+        f"has {count * each / (1 << 20):.1f} MB of cell sources, more than the 4.0 MB a notebook may hold")
+
+
+def test_too_many_outputs_values_or_objects_are_unusable(tmp_path: Path) -> None:
+    stream = {"output_type": "stream", "name": "stdout", "text": "a"}
+    outputs = notebook_document([code_cell(CORR2D, [stream] * (MAX_OUTPUTS + 1))])
+    assert unusable(write_json(tmp_path / "outputs.ipynb", outputs)).startswith(
+        f"has {MAX_OUTPUTS + 1} outputs, more than the {MAX_OUTPUTS}")
+    values = notebook_document([code_cell(CORR2D)], {"values": [0] * MAX_VALUES})
+    assert "JSON values, more than the" in unusable(write_json(tmp_path / "values.ipynb", values))
+    objects = notebook_document([code_cell(CORR2D)], {"objects": [{}] * MAX_OBJECTS})
+    assert "JSON objects, more than the" in unusable(write_json(tmp_path / "objects.ipynb", objects))
+
+
+def test_the_caps_are_checked_fast_on_a_file_at_the_size_cap(tmp_path: Path) -> None:
+    path = tmp_path / "brackets.ipynb"
+    path.write_bytes(b"[" * (MAX_NOTEBOOK_BYTES // 2) + b"]" * (MAX_NOTEBOOK_BYTES // 2))
+    started = time.perf_counter()
+    assert "levels deep" in unusable(path)
+    assert time.perf_counter() - started < 10.0   # about 0.3 s on the development machine
