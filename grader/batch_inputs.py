@@ -16,6 +16,10 @@ from theirs), so nothing there is trusted:
   refused whole before it is listed.
 - Every failure to read one entry (unreadable, damaged, encrypted, too large)
   is that entry's refusal, never an exception that ends the batch.
+- One submission (a student's folder, or their files in a flat zip: the
+  caller's `unit_of`) is read up to a budget of notebooks and bytes; past it,
+  one refusal says so and the rest is not read, so that no student can make
+  the grader hold gigabytes or grade thousands of notebooks.
 
 A path given on the command line is the instructor's own: it is followed if
 it is a link, and must then be a folder, a zip or a regular file.
@@ -24,12 +28,13 @@ it is a link, and must then be a folder, a zip or a regular file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import stat
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
@@ -39,6 +44,8 @@ GRADESCOPE_METADATA = "submission_metadata.yml"
 MAX_FOLDER_DEPTH = 32                      # below the folder given; deeper folders are refused, not searched
 MAX_ARCHIVE_MEMBERS = 50_000               # a class of thousands, a few files each
 MAX_CENTRAL_DIRECTORY_BYTES = 64 << 20     # what listing the archive may cost in memory
+MAX_NOTEBOOKS_PER_SUBMISSION = 10
+MAX_BYTES_PER_SUBMISSION = 2 * MAX_NOTEBOOK_BYTES
 _SKIPPED_PARTS = ("__MACOSX", ".ipynb_checkpoints")
 _READ_CHUNK = 1 << 20
 _FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC  # NONBLOCK: opening a FIFO never waits
@@ -55,6 +62,36 @@ class Entry:
     source: str                    # for people: a path, or archive!member
     content: bytes = b""
     refused: str = ""              # "" when `content` holds the file's bytes
+
+
+UnitOf = Callable[[PurePosixPath], str]   # which submission an entry belongs to, by its path
+
+
+class _Budget:
+    """What each submission may still cost: notebooks and bytes read."""
+
+    def __init__(self, unit_of: UnitOf) -> None:
+        self._unit_of = unit_of
+        self._read: Counter[str] = Counter()
+        self._bytes: Counter[str] = Counter()
+        self._refused: set[str] = set()
+
+    def admit(self, relative: PurePosixPath, source: str, read: Callable[[], Entry]) -> Entry | None:
+        """The entry read, a refusal once the submission's budget is spent, or None past that refusal."""
+        if relative.name == GRADESCOPE_METADATA:
+            return read()
+        unit = self._unit_of(relative)
+        if unit in self._refused:
+            return None
+        if self._read[unit] >= MAX_NOTEBOOKS_PER_SUBMISSION or self._bytes[unit] > MAX_BYTES_PER_SUBMISSION:
+            self._refused.add(unit)
+            return Entry(relative, source, refused=(
+                f"is past what one submission may hold ({MAX_NOTEBOOKS_PER_SUBMISSION} notebooks, "
+                f"{MAX_BYTES_PER_SUBMISSION >> 20} MB): it and the rest of this submission were not read"))
+        entry = read()
+        self._read[unit] += 1
+        self._bytes[unit] += len(entry.content)
+        return entry
 
 
 class Unreadable(Exception):
@@ -111,16 +148,16 @@ def too_large() -> str:
 
 # ------------------------------------------------------------------------------------------- folders
 
-def folder_entries(folder: Path) -> Iterator[Entry]:
+def folder_entries(folder: Path, unit_of: UnitOf) -> Iterator[Entry]:
     """The wanted files under `folder` (the instructor's path, followed), and the refusals among them."""
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        yield from _walk(descriptor, Path(printable(str(folder))), PurePosixPath(), depth=0)
+        yield from _walk(descriptor, Path(printable(str(folder))), PurePosixPath(), 0, _Budget(unit_of))
     finally:
         os.close(descriptor)
 
 
-def _walk(folder: int, shown: Path, relative: PurePosixPath, depth: int) -> Iterator[Entry]:
+def _walk(folder: int, shown: Path, relative: PurePosixPath, depth: int, budget: _Budget) -> Iterator[Entry]:
     try:
         names = sorted(os.listdir(folder))
     except OSError as error:
@@ -139,15 +176,19 @@ def _walk(folder: int, shown: Path, relative: PurePosixPath, depth: int) -> Iter
                 yield Entry(child, str(where), refused=f"cannot be read: {error.strerror}")
             continue
         if stat.S_ISDIR(status.st_mode):
-            yield from _walk_below(folder, name, where, child, depth + 1)
+            yield from _walk_below(folder, name, where, child, depth + 1, budget)
         elif wanted(child):
-            yield _read_in_folder(folder, name, child, where, status.st_mode)
+            entry = budget.admit(child, str(where),
+                                 functools.partial(_read_in_folder, folder, name, child, where, status.st_mode))
+            if entry is not None:
+                yield entry
         elif stat.S_ISLNK(status.st_mode) and _links_to_a_folder(folder, name):
             # A notebook could hide behind it, so it is refused, not passed over in silence.
             yield Entry(child, str(where), refused=f"{LINK_REFUSED} (this one points at a folder)")
 
 
-def _walk_below(folder: int, name: str, where: Path, child: PurePosixPath, depth: int) -> Iterator[Entry]:
+def _walk_below(folder: int, name: str, where: Path, child: PurePosixPath, depth: int,
+                budget: _Budget) -> Iterator[Entry]:
     if depth > MAX_FOLDER_DEPTH:
         yield Entry(child, str(where), refused=f"is nested more than {MAX_FOLDER_DEPTH} folders deep: not searched")
         return
@@ -157,7 +198,7 @@ def _walk_below(folder: int, name: str, where: Path, child: PurePosixPath, depth
         yield Entry(child, str(where), refused=f"is a folder that cannot be opened: {error.strerror}")
         return
     try:
-        yield from _walk(inner, where, child, depth)
+        yield from _walk(inner, where, child, depth, budget)
     finally:
         os.close(inner)
 
@@ -216,7 +257,7 @@ def _kind(mode: int) -> str:
 
 # ------------------------------------------------------------------------------------------- zips
 
-def archive_entries(archive: Path, file: BinaryIO) -> Iterator[Entry]:
+def archive_entries(archive: Path, file: BinaryIO, unit_of: UnitOf) -> Iterator[Entry]:
     """The wanted members of a zip, and the refusals among them; a zip refused whole is one refused entry."""
     whole = PurePosixPath(printable(archive.name))
     oversized = _oversized(file)
@@ -228,6 +269,7 @@ def archive_entries(archive: Path, file: BinaryIO) -> Iterator[Entry]:
     except Exception as error:  # noqa: BLE001 - a damaged archive costs that input, whatever zipfile raises
         yield Entry(whole, printable(str(archive)), refused=f"is a damaged zip: {_brief(error)}")
         return
+    budget = _Budget(unit_of)
     with opened:
         copies: Counter[str] = Counter()
         for info in sorted(opened.infolist(), key=lambda i: i.filename):  # stable: copies keep their order
@@ -240,7 +282,10 @@ def archive_entries(archive: Path, file: BinaryIO) -> Iterator[Entry]:
             source = printable(f"{archive}!{info.filename}")
             if copies[info.filename] > 1:
                 source += f" (copy {copies[info.filename]} of that name)"
-            yield _read_member(opened, info, relative, source, climbs)
+            entry = budget.admit(relative, source, functools.partial(_read_member, opened, info, relative, source,
+                                                                     climbs))
+            if entry is not None:
+                yield entry
 
 
 def _read_member(opened: zipfile.ZipFile, info: zipfile.ZipInfo, relative: PurePosixPath, source: str,

@@ -95,13 +95,13 @@ def _collect_one(path: Path) -> list[Found]:
         raise UsageError(f"{path}: no such file or folder")
     if path.is_dir():
         try:
-            return _identify(folder_entries(path))
+            return _identify(folder_entries(path, _submission_of))
         except OSError as error:
             raise UsageError(f"{path}: cannot be read: {error.strerror}") from None
     try:
         with open_given(path) as file:
             if zipfile.is_zipfile(file):
-                return _identify(archive_entries(path, file))
+                return _identify(archive_entries(path, file, _submission_of))
             file.seek(0)
             content = read_capped(file)
     except Unreadable as refusal:
@@ -156,6 +156,15 @@ def _export_metadata(entries: Sequence[Entry]) -> tuple[dict[PurePosixPath, dict
                                        "their folders instead"))
             metadata[root] = submissions or {}
     return metadata, warnings
+
+
+def _submission_of(relative: PurePosixPath) -> str:
+    """Which submission a path is part of, before any metadata is read: a Gradescope submission folder,
+    else the student its path names (so a Canvas student's flat files are one submission)."""
+    parts = relative.parts
+    if len(parts) > 2 and _EXPORT_FOLDER.fullmatch(parts[0]):
+        return "/".join(parts[:2])
+    return "\0".join(_from_path(relative))
 
 
 def _is_export_root(folder: PurePosixPath) -> bool:

@@ -390,3 +390,25 @@ def test_a_file_swapped_for_a_fifo_or_a_link_after_it_was_listed_is_still_refuse
     found = by_key(collect([tmp_path]))
     assert found["piper"].refused == "is a named pipe (FIFO), not a regular file"
     assert found["linker"].refused.startswith("cannot be read: ") and found["linker"].content == b""
+
+
+def test_one_submission_is_read_up_to_its_budget_and_costs_no_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, *(f"hoarder/hw{number:02d}.ipynb" for number in range(batch_inputs.MAX_NOTEBOOKS_PER_SUBMISSION
+                                                                            + 5)), "zed/hw.ipynb")
+    found = collect([tmp_path])
+    hoarded = [f for f in found if f.student.startswith("hoarder/")]
+    assert len(hoarded) == batch_inputs.MAX_NOTEBOOKS_PER_SUBMISSION + 1  # the budget, and one refusal saying so
+    refused = [f for f in hoarded if f.refused]
+    assert len(refused) == 1 and "past what one submission may hold" in refused[0].refused
+    assert [f.student for f in found if not f.student.startswith("hoarder/")] == ["zed"]
+
+    monkeypatch.setattr(batch_inputs, "MAX_BYTES_PER_SUBMISSION", 2 * len(NOTEBOOK))
+    archive = tmp_path / "canvas.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:  # a Canvas student's flat files: one submission
+        for number in range(5):
+            z.writestr(f"hoarder_1_2_hw{number}.ipynb", NOTEBOOK + b" " * number)
+        z.writestr("zed_3_4_hw.ipynb", NOTEBOOK)
+    found = collect([archive])
+    assert [bool(f.refused) for f in found if f.student.startswith("hoarder")] == [False, False, True]
+    assert by_key(found)["zed"].content == NOTEBOOK
