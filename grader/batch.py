@@ -5,6 +5,10 @@
 a Dask cluster, commits each result the moment it arrives, and rewrites the
 outputs (grades.csv, results/, summary.json) from the gradebook.
 
+An input that could not be read (a link, a FIFO, a damaged zip member: see
+grader.collect) is recorded as unusable with its reason, without a worker;
+the batch never refuses as a whole over one student's files.
+
 The local pool is N threads in this process, each driving one submission at
 a time; every submission still gets its own fresh worker process, forked
 from one zygote that has already imported torch. The threads mostly wait on
@@ -24,7 +28,7 @@ from typing import Protocol
 
 import torch
 
-from grader.assignment import Assignment, available, load_assignment
+from grader.assignment import POINTS_PER_ASSIGNMENT, Assignment, available, load_assignment
 from grader.collect import Found, collect
 from grader.execute import Limits, Zygote
 from grader.exports import file_stem, write_outputs
@@ -32,6 +36,7 @@ from grader.feedback import feedback_page, read_notebook
 from grader.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.pipeline import VERSION, GradeResult, grade, start_zygote, warm_up_autograd
 from grader.report import gradescope
+from grader.safe_write import write_file
 from grader.seeding import course_secret
 
 
@@ -104,6 +109,7 @@ def _grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progre
     with Gradebook(out / FILE_NAME) as book:
         todo = [f for f in found if options.regrade or _needs_grading(f, book.current(f.student), options, definitions)]
         unchanged = tuple(sorted({f.student for f in found} - {f.student for f in todo}))
+        _note_warnings([f for f in found if f.student not in {t.student for t in todo}], book)
         run = book.start_run(VERSION, {**dataclasses.asdict(options), "paths": [str(p) for p in paths]})
         progress.start(len(todo), len(unchanged))
         graded: list[Graded] = []
@@ -123,18 +129,24 @@ def _grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progre
 
 
 def write_feedback(found: Found, result: GradeResult, out: Path) -> Path:
-    """The student's feedback page, DIR/feedback/<student>.html, written as soon as it is graded."""
+    """The student's feedback page, DIR/feedback/<file stem>.html, written as soon as it is graded."""
     notebook = read_notebook(found.content) if result.status == "graded" else None
     path = out / FEEDBACK_FOLDER / f"{file_stem(found.student)}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(feedback_page(result, notebook), encoding="utf-8")
-    return path
+    return write_file(path, feedback_page(result, notebook), base=out)
+
+
+def _note_warnings(unchanged: Sequence[Found], book: Gradebook) -> None:
+    """A submission not graded again still shows how it was collected this time."""
+    for found in unchanged:
+        current = book.current(found.student)
+        if current is not None and current.warnings != found.warnings:
+            book.note_warnings(found.student, found.warnings)
 
 
 def to_row(found: Found, outcome: GradeResult | str) -> SubmissionRow:
     """A gradebook row; `outcome` is the result, or why the grader failed on this submission."""
     base = dict(student=found.student, members=found.members, lms_id=found.lms_id, source=found.source,
-                content_hash=found.content_hash, graded_at=time.time())
+                content_hash=found.content_hash, graded_at=time.time(), warnings=found.warnings)
     if isinstance(outcome, str):
         results = {"score": 0.0, "max_score": 0.0, "output": f"{found.file_name} was not graded: "
                    "the grader failed on it; the course staff have been told", "tests": [],
@@ -170,6 +182,10 @@ def _needs_grading(found: Found, previous: SubmissionRow | None, options: BatchO
 
 def _grade_all(todo: Sequence[Found], options: BatchOptions, secret: bytes, definitions: Mapping[str, Assignment],
                zygotes: ZygoteKeeper) -> Iterator[tuple[Found, GradeResult | str]]:
+    for found in todo:
+        if found.refused:  # nothing to run: no worker, no cluster
+            yield found, refused_result(found, options, definitions)
+    todo = [found for found in todo if not found.refused]
     if not todo:
         return
     if options.scheduler:
@@ -202,11 +218,21 @@ def _grade_locally(todo: Sequence[Found], options: BatchOptions, secret: bytes, 
 def grade_found(found: Found, options: BatchOptions, secret: bytes, definitions: Mapping[str, Assignment],
                 zygotes: ZygoteKeeper) -> GradeResult | str:
     """Grade one collected notebook; a grader failure on it is returned as its message, so the batch goes on."""
+    if found.refused:
+        return refused_result(found, options, definitions)
     try:
         return grade(Path(found.file_name), content=found.content, assignment=options.assignment,
                      limits=options.limits(), zygote=zygotes.get(), secret=secret, definitions=definitions)
     except Exception as error:  # noqa: BLE001 - one submission's grader failure must not stop the batch
         return f"{type(error).__name__}: {error}"
+
+
+def refused_result(found: Found, options: BatchOptions, definitions: Mapping[str, Assignment]) -> GradeResult:
+    """An input that could not be read: unusable, with why, out of the assignment's points."""
+    requested = definitions.get(options.assignment) if options.assignment else None
+    return GradeResult(submission=Path(found.file_name or "submission"), assignment=options.assignment,
+                       status="unusable", reason=found.refused,
+                       max_score_if_unusable=requested.max_score if requested else POINTS_PER_ASSIGNMENT)
 
 
 class ZygoteKeeper:

@@ -25,6 +25,7 @@ from grader.errors import GraderError, UsageError
 from grader.paths import PROJECT_ROOT
 from grader.pipeline import GradeResult
 from grader.report import gradescope
+from grader.safe_write import write_file
 from grader.seeding import course_secret
 
 SCRIPTS = PROJECT_ROOT / "ci" / "gradescope"
@@ -51,9 +52,7 @@ def build_gradescope_bundle(assignment: str, out: Path) -> Path:
             info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, content)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(buffer.getvalue())
-    return out
+    return write_file(out, buffer.getvalue(), mode=PRIVATE)  # it holds the course secret: the owner's alone
 
 
 def not_graded(assignment: str, reason: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ are `grader.exports.summary` of those rows, the same that summary.json holds,
 so the page and the file always agree: who was graded, the score histogram,
 each test's pass rate (worst first), time per submission, and the submissions
 to look at (timed out, crashed, used a library convolution, unusable, met a
-grader error).
+grader error, collected with a warning: a key made distinct, an ignored file).
 
 Instructors may see test names, hidden ones included, but never a hidden
 test's detail (its inputs and expected values can be in it), nor test code.
@@ -196,6 +196,7 @@ def _flagged(rows: Sequence[SubmissionRow], facts: Mapping[str, Any]) -> str:
     unusable = [(e["student"], e["reason"]) for e in flagged["unusable"]]
     errors = [(e["student"], "\n".join(_shown_errors(by_student[e["student"]], e["errors"])))
               for e in flagged["grader_errors"]]
+    warned = [(e["student"], "\n".join(e["warnings"])) for e in flagged["collection_warnings"]]
     return "\n".join([
         '<section id="flagged">\n<h2>Submissions to look at</h2>',
         _table("timed-out", "Timed out", ("student", "calls timed out", "score"), timed_out),
@@ -204,6 +205,8 @@ def _flagged(rows: Sequence[SubmissionRow], facts: Mapping[str, Any]) -> str:
                ("student", "functions", "evidence"), library),
         _table("unusable", "Unusable", ("student", "reason"), unusable),
         _table("grader-errors", "Met a grader error", ("student", "errors"), errors),
+        _table("collection-warnings", "Collected with a warning (graded under a distinct key, or a file ignored)",
+               ("student", "warnings"), warned),
         "</section>"])
 
 

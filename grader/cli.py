@@ -80,8 +80,9 @@ def _launch_zygote(hidden: Sequence[Path] = ()) -> tuple[subprocess.Popen[bytes]
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    from grader.safe_write import write_file
+
+    write_file(path, text)  # never through a link planted at `path`
 
 
 def _grade(argv: list[str]) -> int:
@@ -168,7 +169,7 @@ def _batch(argv: list[str]) -> int:
     launched = None if args.scheduler else _launch_zygote(hidden=(args.out,))
     from grader.batch import BatchOptions, grade_batch
     from grader.execute import Zygote
-    from grader.progress import LiveProgress, PlainProgress
+    from grader.progress import LiveProgress, PlainProgress, log_line
     from grader.report import points
 
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
@@ -182,13 +183,14 @@ def _batch(argv: list[str]) -> int:
     for changed in result.changed_scores[:20]:
         assert changed.previous is not None
         before, after = points(changed.previous.score), points(changed.row.score)
-        print(f"  score changed: {changed.row.student}: {before} -> {after}")
+        print(log_line(f"  score changed: {changed.row.student}: {before} -> {after}"))
     if len(result.changed_scores) > 20:
         print(f"  ... and {len(result.changed_scores) - 20} more changed scores (see the gradebook's history)")
     print(f"wrote {args.out / 'grades.csv'}, {args.out / 'summary.json'}, {args.out / 'results'}/"
           + (f", {args.out / 'feedback'}/" if options.feedback else ""))
     for failure in result.grader_failures:
-        print(f"grade: grader error on {failure.row.student}: {failure.row.grader_errors[0]}", file=sys.stderr)
+        print(log_line(f"grade: grader error on {failure.row.student}: {failure.row.grader_errors[0]}"),
+              file=sys.stderr)
     return int(ExitCode.INTERNAL_ERROR if result.grader_failures else ExitCode.GRADED)
 
 

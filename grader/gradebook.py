@@ -4,6 +4,9 @@ One row per graded submission and one per test of it, committed the moment
 the submission is graded, so a batch killed at any point (even `kill -9`)
 keeps everything graded before. A regrade never deletes: the new row becomes
 current and the old one stays, for comparison.
+
+The file and SQLite's companions (-wal, -shm, -journal) are refused when they
+are symbolic links: SQLite would write through them.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     timeouts INTEGER NOT NULL, crashes INTEGER NOT NULL, library_convolutions TEXT NOT NULL,
     grader_errors TEXT NOT NULL, isolation TEXT NOT NULL,
     results TEXT NOT NULL,                -- the single-submission results.json
-    current INTEGER NOT NULL);
+    current INTEGER NOT NULL,
+    warnings TEXT NOT NULL DEFAULT '[]'); -- how it was collected (a key made distinct, an ignored file)
 CREATE INDEX IF NOT EXISTS current_by_student ON submissions(student, current);
 CREATE TABLE IF NOT EXISTS tests (
     submission_id INTEGER NOT NULL REFERENCES submissions(id), name TEXT NOT NULL, function TEXT NOT NULL,
@@ -68,6 +72,7 @@ class SubmissionRow:
     isolation: Mapping[str, Any]
     results: Mapping[str, Any]
     tests: tuple[TestScore, ...] = ()
+    warnings: tuple[str, ...] = ()
     id: int = 0
     run_id: int = 0
 
@@ -77,6 +82,10 @@ class Gradebook:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for companion in ("", "-wal", "-shm", "-journal"):
+            linked = path.with_name(path.name + companion)
+            if linked.is_symlink():
+                raise UsageError(f"{linked} is a symbolic link: the gradebook is never written through one")
         try:
             self._db = sqlite3.connect(path)
             self._db.row_factory = sqlite3.Row
@@ -84,6 +93,7 @@ class Gradebook:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as error:
             raise UsageError(f"{path} is not a gradebook this grader can use: {error}") from None
         self.path = path
@@ -110,14 +120,14 @@ class Gradebook:
             cursor = self._db.execute(
                 "INSERT INTO submissions (run_id, student, members, lms_id, source, content_hash, assignment, "
                 "assignment_digest, status, reason, score, max_score, seconds, graded_at, timeouts, crashes, "
-                "library_convolutions, grader_errors, isolation, results, current) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                "library_convolutions, grader_errors, isolation, results, warnings, current) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (run_id, row.student, json.dumps(list(row.members)), row.lms_id, row.source, row.content_hash,
                  row.assignment, row.assignment_digest, row.status, row.reason, row.score, row.max_score,
                  row.seconds, row.graded_at, row.timeouts, row.crashes,
                  json.dumps({k: list(v) for k, v in row.library_convolutions.items()}),
                  json.dumps(list(row.grader_errors)), json.dumps(dict(row.isolation), default=str),
-                 json.dumps(row.results, allow_nan=False)))
+                 json.dumps(row.results, allow_nan=False), json.dumps(list(row.warnings))))
             submission_id = cursor.lastrowid
             self._db.executemany(
                 "INSERT INTO tests (submission_id, name, function, hidden, score, max_score, passed, grader_error, "
@@ -125,6 +135,12 @@ class Gradebook:
                 [(submission_id, t.name, t.function, t.hidden, t.score, t.max_score, t.passed, t.grader_error,
                   t.feedback, t.detail) for t in row.tests])
         return previous
+
+    def note_warnings(self, student: str, warnings: Sequence[str]) -> None:
+        """The current row's collection warnings, for a submission this run did not grade again."""
+        with self._db:
+            self._db.execute("UPDATE submissions SET warnings = ? WHERE student = ? AND current = 1",
+                             (json.dumps(list(warnings)), student))
 
     def current_rows(self) -> tuple[SubmissionRow, ...]:
         rows = self._db.execute("SELECT * FROM submissions WHERE current = 1 ORDER BY student").fetchall()
@@ -145,6 +161,13 @@ class Gradebook:
                  trace: TracebackType | None) -> None:
         self.close()
 
+    def _add_missing_columns(self) -> None:
+        """A gradebook written by an earlier version lacks the newer columns."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(submissions)")}
+        if "warnings" not in columns:
+            with self._db:
+                self._db.execute("ALTER TABLE submissions ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+
     def _submission(self, values: sqlite3.Row, *, with_tests: bool) -> SubmissionRow:
         tests: tuple[TestScore, ...] = ()
         if with_tests:
@@ -163,7 +186,8 @@ class Gradebook:
             graded_at=values["graded_at"], timeouts=values["timeouts"], crashes=values["crashes"],
             library_convolutions=json.loads(values["library_convolutions"]),
             grader_errors=tuple(json.loads(values["grader_errors"])), isolation=json.loads(values["isolation"]),
-            results=json.loads(values["results"]), tests=tests, id=values["id"], run_id=values["run_id"])
+            results=json.loads(values["results"]), tests=tests, warnings=tuple(json.loads(values["warnings"])),
+            id=values["id"], run_id=values["run_id"])
 
 
 def rows_by_student(rows: Sequence[SubmissionRow]) -> Iterator[tuple[str, SubmissionRow]]:

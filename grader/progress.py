@@ -1,7 +1,15 @@
-"""How a batch shows its progress: a live bar on a terminal, plain lines in CI logs."""
+"""How a batch shows its progress: a live bar on a terminal, plain lines in CI logs.
+
+Every line names a student, whose name (a file or folder name they chose) and
+reasons may hold anything, so each line goes through `log_line`: control
+characters (ANSI escapes, newlines, carriage returns, bidirectional overrides)
+are printed escaped, and the prefixes that make a CI log run a command
+(GitHub Actions' `::command::` and its older `##[command]`) are defused.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import TextIO
@@ -13,6 +21,22 @@ from rich.text import Text
 
 from grader.batch import Graded
 from grader.report import points
+
+# C0 and C1 controls, DEL, the line and paragraph separators, and the bidirectional controls (Trojan Source).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_WORKFLOW_COMMAND = re.compile(r"::|##\[")
+
+
+def log_line(text: str) -> str:
+    """`text` as one inert line of a log: no control character acts, no workflow command runs."""
+    escaped = _UNPRINTABLE.sub(_escape, text)
+    return _WORKFLOW_COMMAND.sub(lambda match: match[0][0] + _escape(match[0][1:2]) + match[0][2:], escaped)
+
+
+def _escape(match: re.Match[str] | str) -> str:
+    char = match if isinstance(match, str) else match[0]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def describe(graded: Graded) -> str:
@@ -50,7 +74,7 @@ class PlainProgress:
 
     def graded(self, graded: Graded) -> None:
         self._done += 1
-        print(f"[{self._done}/{self._total}] {describe(graded)}", file=self._stream, flush=True)
+        print(log_line(f"[{self._done}/{self._total}] {describe(graded)}"), file=self._stream, flush=True)
 
     def finish(self) -> None:
         if self._total:
@@ -79,7 +103,7 @@ class LiveProgress:
     def graded(self, graded: Graded) -> None:
         if graded.failed:
             self._failed += 1
-            self._bar.console.print(Text(describe(graded), style="red"))  # Text: a name is never markup
+            self._bar.console.print(Text(log_line(describe(graded)), style="red"))  # Text: a name is never markup
         else:
             self._graded += 1
         self._bar.update(self._task, advance=1, graded=self._graded, failed=self._failed)

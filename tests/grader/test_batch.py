@@ -17,12 +17,15 @@ import pytest
 
 from grader import batch
 from grader.batch import BatchOptions, BatchResult, Graded, grade_batch
+from grader.batch_inputs import LINK_REFUSED
+from grader.class_report import class_report
 from grader.execute import Limits, Zygote
+from grader.exports import file_stem
 from grader.gradebook import FILE_NAME, Gradebook
 from grader.pipeline import grade
 from grader.progress import PlainProgress
 from tests.conftest import MakeNotebook
-from tests.grader.conftest import running_as_root
+from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
 from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"
@@ -82,13 +85,14 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
     for student in ("solved", "wrong", "crashes"):  # the same score as graded alone: no submission touches another
         alone = grade(submissions / f"{student}.ipynb", zygote=zygote, limits=Limits(call_timeout=2.0))
         assert [(t.name, t.score) for t in rows[student].tests] == [(t.name, t.score) for t in alone.tests]
-    written = json.loads((tmp_path / "out" / "results" / "wrong.json").read_text())
+    written = json.loads((tmp_path / "out" / "results" / f"{file_stem('wrong')}.json").read_text())
     assert written["score"] == 40.0 and {t["name"] for t in written["tests"]} == {t.name for t in rows["wrong"].tests}
     assert (tmp_path / "out" / "grades.csv").read_text().count("\n") == 7
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["flagged"]["timed_out"] == ["loops"]
     pages = {page.stem: page.read_text() for page in (tmp_path / "out" / "feedback").iterdir()}
-    assert set(pages) == set(rows) and "Score: <strong>40 / 100</strong>" in pages["wrong"]
-    assert "truncated" in pages["truncated"]
+    assert set(pages) == {file_stem(student) for student in rows}
+    assert "Score: <strong>40 / 100</strong>" in pages[file_stem("wrong")]
+    assert "truncated" in pages[file_stem("truncated")]
 
 
 def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old_scores(
@@ -201,7 +205,8 @@ def test_a_submission_cannot_reach_the_gradebook_or_another_submission(
     attack = f"""
 import pathlib, torch
 out = pathlib.Path({str(out)!r})
-for target in [out / "gradebook.sqlite", out / "results" / "victim.json", out / "grades.csv", out / "planted.txt"]:
+for target in [out / "gradebook.sqlite", out / "results" / {file_stem("victim") + ".json"!r}, out / "grades.csv",
+               out / "planted.txt"]:
     try:
         target.unlink(missing_ok=True)
         target.write_text("forged")
@@ -217,7 +222,7 @@ torch.zeros = lambda *shape: torch.ones(*shape)  # only in this worker
     run([folder], out, None)  # the batch's own zygote, which hides `out` from workers
     again = run([folder], out, None)
     assert scores(again) == {"attacker": 40.0, "victim": 100.0} and again.graded == ()
-    assert json.loads((out / "results" / "victim.json").read_text())["score"] == 100.0
+    assert json.loads((out / "results" / f"{file_stem('victim')}.json").read_text())["score"] == 100.0
     assert not (out / "planted.txt").exists()
 
 
@@ -232,3 +237,64 @@ def test_a_canvas_zip_is_graded_straight_from_the_archive(
                                                                     ("doejane", "222", 40.0)}
     assert all(r.source.startswith(f"{archive}!") for r in result.rows)
     assert "lastfirst,12345,toy,graded,100,100,100" in (tmp_path / "out" / "grades.csv").read_text()
+
+
+def test_hostile_batch_inputs_cost_only_their_own_rows_and_no_output_is_written_through_a_link(
+        tmp_path: Path, make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.move(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"), folder / "peer.ipynb")
+    links = {"teacher": TOY_ASSIGNMENTS / "toy" / "toy.ipynb", "copier": folder / "peer.ipynb",
+             "pager": Path("/proc/self/pagemap")}
+    for student, target in links.items():
+        (folder / student).mkdir()
+        (folder / student / "hw.ipynb").symlink_to(target)
+    (folder / "piper").mkdir()
+    os.mkfifo(folder / "piper" / "hw.ipynb")
+    for part, cells in {"a": (ZEROS_CORR2D, SCALE), "b": (SOLVED_CORR2D, SCALE)}.items():  # two hw.ipynb
+        (folder / "alice" / part).mkdir(parents=True)
+        shutil.move(make_notebook(*cells, assignment="toy"), folder / "alice" / part / "hw.ipynb")
+    for name in ("Li Wei", "Li, Wei"):  # one slug, two students
+        shutil.move(make_notebook(SCALE, assignment="toy"), folder / f"{name}.ipynb")
+
+    out = tmp_path / "out"
+    victim = tmp_path / "victim"
+    victim.write_text("root's own")
+    victim.chmod(0o600)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "feedback").mkdir(parents=True)
+    for planted in ("grades.csv", "summary.json", f"feedback/{file_stem('peer')}.html"):
+        (out / planted).symlink_to(victim)
+    (out / "results").symlink_to(elsewhere, target_is_directory=True)
+
+    result = run([folder], out, zygote)
+    rows = {row.student: row for row in result.rows}
+    assert set(rows) == {"peer", "teacher", "copier", "pager", "piper", "alice/alice/a/hw.ipynb",
+                         "alice/alice/b/hw.ipynb", "Li Wei", "Li, Wei"}
+    for student in links:
+        assert (rows[student].status, rows[student].reason, rows[student].score) == ("unusable", LINK_REFUSED, 0.0)
+    assert rows["piper"].status == "unusable" and "FIFO" in rows["piper"].reason
+    assert (rows["peer"].score, rows["alice/alice/a/hw.ipynb"].score, rows["alice/alice/b/hw.ipynb"].score) == (
+        100.0, 40.0, 100.0)
+    assert rows["alice/alice/a/hw.ipynb"].warnings[0].startswith("2 notebooks were found for 'alice'")
+
+    feedback = out / "feedback"
+    teacher_page = (feedback / f"{file_stem('teacher')}.html").read_text()
+    assert "symbolic link" in teacher_page and "Because." not in teacher_page and "h, w = K.shape" not in teacher_page
+    assert "def corr2d" not in (feedback / f"{file_stem('copier')}.html").read_text()
+    assert len({file_stem("Li Wei"), file_stem("Li, Wei")}) == 2
+    assert len(list((out / "results").iterdir())) == len(rows)
+
+    assert victim.read_text() == "root's own" and victim.stat().st_mode & 0o777 == 0o600
+    assert list(elsewhere.iterdir()) == []
+    for output in ("grades.csv", "summary.json", "results", f"feedback/{file_stem('peer')}.html"):
+        assert not (out / output).is_symlink()
+    written = json.loads((out / "summary.json").read_text())
+    assert [e["student"] for e in written["flagged"]["collection_warnings"]] == [
+        "alice/alice/a/hw.ipynb", "alice/alice/b/hw.ipynb"]
+    assert {e["student"] for e in written["flagged"]["unusable"]} == {*links, "piper"}
+    assert "2 notebooks were found for &#x27;alice&#x27;" in class_report(result.rows)
+
+    again = run([folder], out, zygote)  # the same inputs: the same keys, nothing graded again
+    assert again.graded == () and sorted(again.unchanged) == sorted(rows)

@@ -114,6 +114,15 @@ def test_the_submissions_to_look_at_are_listed_by_what_happened() -> None:
         assert section(page, anchor).count("<tr>") == 2  # the header, and the one submission
 
 
+def test_submissions_collected_with_a_warning_are_listed_escaped() -> None:
+    warning = "2 notebooks were found for '<b>alice</b>': a/hw.ipynb; b/hw.ipynb; each is graded under its own key"
+    rows = ROWS + (graded("<b>alice</b>/a/hw.ipynb", True, True, warnings=(warning,)),)
+    listed = section(class_report(rows), "collection-warnings")
+    assert listed.count("<tr>") == 2 and f"<td>{html.escape(warning)}</td>" in listed
+    assert "<b>" not in listed
+    assert '<p class="none">none</p>' in section(class_report(ROWS), "collection-warnings")
+
+
 def test_a_hidden_tests_detail_never_reaches_the_page() -> None:
     page = class_report(ROWS)
     assert "rarely_passed_hidden_law" in page
@@ -219,6 +228,20 @@ def test_grade_report_on_a_folder_without_a_gradebook_is_a_one_line_usage_error(
     err = capsys.readouterr().err
     assert err == f"grade: {tmp_path} has no gradebook: run grade batch PATH... --out {tmp_path} first\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_grade_report_replaces_links_planted_at_its_outputs_and_never_follows_them(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("root's own")
+    victim.chmod(0o600)
+    out = tmp_path / "out"
+    Gradebook(out / FILE_NAME).close()
+    for name in ("report.html", "summary.json"):
+        (out / name).symlink_to(victim)
+    assert main(["report", str(out)]) == ExitCode.GRADED
+    assert victim.read_text() == "root's own" and victim.stat().st_mode & 0o777 == 0o600
+    assert not (out / "report.html").is_symlink() and not (out / "summary.json").is_symlink()
+    assert "No submissions in this gradebook" in (out / "report.html").read_text(encoding="utf-8")
 
 
 def test_grade_report_on_an_empty_gradebook_writes_a_page_saying_so(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -78,3 +79,35 @@ def test_a_group_submission_counts_for_each_member() -> None:
     group = make_row("200+201", members=("200", "201"))
     assert [(student, row.student) for student, row in rows_by_student([make_row(), group])] == [
         ("alice", "alice"), ("200", "200+201"), ("201", "200+201")]
+
+
+def test_collection_warnings_are_kept_and_can_be_updated_without_grading_again(tmp_path: Path) -> None:
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        run = book.start_run("0.1", {})
+        book.record(run, make_row(warnings=("2 notebooks were found for 'alice'",)))
+        assert book.current_rows()[0].warnings == ("2 notebooks were found for 'alice'",)
+        book.note_warnings("alice", ())
+        assert book.current_rows()[0].warnings == ()
+
+
+def test_a_gradebook_of_an_earlier_version_gains_the_warnings_column(tmp_path: Path) -> None:
+    path = tmp_path / "book.sqlite"
+    with Gradebook(path) as book:
+        book.record(book.start_run("0.1", {}), make_row())
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE submissions DROP COLUMN warnings")
+    with Gradebook(path) as book:
+        (row,) = book.current_rows()
+        assert row.warnings == () and row.score == 7.0
+        book.record(book.start_run("0.1", {}), make_row("bob", warnings=("w",)))
+        assert [r.warnings for r in book.current_rows()] == [(), ("w",)]
+
+
+@pytest.mark.parametrize("companion", ["", "-wal", "-shm", "-journal"])
+def test_a_gradebook_file_that_is_a_link_is_refused_never_written_through(tmp_path: Path, companion: str) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"root's own")
+    (tmp_path / f"book.sqlite{companion}").symlink_to(victim)
+    with pytest.raises(UsageError, match="is a symbolic link"):
+        Gradebook(tmp_path / "book.sqlite")
+    assert victim.read_bytes() == b"root's own"
