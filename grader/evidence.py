@@ -19,6 +19,7 @@ from collections.abc import Mapping
 CHANNEL_LIMIT = 1 << 20       # bytes over a whole submission: the guard writes a few lines per call
 LINE_LIMIT = 2000
 QUOTE_LIMIT = 200
+_LIBRARY_PREFIXES = ("aten.", "numpy.", "scipy.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +77,9 @@ class EvidenceLog:
             if record["in"] in (None, "*"):
                 self._tampering.add(f"at run time: {what}")
             else:
-                self._convolutions.setdefault(record["in"][:QUOTE_LIMIT], set()).add(what)
+                # A dispatched op or an array library's function names itself; the rest is a way around the watch.
+                seen = what if what.startswith(_LIBRARY_PREFIXES) else f"{what} (a way around the watch)"
+                self._convolutions.setdefault(record["in"][:QUOTE_LIMIT], set()).add(seen)
         else:
             self._tampering.add("at run time: something else wrote on the evidence channel")
 

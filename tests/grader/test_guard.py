@@ -375,4 +375,5 @@ def corr2d(X, K):
     return X
 """
     evidence, failures = evidence_of(zygote, low_level)
-    assert evidence.convolutions[CHEAT] == ("a new process",) and "not allowed" in failures[0]
+    assert evidence.convolutions[CHEAT] == ("a new process (a way around the watch)",)
+    assert "a new process is not allowed while grading" in failures[0]
