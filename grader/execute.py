@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from grader import wire, zygote
+from grader.evidence import Evidence, EvidenceLog
 from grader.testkit import StudentFailure
 
 
@@ -51,6 +52,7 @@ class ExecutionRecord:
     restarts: int
     timeouts: int                  # cells and calls that ran out of time
     crashes: int                   # cells and calls whose process died
+    evidence: Evidence = Evidence({}, ())   # what the workers' guards reported (grader.guard)
 
 
 class Zygote:
@@ -68,19 +70,24 @@ class Zygote:
         with self._lock:
             return self._ready()
 
-    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket]:
+    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket, socket.socket]:
+        """A new worker: its pid, its socket, and its evidence channel (grader.evidence)."""
         with self._lock:
             self._ready()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            evidence_ours, evidence_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                socket.send_fds(self._control, [wire.encode(dict(settings))], [theirs.fileno()])
+                socket.send_fds(self._control, [wire.encode(dict(settings))],
+                                [theirs.fileno(), evidence_theirs.fileno()])
                 pid = int(wire.receive(self._control)["pid"])
             except (EOFError, OSError, wire.WireError) as error:
                 ours.close()
+                evidence_ours.close()
                 raise RuntimeError(f"the worker zygote stopped answering: {error}") from None
             finally:
                 theirs.close()
-            return pid, ours
+                evidence_theirs.close()
+            return pid, ours, evidence_ours
 
     def alive(self) -> bool:
         return self._process.poll() is None
@@ -130,6 +137,8 @@ class Execution:
         self._restarts = 0
         self._timeouts = 0
         self._crashes = 0
+        self._evidence = EvidenceLog()
+        self._calls = 0
 
     def run_notebook(self) -> None:
         for index in range(len(self._cells)):
@@ -146,7 +155,11 @@ class Execution:
         if timeout <= 0:
             raise StudentFailure("timeout", f"{name} was not run: the time for this submission "
                                             f"({self._limits.budget:g} s) was used up")
-        reply = self._exchange({"op": "perform", "request": request}, timeout, f"call to {name}")
+        self._calls += 1
+        reply = self._exchange({"op": "perform", "request": request, "call": self._calls}, timeout,
+                               f"call to {name}")
+        answered = reply is not _TIMED_OUT and reply is not _CRASHED
+        self._evidence.drain(sealed=(self._calls, f"call to {name}") if answered else None)
         if reply is _TIMED_OUT:
             self._timeouts += 1
             self._hung[name] = f"{name} did not finish within {timeout:g} s (an infinite loop?)"
@@ -160,10 +173,11 @@ class Execution:
         return ExecutionRecord(cells=tuple(self._outcomes[i] for i in sorted(self._outcomes)),
                                notes=tuple(self._notes), isolation=dict(self._isolation),
                                student_output="".join(self._output), restarts=self._restarts,
-                               timeouts=self._timeouts, crashes=self._crashes)
+                               timeouts=self._timeouts, crashes=self._crashes, evidence=self._evidence.evidence())
 
     def close(self) -> None:
         self._kill()
+        self._evidence.close()
 
     def __enter__(self) -> Execution:
         return self
@@ -243,7 +257,8 @@ class Execution:
             return self._worker is not None
         if self._outcomes:
             self._restarts += 1
-        pid, sock = self._zygote.spawn(self._settings)
+        pid, sock, evidence = self._zygote.spawn(self._settings)
+        self._evidence.add(evidence)
         sock.settimeout(max(self._remaining(), 1.0))
         try:
             ready = wire.receive(sock)

@@ -125,9 +125,12 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
         student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch)
         outcomes = run_tests(definition.tests, student, seed_for)
         record = execution.record()
-    scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=student.library_convolutions,
+    # The worker's replies and its evidence channel, the source: the stricter signal wins.
+    dispatched = {name: student.library_convolutions.get(name, set()) | set(record.evidence.convolutions.get(name, ()))
+                  for name in set(student.library_convolutions) | set(record.evidence.convolutions)}
+    scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=dispatched,
                           in_source=library_convolutions(submission.cells, definition.from_scratch),
-                          tampering=tampering(submission.cells))
+                          tampering=tampering(submission.cells) | set(record.evidence.tampering))
     notes = list(submission.notes) + list(record.notes)
     notes += [f"cell {c.index + 1}: {c.status}: {c.message}" for c in record.cells if c.status != "ok"]
     broken = [t.name for t in scored.tests if t.grader_error]

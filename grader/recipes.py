@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from grader import guard
+
 # Every aten convolution kernel, whatever Python path reached it.
 _LIBRARY_CONVOLUTION = re.compile(r"conv(?!ert)")
 MESSAGE_LIMIT = 400
@@ -45,51 +47,129 @@ class DispatchWatch(TorchDispatchMode):
         convolution = _IS_CONVOLUTION.get(func)
         if convolution is None:
             convolution = _IS_CONVOLUTION[func] = _LIBRARY_CONVOLUTION.search(str(func)) is not None
-        if convolution:
+        if convolution and str(func) not in self.convolutions:
             self.convolutions.add(str(func))
+            guard.report(str(func))  # out of the process now: later code cannot clear it
         return func(*args, **kwargs) if kwargs else func(*args)
 
 
 _IS_CONVOLUTION: dict[Any, bool] = {}
-
+_DISPATCH = DispatchWatch.__dict__["__torch_dispatch__"]
+# Captured before the trip-wires replace them: the watch's own checks are not the student's use.
+_stack_length, _stack_at = torch._C._len_torch_dispatch_stack, torch._C._get_dispatch_stack_at
+_excluded, _exclude_set = torch._C._dispatch_tls_is_dispatch_key_excluded, torch._C._dispatch_tls_local_exclude_set
+_PYTHON_KEYS = (torch._C.DispatchKey.Python, torch._C.DispatchKey.PythonTLSSnapshot)
 
 _active_watches: list[DispatchWatch] = []
+_array_calls: list[str] = []
+
+# Every door to the dispatcher watch: switching Python dispatch off, popping or
+# reading the mode stack, excluding its dispatch keys, redispatching below it.
+_TORCH_TRIPWIRES = {
+    "torch._C": ("_DisableTorchDispatch", "_DisablePythonDispatcher", "_pop_torch_dispatch_stack",
+                 "_push_on_torch_dispatch_stack", "_set_dispatch_mode", "_unset_dispatch_mode", "_get_dispatch_mode",
+                 "_get_dispatch_stack_at", "_ExcludeDispatchKeyGuard", "ExcludeDispatchKeyGuard",
+                 "_SetExcludeDispatchKeyGuard", "_IncludeDispatchKeyGuard", "_ForceDispatchKeyGuard",
+                 "_dispatch_tls_set_dispatch_key_excluded", "_dispatch_tls_set_dispatch_key_included",
+                 "_RestorePythonTLSSnapshot", "_disabled_torch_dispatch_impl", "_stash_obj_in_tls"),
+    "torch.utils._python_dispatch": ("_pop_mode", "_pop_mode_temporarily", "_disable_current_modes",
+                                     "_get_current_dispatch_mode", "_get_current_dispatch_mode_stack", "_push_mode",
+                                     "_disable_infra_mode"),
+}
+# numpy's and scipy's convolutions never reach torch's dispatcher: every alias of
+# them, the C-level ones included, reports to the watch instead.
+_ARRAY_CONVOLUTIONS = {
+    "numpy": ("convolve", "correlate"),
+    "numpy._core._multiarray_umath": ("correlate", "correlate2"),
+    "scipy.signal": ("convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "oaconvolve"),
+    "scipy.signal._sigtools": ("_correlateND", "_convolve2d"),
+    "scipy.ndimage": ("convolve", "correlate", "convolve1d", "correlate1d"),
+    "scipy.ndimage._nd_image": ("correlate", "correlate1d"),
+}
 
 
 def watch_numpy_convolutions() -> None:
-    """numpy's convolutions never reach torch's dispatcher, so report them here.
+    """Install the array-library watch and the dispatcher trip-wires, once,
+    before the notebook runs, wherever the originals are bound in a loaded module."""
+    import importlib
 
-    Installed once, before the notebook runs, so that `np.convolve` in student
-    code already names the watched function.
-    """
-    import numpy
+    import numpy  # noqa: F401 - its C-level aliases must be loaded to be found
 
-    for name in ("convolve", "correlate"):
-        original = getattr(numpy, name)
-        if getattr(original, "_convgrade_watched", False):
-            continue
+    for optional in ("scipy.signal", "scipy.ndimage"):  # scipy may be missing; imported here if present
+        try:
+            importlib.import_module(optional)
+        except Exception:  # noqa: BLE001 - any failure to import it means it cannot be used either
+            pass
+    replacements: dict[int, tuple[Any, Any]] = {}
+    for module_name, names in {**_ARRAY_CONVOLUTIONS, **_TORCH_TRIPWIRES}.items():
+        module = sys.modules.get(module_name)
+        for name in names:
+            original = getattr(module, name, None) if module is not None else None
+            if original is None or getattr(original, "_convgrade_watched", False):
+                continue
+            qualified = f"{module_name}.{name}"
+            wrapper = (guard.tripwire(qualified, original) if module_name.startswith("torch")
+                       else _array_watch(qualified, original))
+            wrapper._convgrade_watched = True  # type: ignore[attr-defined]
+            replacements[id(original)] = (original, wrapper)
+    guard.rebind_everywhere(replacements)
+    redispatch = torch._ops.OpOverload.redispatch
+    if not getattr(redispatch, "_convgrade_watched", False):
+        torch._ops.OpOverload.redispatch = guard.tripwire("torch._ops.OpOverload.redispatch", redispatch)
+        torch._ops.OpOverload.redispatch._convgrade_watched = True  # type: ignore[attr-defined]
 
-        def watched(*args: Any, _original: Callable[..., Any] = original, _name: str = name, **kwargs: Any) -> Any:
-            for watch in _active_watches:
-                watch.convolutions.add(f"numpy.{_name}")
-            return _original(*args, **kwargs)
 
-        watched._convgrade_watched = True  # type: ignore[attr-defined]
-        setattr(numpy, name, watched)
+def _array_watch(qualified: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        if _array_calls:  # numpy.convolve calls its C-level correlate: name the one the student called
+            return original(*args, **kwargs)
+        for watch in _active_watches:
+            if qualified not in watch.convolutions:
+                watch.convolutions.add(qualified)
+                guard.report(qualified)
+        _array_calls.append(qualified)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _array_calls.pop()
+
+    watched.__name__ = getattr(original, "__name__", qualified)
+    watched.__doc__ = getattr(original, "__doc__", None)
+    return watched
+
+
+def _tampered(watch: DispatchWatch, exclude_set: Any) -> str | None:
+    """After a call: is the watch still the one on top, unchanged and switched on?"""
+    length = _stack_length()
+    if length == 0 or _stack_at(length - 1) is not watch:
+        return "the dispatcher watch was removed or covered"
+    if type(watch) is not DispatchWatch or DispatchWatch.__dict__.get("__torch_dispatch__") is not _DISPATCH:
+        return "the dispatcher watch was changed"
+    if any(_excluded(key) for key in _PYTHON_KEYS) or str(_exclude_set()) != exclude_set:
+        return "the dispatcher watch was switched off"
+    if any(not flag and _LIBRARY_CONVOLUTION.search(str(func)) for func, flag in _IS_CONVOLUTION.items()):
+        return "the dispatcher watch's table of convolutions was changed"
+    return None
 
 
 @contextmanager
-def _watching(enabled: bool) -> Iterator[DispatchWatch | None]:
-    if not enabled:
-        yield None
-        return
-    watch = DispatchWatch()
-    _active_watches.append(watch)
-    try:
-        with watch:
-            yield watch
-    finally:
-        _active_watches.remove(watch)
+def _watching(enabled: bool, name: str = "", from_scratch: bool = False) -> Iterator[DispatchWatch | None]:
+    with guard.calling(name, from_scratch):
+        if not enabled:
+            yield None
+            return
+        watch = DispatchWatch()
+        exclude_set = str(_exclude_set())
+        _active_watches.append(watch)
+        try:
+            with watch:
+                yield watch
+                tampered = _tampered(watch, exclude_set)
+                if tampered:
+                    watch.convolutions.add(tampered)
+                    guard.report(tampered)
+        finally:
+            _active_watches.remove(watch)
 
 
 def perform(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> Reply:
@@ -105,7 +185,7 @@ def perform(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> Reply:
         return {"ok": False, "kind": "missing", "message": f"{name} is defined but is not a function or class"}
     device = request.get("device", "cpu")
     watch_for_library = bool(request.get("from_scratch")) or request["recipe"] == "cost"
-    with _watching(watch_for_library) as watch:
+    with _watching(watch_for_library, name, bool(request.get("from_scratch"))) as watch:
         try:
             reply = recipe(target, request, device)
         except NotPlainData as error:
@@ -189,8 +269,8 @@ def _cost(target: Callable[..., Any], request: Mapping[str, Any], device: str) -
 
     def trace(frame: FrameType, event: str, arg: Any) -> Any:
         nonlocal lines
-        # Only notebook cells have pseudo file names; library lines are not the student's work.
-        if not frame.f_code.co_filename.startswith("<") and "ipython-input" not in frame.f_code.co_filename:
+        # Every line the student wrote counts, cells and files alike; library lines are not the student's work.
+        if not guard.is_student_file(frame.f_code.co_filename):
             return None
         if event == "line":
             lines += 1

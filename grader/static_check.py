@@ -43,14 +43,50 @@ def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> di
 
 
 # What a notebook about convolutions has no reason to touch: the grader's own
-# modules, the dispatcher and tracing hooks that watch it, and the ways of
-# reaching them without naming them.
-_TAMPERING_MODULES = frozenset({"grader", "convgrade", "ctypes", "gc", "importlib", "inspect", "builtins"})
+# modules, the dispatcher and tracing hooks that watch it, other threads and
+# processes, and the ways of reaching them without naming them.
+_TAMPERING_MODULES = frozenset({"grader", "convgrade", "ctypes", "gc", "importlib", "inspect", "builtins", "_thread",
+                                "threading", "multiprocessing", "concurrent", "subprocess", "pickle", "_pickle",
+                                "marshal", "copyreg", "dill", "cloudpickle", "runpy", "code", "codeop", "types",
+                                "operator"})
 _TAMPERING_ATTRIBUTES = frozenset({"sys.modules", "sys.settrace", "sys.setprofile", "sys.gettrace",
-                                   "sys._getframe", "torch.utils._python_dispatch", "torch._C._unset_dispatch_mode",
+                                   "sys._getframe", "sys._current_frames", "sys.addaudithook", "sys.meta_path",
+                                   "sys.path_hooks", "torch.utils._python_dispatch", "torch._C._unset_dispatch_mode",
                                    "torch._C._pop_torch_dispatch_stack", "torch._C._set_dispatch_mode",
-                                   "torch._C.DisableTorchFunctionSubclass", "torch._C.DisableTorchFunction"})
-_TAMPERING_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "vars"})
+                                   "torch._C.DisableTorchFunctionSubclass", "torch._C.DisableTorchFunction",
+                                   "torch._C._DisableTorchDispatch", "torch._C._DisablePythonDispatcher",
+                                   "torch._C._push_on_torch_dispatch_stack", "torch._C._get_dispatch_mode",
+                                   "torch._C._get_dispatch_stack_at", "torch._C._ExcludeDispatchKeyGuard",
+                                   "torch._C.ExcludeDispatchKeyGuard", "torch._C._SetExcludeDispatchKeyGuard",
+                                   "torch._C._IncludeDispatchKeyGuard", "torch._C._ForceDispatchKeyGuard",
+                                   "torch._C._dispatch_tls_set_dispatch_key_excluded",
+                                   "torch._C._dispatch_tls_set_dispatch_key_included", "torch._C._RestorePythonTLSSnapshot",
+                                   "torch._ops", "torch.multiprocessing", "torch.jit._fork", "torch.jit.fork",
+                                   "os.fork", "os.forkpty", "os.system", "os.popen", "os.posix_spawn", "os.posix_spawnp",
+                                   "os.dup2", "os.close", "os.closerange", "IPython.core", "IPython.utils"})
+_TAMPERING_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "breakpoint"})
+# Attribute names that reach past a value to the machinery behind it.
+_INTROSPECTION = frozenset({"__dict__", "__globals__", "__builtins__", "__closure__", "__code__", "__subclasses__",
+                            "__getattribute__", "__bases__", "__base__", "__mro__", "__self__", "__func__",
+                            "__wrapped__", "__defaults__", "__kwdefaults__", "__traceback__", "__loader__", "__spec__",
+                            "__import__", "__objclass__", "__setattr__", "__delattr__", "__reduce__", "__reduce_ex__",
+                            "__class_getitem__", "__init_subclass__", "__set_name__", "cell_contents",
+                            "tb_frame", "f_back", "f_locals", "f_globals", "gi_frame", "cr_frame", "f_code",
+                            "co_code", "co_consts"})
+# The shell's parts that decide which code runs; `%name` line magics other than these run or change code.
+_SHELL_ATTRIBUTES = frozenset({"input_transformers_cleanup", "input_transformers_post", "input_transformer_manager",
+                               "ast_transformers", "register_magic_function", "register_magics", "magics_manager",
+                               "run_cell", "run_cell_async", "run_code", "run_ast_nodes", "run_cell_magic",
+                               "safe_execfile", "safe_execfile_ipy", "safe_run_module", "ex", "ev", "user_ns",
+                               "user_global_ns", "events", "transform_cell", "define_macro", "set_custom_exc",
+                               "push", "kernel", "showtraceback", "InteractiveTB", "set_hook"})
+_HARMLESS_MAGICS = frozenset({"time", "timeit", "matplotlib", "pip", "conda", "mamba", "uv", "sx", "system", "sc",
+                              "who", "whos", "who_ls", "precision", "pwd", "ls", "pprint", "pinfo", "pinfo2",
+                              "pdoc", "pdef", "lsmagic", "colors", "env", "cd"})
+_ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
+# A module reached as another module's attribute (`os.sys`, `np.ctypes`) is that module.
+_REACHABLE_MODULES = frozenset({"sys", "builtins", "gc", "ctypes", "importlib", "inspect", "_thread", "threading",
+                                "subprocess", "multiprocessing", "marshal", "pickle", "types", "operator"})
 
 
 def tampering(cells: tuple[str, ...]) -> set[str]:
@@ -65,12 +101,50 @@ def tampering(cells: tuple[str, ...]) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 found.update(f"from {node.module} import {a.name}" for a in node.names
                              if _tampering_module(f"{node.module}.{a.name}"))
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _TAMPERING_CALLS:
-                found.add(f"{node.func.id}()")
-            dotted = _dotted(node, aliases) if isinstance(node, ast.Attribute) else None
-            if dotted and any(dotted == a or dotted.startswith(a + ".") for a in _TAMPERING_ATTRIBUTES):
-                found.add(dotted)
+            elif isinstance(node, ast.Call):
+                found.update(_tampering_call(node, aliases))
+            elif isinstance(node, ast.Attribute):
+                found.update(_tampering_attribute(node, aliases))
+            elif isinstance(node, ast.Name) and node.id in _INTROSPECTION:
+                found.add(node.id)
     return found
+
+
+def _tampering_call(node: ast.Call, aliases: dict[str, str]) -> Iterator[str]:
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name in _TAMPERING_CALLS:
+        yield f"{name}()"
+    if name in _ATTRIBUTE_BUILTINS and len(node.args) > 1:
+        attribute = _literal(node.args[1])
+        if attribute is None:
+            yield f"{name}() with a computed name"
+        elif attribute in _INTROSPECTION or attribute in _SHELL_ATTRIBUTES or attribute in _REACHABLE_MODULES:
+            yield f"{name}(..., {attribute!r})"
+        else:
+            dotted = _dotted(node.args[0], aliases)
+            if dotted and _tampering_module(f"{dotted}.{attribute}"):
+                yield f"{dotted}.{attribute}"
+    if isinstance(node.func, ast.Attribute) and node.func.attr in ("run_line_magic", "magic") and node.args:
+        magic = _literal(node.args[0])
+        magic = magic.split()[0] if magic and magic.split() else magic
+        if magic is None or magic.lstrip("%") not in _HARMLESS_MAGICS:
+            yield f"%{magic or '(a computed magic)'}"
+
+
+def _tampering_attribute(node: ast.Attribute, aliases: dict[str, str]) -> Iterator[str]:
+    if node.attr in _INTROSPECTION:
+        yield f".{node.attr}"
+    if node.attr in _SHELL_ATTRIBUTES and not (isinstance(node.value, ast.Name) and node.value.id in aliases):
+        yield f"the shell's {node.attr}"
+    if node.attr in _REACHABLE_MODULES and isinstance(node.value, (ast.Name, ast.Attribute)):
+        yield f"{node.attr} reached as an attribute"
+    dotted = _dotted(node, aliases)
+    if dotted and any(dotted == a or dotted.startswith(a + ".") for a in _TAMPERING_ATTRIBUTES):
+        yield dotted
+
+
+def _literal(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def parsed_cells(cells: tuple[str, ...]) -> Iterator[ast.Module]:
@@ -88,14 +162,15 @@ def _parsed(source: str) -> ast.Module | None:
     """Cached: three checks read every cell of a submission, and trees are never changed."""
     if source.lstrip().startswith("%%"):
         source = source.lstrip().partition("\n")[2]
+    # A cell nested past the parser's stack, or too big for memory, did not run either: it is that cell's problem.
     try:
         return ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
     # IPython's syntax is never valid Python, so only a cell that fails to parse needs its (slow) translation.
     try:
         return ast.parse(TransformerManager().transform_cell(source))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
 
@@ -105,6 +180,12 @@ def _tampering_module(dotted: str) -> bool:
 
 
 def _record_imports(node: ast.AST, aliases: dict[str, str]) -> None:
+    """Import aliases, and names bound to a dotted module path (`s = os.sys`, `F = torch.nn.functional`)."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+            and isinstance(node.value, ast.Attribute):
+        dotted = _dotted(node.value, aliases)
+        if dotted:
+            aliases[node.targets[0].id] = dotted
     if isinstance(node, ast.Import):
         for alias in node.names:
             if alias.asname:
@@ -126,6 +207,9 @@ def _convolutions_reached(name: str, definitions: dict[str, ast.AST], aliases: d
         seen.add(current)
         for node in ast.walk(definitions[current]):
             dotted = _dotted(node, aliases)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
+                    and len(node.args) > 1 and _literal(node.args[1]) and _dotted(node.args[0], aliases):
+                dotted = f"{_dotted(node.args[0], aliases)}.{_literal(node.args[1])}"
             if dotted and dotted.split(".")[0] in LIBRARIES and _CONVOLUTION_NAME.match(dotted.split(".")[-1]):
                 found.add(dotted)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -140,4 +224,9 @@ def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
         node = node.value
     if not isinstance(node, ast.Name) or node.id not in aliases:
         return None
-    return ".".join([aliases[node.id], *reversed(parts)])
+    dotted = [*aliases[node.id].split("."), *reversed(parts)]
+    # `os.sys.modules`, `torch.nn.functional.sys`: a module reached through another is itself.
+    for index in range(len(dotted) - 1, 0, -1):
+        if dotted[index] in _REACHABLE_MODULES:
+            return ".".join(dotted[index:])
+    return ".".join(dotted)

@@ -14,7 +14,7 @@ import socket
 import sys
 from typing import Any
 
-from grader import recipes, sandbox, wire
+from grader import guard, recipes, sandbox, wire
 
 OUTPUT_LIMIT = 20_000
 SKIPPED_MAGICS = ("pip", "conda", "mamba", "uv", "sx", "system", "sc")
@@ -67,7 +67,8 @@ class _Capture(io.TextIOBase):
         return "".join(self.parts) + ("\n[output truncated]" if self.size >= OUTPUT_LIMIT else "")
 
 
-def serve(sock: socket.socket, settings: dict[str, Any], isolation: dict[str, Any]) -> None:
+def serve(sock: socket.socket, evidence: int, settings: dict[str, Any], isolation: dict[str, Any]) -> None:
+    """Answer the grader's messages on `sock`; what the guard sees goes to the `evidence` descriptor."""
     limits = sandbox.limit_resources(int(settings["memory_bytes"]))
     user = sandbox.drop_privileges()
     _quiet_standard_streams()
@@ -77,6 +78,8 @@ def serve(sock: socket.socket, settings: dict[str, Any], isolation: dict[str, An
     torch.set_num_threads(int(settings["threads"]))
     notes: list[str] = []
     _skip_shell_escapes(notes)
+    guard.open_channel(evidence)
+    guard.install(_shell)  # last: nothing after it is the grader's own setup
     wire.send(sock, {"ready": {**isolation, **limits, "separate_process": True, "user": user}})
     while True:
         try:
@@ -89,6 +92,9 @@ def serve(sock: socket.socket, settings: dict[str, Any], isolation: dict[str, An
             reply = _handle(message, notes)
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        guard.check()
+        if message.get("op") == "perform" and type(message.get("call")) is int:
+            guard.seal(message["call"])
         reply["output"] = capture.text()
         reply["notes"], notes[:] = list(notes), []
         try:

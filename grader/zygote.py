@@ -72,7 +72,7 @@ def main(argv: list[str]) -> None:
     wire.send(control, {"ready": isolation})
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 2)
         except OSError:
             os._exit(0)
         if not message:
@@ -81,13 +81,13 @@ def main(argv: list[str]) -> None:
         pid = os.fork()
         if pid == 0:
             control.close()
-            _become_worker(fds[0], settings, isolation)
+            _become_worker(fds, settings, isolation)
         for fd in fds:
             os.close(fd)
         wire.send(control, {"pid": pid})
 
 
-def _become_worker(fd: int, settings: dict[str, Any], isolation: dict[str, Any]) -> None:
+def _become_worker(fds: list[int], settings: dict[str, Any], isolation: dict[str, Any]) -> None:
     """Runs in the forked child: its own session, then a PID namespace whose
     init is the worker proper, so killing this session kills all of it."""
     try:
@@ -97,13 +97,14 @@ def _become_worker(fd: int, settings: dict[str, Any], isolation: dict[str, Any])
         in_pid_namespace = sandbox.enter_pid_namespace()
         child = os.fork()
         if child:
-            os.close(fd)
+            for fd in fds:
+                os.close(fd)
             _, status = os.waitpid(child, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
         sandbox.die_with_parent()
         from grader import worker
 
-        worker.serve(socket.socket(fileno=fd), settings, {**isolation, "pid_namespace": in_pid_namespace})
+        worker.serve(socket.socket(fileno=fds[0]), fds[1], settings, {**isolation, "pid_namespace": in_pid_namespace})
     except BaseException:
         traceback.print_exc()  # reaches a terminal only under CONVGRADE_DEBUG
     finally:

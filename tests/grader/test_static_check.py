@@ -146,3 +146,86 @@ def test_cells_with_syntax_errors_are_skipped_and_the_rest_still_read() -> None:
 def test_a_definition_only_in_a_broken_cell_is_not_found() -> None:
     cells = ("import torch.nn.functional as F", "def corr2d(X, K):\n    return F.conv2d(X, K)\n)")
     assert found(*cells) == {}
+
+
+# --- The tampering check: what reaches the grader's watch, however it is spelled. ---
+
+from grader.static_check import tampering  # noqa: E402 - the second half of this module's subject
+
+
+@pytest.mark.parametrize("cell", [
+    "import os\nos.sys.modules['grader.recipes']",
+    "import os\ns = os.sys\ns.modules.clear()",
+    "import torch\ntorch.nn.functional.sys.settrace(None)",
+    "import importlib\nimportlib.import_module('grader')",
+    "m = __import__('grader')",
+    "import torch.nn.functional as F\nc = getattr(F, 'con' + 'v2d')",
+    "import torch\nsetattr(torch, name, None)",
+    "f = (lambda: 0).__globals__",
+    "f = (lambda: 0).__closure__",
+    "code = (lambda: 0).__code__",
+    "subclasses = object.__subclasses__()",
+    "builtins = __builtins__",
+    "d = type.__dict__",
+    "getter = object.__getattribute__",
+    "import operator\nget = operator.attrgetter('x')",
+    "from operator import methodcaller",
+    "import types\ntypes.CodeType",
+    "import pickle\npickle.loads(b'')",
+    "import marshal",
+    "import threading\nthreading.Thread(target=print).start()",
+    "import _thread",
+    "import torch\nwith torch._C._DisableTorchDispatch():\n    pass",
+    "from torch._C import _DisableTorchDispatch",
+    "import torch\ntorch._C._ExcludeDispatchKeyGuard",
+    "from torch.utils._python_dispatch import _disable_current_modes",
+    "import torch\ntorch.jit._fork(print)",
+    "get_ipython().input_transformers_cleanup.append(lambda lines: lines)",
+    "ip = get_ipython()\nip.ast_transformers.append(None)",
+    "get_ipython().input_transformer_manager.cleanup_transforms.clear()",
+    "get_ipython().register_magic_function(print, 'line', 'x')",
+    "get_ipython().run_cell('x = 1')",
+    "%run helper.py",
+    "%load helper.py",
+    "get_ipython().run_line_magic(name, '')",
+    "import sys\nsys.addaudithook(print)",
+    "import os\nos.dup2(0, 5)",
+    "import gc\ngc.get_objects()",
+    "import ctypes",
+], ids=lambda cell: cell.replace("\n", "; ")[:60])
+def test_tampering_is_found_however_it_is_spelled(cell: str) -> None:
+    assert tampering((cell,)), cell
+
+
+@pytest.mark.parametrize("cell", [
+    "import torch\nimport torch.nn.functional as F\nimport numpy as np\nfrom torch import nn",
+    "%time y = 1\n%matplotlib inline\n%timeit -n1 pass",
+    "class Layer(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.name = type(self).__name__",
+    "x = getattr(layer, 'weight')\nhasattr(layer, 'bias')",
+    "get_ipython().system('ls')",
+    "def __reduce__(self):\n    return None",
+    "print(X.shape, X.dtype, torch.float64.is_floating_point)",
+], ids=["imports", "harmless_magics", "class_name", "literal_getattr", "shell_system", "dunder_method_defined",
+        "attributes"])
+def test_honest_code_is_not_tampering(cell: str) -> None:
+    assert tampering((cell,)) == set()
+
+
+def test_a_literal_getattr_of_a_library_convolution_is_found() -> None:
+    cells = ("import torch.nn.functional as F\ndef corr2d(X, K):\n    return getattr(F, 'conv2d')(X, K)",)
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_a_module_bound_to_a_name_is_followed() -> None:
+    cells = ("import torch\nfunctional = torch.nn.functional\ndef corr2d(X, K):\n    return functional.conv2d(X, K)",)
+    assert found(*cells) == {"corr2d": {"torch.nn.functional.conv2d"}}
+
+
+@pytest.mark.parametrize("cell", ["x = " + "(" * 5000 + ")" * 5000, "x = " + "-" * 20_000 + "1",
+                                  "x = a" + "[0]" * 10_000, "x = 1" + " + 1" * 10_000],
+                         ids=["nested_parentheses", "unary_chain_MemoryError", "subscripts_RecursionError",
+                              "long_sum_RecursionError"])
+def test_a_cell_that_would_exhaust_the_parser_is_skipped_not_a_crash(cell: str) -> None:
+    cells = (cell, "import numpy as np\ndef corr2d(X, K):\n    return np.convolve(X, K)")
+    assert found(*cells) == {"corr2d": {"numpy.convolve"}}
+    assert tampering(cells) == set()
