@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -139,7 +137,7 @@ def test_isolation_in_force_is_recorded(zygote: Zygote) -> None:
         student.call("f")
         isolation = execution.record().isolation
     assert isolation["user"] == "nobody"
-    assert isolation["network_namespace"] and isolation["pid_namespace"] and isolation["hidden_files"]
+    assert isolation["network_namespace"] and isolation["pid_namespace"] and isolation["private_root"]
     assert isolation["memory_cap_bytes"] > 0
 
 
@@ -166,32 +164,3 @@ def probe():
     with execution:
         found = student.call("probe")
     assert found == ["unreadable", "no network", str(65534), "no secret"]
-
-
-@ROOT_ONLY
-def test_background_processes_die_with_the_worker(zygote: Zygote) -> None:
-    # /var/tmp, not tmp_path: the worker (user nobody) must be able to write there,
-    # so that "no survivor" means the process died, not that it lacked permission.
-    folder = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="convgrade-test-"))
-    os.chmod(folder, 0o777)
-    started, survived = folder / "started", folder / "survived"
-    execution, student = run(zygote, f"""
-import os, time
-def spawn():
-    if os.fork() == 0:
-        os.setsid()
-        open({str(started)!r}, 'w').write('started')
-        time.sleep(1.5)
-        open({str(survived)!r}, 'w').write('alive')
-        os._exit(0)
-    time.sleep(0.5)
-    return 1
-""")
-    try:
-        with execution:
-            assert student.call("spawn") == 1
-        time.sleep(2.5)
-        assert started.exists()
-        assert not survived.exists()
-    finally:
-        shutil.rmtree(folder)
