@@ -31,6 +31,11 @@ DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/p
                 "stderr": "/proc/self/fd/2"}
 # Somewhere to build the new root: an existing folder that nothing we bind lives under.
 STAGING = ("/mnt", "/media", "/srv", "/run", "/dev/shm")
+TEMPORARY = ("/tmp", "/var/tmp")   # each worker mounts a fresh one over each of these
+KEPT = Path("/.kept")              # where a worker keeps Python's folders that live in TEMPORARY meanwhile
+
+# (folder in TEMPORARY that Python needs, where a worker keeps it), set by build_and_enter; forks inherit it.
+kept_under_temporary: list[tuple[Path, Path]] = []
 
 
 def python_paths(grader_package: Path) -> list[Path]:
@@ -54,22 +59,38 @@ def build_and_enter(needed: Sequence[Path], hidden: Iterable[Path]) -> None:
     (new_root / "etc").mkdir(mode=0o755)
     for name in ETC:
         _mirror(Path("/etc") / name, new_root)
+    for folder in TEMPORARY:  # first, so that Python living under /tmp (a CI clone) is bound on top
+        (new_root / folder[1:]).mkdir(parents=True, mode=0o755)
+        mount("tmpfs", str(new_root / folder[1:]), "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
     for path in wanted:
         _bind(path, new_root, read_only=True)
+    (new_root / KEPT.name).mkdir(mode=0o700)
+    kept_under_temporary[:] = [(path, KEPT / str(number)) for number, path in enumerate(
+        p for p in wanted if any(p.is_relative_to(folder) for folder in TEMPORARY))]
+    for _, keeper in kept_under_temporary:
+        (new_root / keeper.relative_to("/")).mkdir(mode=0o700)
     _minimal_dev(new_root)
     for name in ("proc", "sys"):
         # The zygote's own view; each worker mounts a /proc of its PID namespace over it.
         _bind(Path("/" + name), new_root, read_only=name == "sys")
-    for name, size in (("tmp", "64m"), ("var/tmp", "1m")):
-        (new_root / name).mkdir(parents=True, mode=0o755)
-        mount("tmpfs", str(new_root / name), "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
     for path in hidden:  # in case a private folder lives inside something bound (a venv inside the checkout)
-        _cover(new_root / path.relative_to("/"))
+        _cover(new_root / Path(os.path.abspath(path)).relative_to("/"))
     os.chdir(new_root)
     mounts.pivot_root(".", ".")
     mounts.unmount_detached(".")  # the old root, now stacked on top
     os.chdir("/")
     mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def fresh_temporary_folder(folder: str, options: str) -> None:
+    """Mount a fresh tmpfs on `folder` (in a worker's own mount namespace), keeping Python's folders under it."""
+    kept = [(path, keeper) for path, keeper in kept_under_temporary if path.is_relative_to(folder)]
+    for path, keeper in kept:
+        mount(str(path), str(keeper), None, MS_BIND | MS_REC)  # a copy of a read-only bind stays read-only
+    mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    for path, keeper in kept:
+        path.mkdir(parents=True, mode=0o755)
+        mount(str(keeper), str(path), None, mounts.MS_MOVE)
 
 
 def _without_nested(paths: Sequence[Path]) -> list[Path]:

@@ -84,7 +84,7 @@ def confine_zygote(needed: Sequence[Path], hidden: Iterable[Path]) -> dict[str, 
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         rootfs.build_and_enter(needed, hidden)
         in_force["private_root"] = True
-    except OSError:
+    except (OSError, ValueError):
         pass
     os.environ["HOME"] = "/tmp"  # each worker's own /tmp; the caller's home is not there
     return in_force
@@ -133,7 +133,7 @@ def confine_worker(own_mounts: bool) -> dict[str, Any]:
             pass
         try:
             for folder, size in PRIVATE_FOLDERS:
-                mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},nr_inodes=16384,mode=1777")
+                rootfs.fresh_temporary_folder(folder, f"size={size},nr_inodes=16384,mode=1777")
             in_force["private_tmp"] = True
             os.makedirs(os.environ.get("IPYTHONDIR", "/tmp/convgrade-ipython"), exist_ok=True)
             os.chdir("/tmp")

@@ -25,7 +25,7 @@ from grader import sandbox
 from grader.errors import UsageError
 from grader.execute import Execution, Limits, Zygote
 from grader.paths import PROJECT_ROOT, assignments_root
-from grader.pipeline import check_confinement, unconfined_note
+from grader.pipeline import check_confinement, start_zygote, unconfined_note
 from grader.student import StudentProxy
 from tests.conftest import MakeNotebook
 from tests.unprivileged import run_as_nobody
@@ -111,6 +111,19 @@ def probe():
     assert set(found["checkout"]) == {"grader"} | python_below(PROJECT_ROOT)  # the package alone (and a venv there)
     assert set(found["home"]) <= python_below(Path.home())  # of the home folder, only Python's (pyenv's) folder
     assert "mnt" not in found["root"] and "srv" not in found["root"]
+
+
+@ROOT_ONLY
+def test_a_private_folder_inside_what_the_root_binds_is_still_hidden(toy_assignments: Path) -> None:
+    """A batch's output folder, say, that lives inside the virtual environment the workers need."""
+    private = Path(tempfile.mkdtemp(prefix="convgrade-private-", dir=sys.prefix))
+    try:
+        (private / "grades.csv").write_text("alice,100\n")
+        with start_zygote(hidden=(private,)) as zygote:
+            found = probe(zygote, f"import os\ndef probe():\n    return os.listdir({str(private)!r})")
+        assert found == []
+    finally:
+        shutil.rmtree(private)
 
 
 @ROOT_ONLY
@@ -206,8 +219,9 @@ def as_nobody(toy_assignments: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def grade_as_nobody(folder: Path, cells: tuple[str, ...], *options: str,
-                    refuse_namespaces: bool = False) -> tuple[int, str, dict[str, Any] | None]:
+def grade_as_nobody(folder: Path, cells: tuple[str, ...], *options: str, refuse_namespaces: bool = False,
+                    command: tuple[str, ...] = ()) -> tuple[int, str, dict[str, Any] | None]:
+    """`grade [COMMAND] folder/submission.ipynb --results ... OPTIONS` as nobody; its exit status, output, results."""
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(cell) for cell in cells]
     notebook.metadata["convgrade"] = {"assignment": "toy"}
@@ -219,8 +233,9 @@ def grade_as_nobody(folder: Path, cells: tuple[str, ...], *options: str,
     environment = {"HOME": str(folder / "home"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
                    "CONVGRADE_ASSIGNMENTS": str(folder / "assignments"), "CONVGRADE_SECRET": "secret-5c1e-course",
                    "CI_JOB_TOKEN": "token-77ad-ci"}
-    finished = run_as_nobody(["-c", "from grader.cli import main_entry; main_entry()", str(path), "--results",
-                              str(results), *options], environment, folder, refuse_namespaces=refuse_namespaces)
+    arguments = [*command, str(path)] + ([] if command else ["--results", str(results)])
+    finished = run_as_nobody(["-c", "from grader.cli import main_entry; main_entry()", *arguments, *options],
+                             environment, folder, refuse_namespaces=refuse_namespaces)
     document = json.loads(results.read_text()) if results.exists() else None
     return finished.returncode, finished.stdout + finished.stderr, document
 
@@ -292,3 +307,10 @@ def test_without_namespaces_hidden_tests_are_refused_and_public_or_unconfined_st
     isolation = document["extra_data"]["isolation"]
     assert isolation["confined"] is False and isolation["unconfined_allowed"] is True
     assert "graded unconfined (--unconfined)" in output  # the table's notes say so
+
+    gradebook = as_nobody / "gradebook"
+    code, output, _ = grade_as_nobody(as_nobody, (SOLVED_TOY,), "--out", str(gradebook), command=("batch",),
+                                      refuse_namespaces=True)
+    lines = [line for line in output.splitlines() if line.startswith("grade:")]
+    assert code == 2 and len(lines) == 1 and "refusing to run hidden tests" in lines[0], output
+    assert not (gradebook / "gradebook.sqlite").exists() and not (gradebook / "grades.csv").exists()
