@@ -68,15 +68,21 @@ def _grade_parser() -> argparse.ArgumentParser:
                         help=f"exit {int(ExitCode.BELOW_FAIL_UNDER)} when the score is under this percentage")
     parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="the limit for one call into student code (default 10)")
+    parser.add_argument("--unconfined", action="store_true", help=UNCONFINED_HELP)
     return parser
 
 
-def _launch_zygote(hidden: Sequence[Path] = ()) -> tuple[subprocess.Popen[bytes], socket.socket]:
+UNCONFINED_HELP = ("run the hidden tests even where student code cannot be confined (no root, no user namespaces): "
+                   "student code can then read them and the course secret; the results record it")
+
+
+def _launch_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
+                   ) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start the worker zygote before the grader imports torch, so that the two imports overlap."""
     from grader import seeding, zygote
 
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
-    return zygote.launch(hidden)
+    return zygote.launch(hidden, allow_unconfined=allow_unconfined)
 
 
 def _write(path: Path, text: str) -> None:
@@ -87,7 +93,7 @@ def _write(path: Path, text: str) -> None:
 
 def _grade(argv: list[str]) -> int:
     args = _grade_parser().parse_args(argv)
-    launched = _launch_zygote()
+    launched = _launch_zygote(allow_unconfined=args.unconfined)
     from grader.execute import Limits, Zygote
     from grader.pipeline import grade
     from grader.report import classroom, classroom_step_output, gradescope, junit, table
@@ -162,13 +168,15 @@ def _batch(argv: list[str]) -> int:
                         help="skip the students' feedback pages (DIR/feedback/STUDENT.html)")
     parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
                         help="the limit for one call into student code (default 10)")
+    parser.add_argument("--unconfined", action="store_true", help=UNCONFINED_HELP)
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
-    launched = None if args.scheduler else _launch_zygote(hidden=(args.out,))
+    launched = None if args.scheduler else _launch_zygote(hidden=(args.out,), allow_unconfined=args.unconfined)
     from grader.batch import BatchOptions, grade_batch
     from grader.execute import Zygote
+    from grader.pipeline import check_confinement
     from grader.progress import LiveProgress, PlainProgress, log_line
     from grader.report import points
 
@@ -176,6 +184,8 @@ def _batch(argv: list[str]) -> int:
     options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
                            scheduler=args.scheduler, call_timeout=args.call_timeout, feedback=not args.no_feedback)
     with Zygote(launched) if launched else contextlib.nullcontext() as workers:
+        if workers is not None:  # before any submission: one line, rather than a grader error for each
+            check_confinement(workers.isolation(), public_only=False)
         result = grade_batch(args.paths, args.out, options, progress, workers)
     failed = sum(g.failed for g in result.graded)
     print(f"graded {len(result.graded)} ({failed} not graded or with grader errors), "
@@ -256,7 +266,7 @@ def _audit(argv: list[str]) -> int:
     unknown = [n for n in names if n not in known]
     if unknown:
         parser.error(f"unknown assignment {', '.join(unknown)} (known: {', '.join(known) or 'none'})")
-    launched = _launch_zygote()
+    launched = _launch_zygote(allow_unconfined=True)  # the course's own notebooks: no student code
     from grader.audit import AuditOptions, audit, render
     from grader.execute import Limits, Zygote
     from grader.seeding import course_secret

@@ -39,14 +39,18 @@ def make_course_code_importable() -> None:
         sys.path.append(root)
 
 
+def grader_package() -> Path:
+    """The `grader` package's own folder: all of the course's files that workers may see."""
+    return Path(__file__).resolve().parent
+
+
 def private_paths() -> list[Path]:
-    """Hidden from workers: the tests, the reference solutions, the course secret."""
-    paths = [assignments_root(), secret_file().parent, course_code_root() / "reference", PROJECT_ROOT / "reference"]
+    """Never seen by workers: the tests, the reference solutions, the course secret, the checkouts' history.
+    The whitelist root leaves them out already; these are covered even where they lie inside what it binds."""
+    paths = [assignments_root(), secret_file().parent, course_code_root() / "reference", PROJECT_ROOT / "reference",
+             course_code_root() / ".git", PROJECT_ROOT / ".git"]
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         paths.append(Path(reference.origin).parent)
     return sorted({path for path in paths if path.exists()})
 
-
-def read_only_paths() -> list[Path]:
-    return [PROJECT_ROOT, Path(sys.prefix)]

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grader.assignment import POINTS_PER_ASSIGNMENT, Assignment, identify, load_assignment
-from grader.errors import UsageError
+from grader.errors import GraderError, UsageError
+from grader.sandbox import missing_confinement
 from grader.execute import CellOutcome, Execution, Limits, Zygote
 from grader.load import Unusable, load
 from grader.score import Score, TestScore, score
@@ -61,10 +62,33 @@ class GradeResult:
         return tuple(f"{t.name}: {t.detail}" for t in self.tests if t.grader_error)
 
 
-def start_zygote(hidden: Sequence[Path] = ()) -> Zygote:
-    """The process that forks workers; see grader.zygote. `hidden`: more folders workers must not see."""
+def start_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False) -> Zygote:
+    """The process that forks workers; see grader.zygote. `hidden`: more folders workers must not see.
+    `allow_unconfined`: hidden tests may run where confinement is not in force (recorded in every result)."""
     course_secret()  # made first, so that the zygote hides it from workers
-    return Zygote(launch_zygote(hidden))
+    return Zygote(launch_zygote(hidden, allow_unconfined=allow_unconfined))
+
+
+def check_confinement(isolation: Mapping[str, Any], public_only: bool) -> None:
+    """The policy: hidden tests run only in a confined worker (every step of
+    grader.sandbox.CONFINED_BY in force), unless the caller chose --unconfined.
+    Public tests run anyway: they hold nothing a student may not see."""
+    if public_only or isolation.get("confined") is True or isolation.get("unconfined_allowed") is True:
+        return
+    missing = missing_confinement(dict(isolation))
+    raise UsageError(f"refusing to run hidden tests: student code would not be confined on this machine (not in "
+                     f"force: {', '.join(missing)}). Run as root, or enable unprivileged user namespaces "
+                     "(sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; on Ubuntu 24.04 "
+                     "also kernel.apparmor_restrict_unprivileged_userns=0), or pass --public, or --unconfined to "
+                     "grade anyway, which lets student code read the hidden tests and the course secret")
+
+
+def unconfined_note(isolation: Mapping[str, Any], public_only: bool) -> str | None:
+    """The note a result carries when its hidden tests ran without confinement."""
+    if public_only or isolation.get("confined") is True:
+        return None
+    return ("graded unconfined (--unconfined): student code could read the hidden tests and the course secret "
+            f"(not in force: {', '.join(missing_confinement(dict(isolation)))})")
 
 
 def warm_up_autograd() -> None:
@@ -99,6 +123,7 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
     own_zygote = zygote is None
     zygote = zygote or start_zygote()
     try:
+        check_confinement(zygote.isolation(), public_only)
         return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
                       definitions or {}, started)
     finally:
@@ -132,6 +157,12 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
                           in_source=library_convolutions(submission.cells, definition.from_scratch),
                           tampering=tampering(submission.cells) | set(record.evidence.tampering))
     notes = list(submission.notes) + list(record.notes)
+    unconfined = unconfined_note(record.isolation, public_only) if record.isolation else None
+    if unconfined is not None and record.isolation.get("unconfined_allowed") is not True:
+        # The zygote's probe promised confinement, but this worker's steps failed: no score rests on it.
+        raise GraderError(f"{path}: not graded: its worker was not confined, although the zygote's probe was "
+                          f"({unconfined.split('(not in force: ')[1]}")
+    notes += [unconfined] if unconfined else []
     notes += [f"cell {c.index + 1}: {c.status}: {c.message}" for c in record.cells if c.status != "ok"]
     broken = [t.name for t in scored.tests if t.grader_error]
     reason = (f"not graded: a grader error in {', '.join(broken)} (the test failed on its own code, not on "

@@ -1,138 +1,173 @@
 """Confinement for the processes that hold student code.
 
-Two layers. The zygote (which forks every worker) gives up the network and the
-view of the grader's private files once, at start. Each worker then gets its
-own session and PID namespace (so killing it kills everything it started),
-resource limits, and an unprivileged user. Every step reports whether it took
-effect, because the results must record the isolation actually in force, not
-the isolation intended.
+Two layers. The zygote (which forks every worker) confines itself once, at
+start: a user namespace when it is not root (the invoking user is root only
+inside it), no network, and a root filesystem that holds only what Python and
+torch need (grader.rootfs). Each worker then gets, in its fork: its own PID
+namespace with its own /proc (so killing it kills everything it started, and
+it sees no other process), its own mount and IPC namespaces with fresh /tmp,
+/var/tmp and /dev/shm, resource limits, no privileges (`nobody`, or no
+capabilities inside the user namespace), and a seccomp filter that refuses
+new processes. Every step reports whether it took effect, because the results
+must record the isolation actually in force, not the isolation intended.
+
+"Confined" means every key of CONFINED_BY is in force; hidden tests run only
+then (see grader.pipeline).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import errno
 import os
 import pwd
 import resource
 import signal
-import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-CLONE_NEWPID = 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 8192, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE = 1, 38, 4
+from grader import mounts, rootfs
+from grader.mounts import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_THREAD,
+                           MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, mount)
+
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 UNPRIVILEGED_USER = "nobody"
+# Together they keep the secret, the hidden tests, the host, the network and every other student out of reach.
+CONFINED_BY = ("private_root", "network_namespace", "pid_namespace", "private_proc", "ipc_namespace",
+               "private_tmp", "privileges_dropped", "process_limit")
+PRIVATE_FOLDERS = (("/tmp", "256m"), ("/var/tmp", "64m"), ("/dev/shm", "64m"))
+# Refused to student code: new processes and programs, and every way back out of the namespaces and mounts.
+REFUSED_CALLS = ("fork", "vfork", "execve", "execveat", "unshare", "setns", "mount", "umount2", "pivot_root",
+                 "chroot", "ptrace", "process_vm_readv", "process_vm_writev", "open_tree", "move_mount", "fsopen",
+                 "fsmount", "fspick", "mount_setattr")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_user_namespace_of: str | None = None      # the invoking user, when the zygote entered a user namespace
+_nobody: tuple[int, int] | None = None      # resolved before the new root hides /etc's databases
+_dropped: list[str | None] = []             # drop_privileges' answer, once it has run in this process
 
 
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"{what}: {os.strerror(errno)}")
-
-
-def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    _check(_libc.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
-                       data and data.encode()), f"mount {target}")
+def missing_confinement(isolation: dict[str, Any]) -> list[str]:
+    """The steps of CONFINED_BY that are not in force; [] when confined."""
+    return [key for key in CONFINED_BY if isolation.get(key) is not True]
 
 
 def die_with_parent() -> None:
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    mounts.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def confine_zygote(hidden: Iterable[Path], read_only: Iterable[Path]) -> dict[str, bool]:
-    """Leave the network, hide `hidden` behind empty directories, and make
-    `read_only` unwritable, for this process and every worker it forks.
+def make_undumpable() -> None:
+    """No process of the same user may ptrace this one or read its memory, environment or command line."""
+    mounts.prctl(PR_SET_DUMPABLE, 0)
 
-    Must run before any thread starts. Where the kernel or our privileges
-    refuse a step, the step is skipped and reported as not in force.
+
+def confine_zygote(needed: Sequence[Path], hidden: Iterable[Path]) -> dict[str, Any]:
+    """Enter a user namespace when unprivileged, leave the network, and make
+    the whitelist root (`needed`, read-only) this process's whole filesystem,
+    for it and every worker it forks.
+
+    Must run before any thread starts: unshare refuses threaded processes.
+    Where the kernel or our privileges refuse a step, the step is skipped and
+    reported as not in force.
     """
-    in_force = {"network_namespace": False, "hidden_files": False, "read_only_grader": False}
-    try:
-        _check(_libc.unshare(CLONE_NEWNET), "unshare network")
-        in_force["network_namespace"] = True
-    except OSError:
-        pass
-    try:
-        _check(_libc.unshare(CLONE_NEWNS), "unshare mounts")
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    except OSError:
-        return in_force
-    try:
-        _make_traversable([Path(p) for p in [sys.prefix, sys.base_prefix, *sys.path] if p and os.path.exists(p)])
-        in_force["python_readable_by_worker"] = True
-    except OSError:
-        in_force["python_readable_by_worker"] = False
-    try:
-        for path in hidden:
-            if path.is_dir():
-                _mount("tmpfs", str(path), "tmpfs", MS_NOSUID | MS_NODEV, "size=1k,mode=0555")
-            elif path.exists():
-                _mount("/dev/null", str(path), None, MS_BIND)
-        in_force["hidden_files"] = True
-    except OSError:
-        pass
-    try:
-        for path in read_only:
-            _mount(str(path), str(path), None, MS_BIND | MS_REC)
-            _mount(None, str(path), None, MS_BIND | MS_REMOUNT | MS_RDONLY)
-        in_force["read_only_grader"] = True
-    except OSError:
-        pass
-    in_force["private_tmp"] = False
-    if not any(Path(p).resolve().is_relative_to("/tmp") for p in [sys.prefix, sys.base_prefix, *sys.path] if p):
+    global _nobody
+    in_force: dict[str, Any] = {"user_namespace": _enter_user_namespace() if os.geteuid() != 0 else False,
+                                "network_namespace": mounts.try_unshare(CLONE_NEWNET), "private_root": False}
+    if os.geteuid() == 0 and _user_namespace_of is None:
         try:
-            # What one worker writes to /tmp, no later process reads.
-            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
-            in_force["private_tmp"] = True
-        except OSError:
+            entry = pwd.getpwnam(UNPRIVILEGED_USER)
+            _nobody = (entry.pw_uid, entry.pw_gid)
+        except KeyError:
             pass
+    try:
+        mounts.unshare(CLONE_NEWNS)
+        mount(None, "/", None, MS_REC | MS_PRIVATE)
+        rootfs.build_and_enter(needed, hidden)
+        in_force["private_root"] = True
+    except (OSError, ValueError):
+        pass
+    os.environ["HOME"] = "/tmp"  # each worker's own /tmp; the caller's home is not there
     return in_force
 
 
-def _make_traversable(needed: list[Path]) -> None:
-    """Let the unprivileged worker reach Python's files under a closed
-    directory (pyenv under /root, mode 700): cover each closed ancestor with an
-    open, empty tmpfs and move back only the children on the needed paths.
-    Everything else in that directory (root's home, its secrets) disappears."""
-    closed: dict[Path, set[str]] = {}
-    for path in needed:
-        resolved = path.resolve()
-        for ancestor in reversed(resolved.parents):
-            if not os.stat(ancestor).st_mode & 0o001:
-                child = resolved.relative_to(ancestor).parts[0]
-                closed.setdefault(ancestor, set()).add(child)
-    if not closed:
-        return
-    stash = Path("/dev/shm")
-    _mount("tmpfs", str(stash), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0700")
-    for directory, children in sorted(closed.items(), key=lambda item: len(item[0].parts)):
-        saved = []
-        for number, child in enumerate(sorted(children)):
-            holder = stash / f"{len(directory.parts)}-{number}"
-            holder.mkdir()
-            _mount(str(directory / child), str(holder), None, MS_BIND | MS_REC)
-            saved.append((holder, child))
-        _mount("tmpfs", str(directory), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-        for holder, child in saved:
-            (directory / child).mkdir()
-            _mount(str(holder), str(directory / child), None, MS_MOVE)
-
-
-def enter_pid_namespace() -> bool:
-    """The next child becomes PID 1 of a new namespace: when it dies, the
-    kernel kills every process it left behind, daemons included."""
+def _enter_user_namespace() -> bool:
+    """Map the invoking user to root inside a new user namespace (no other
+    user exists there, and setgroups is denied), which lets an unprivileged
+    grader build namespaces and mounts; outside, every process still runs as
+    the invoking user."""
+    global _user_namespace_of
+    uid, gid = os.getuid(), os.getgid()
     try:
-        _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
-        return True
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = str(uid)
+    try:
+        mounts.unshare(CLONE_NEWUSER)
+        Path("/proc/self/setgroups").write_text("deny")
+        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
     except OSError:
         return False
+    _user_namespace_of = name
+    return True
+
+
+def enter_worker_namespaces() -> dict[str, bool]:
+    """In the forked worker, before its last fork: the next child is PID 1 of
+    a new PID namespace (when it dies, the kernel kills every process it left
+    behind), with mounts and System V IPC of its own."""
+    return {"pid_namespace": mounts.try_unshare(CLONE_NEWPID), "mount_namespace": mounts.try_unshare(CLONE_NEWNS),
+            "ipc_namespace": mounts.try_unshare(CLONE_NEWIPC)}
+
+
+def confine_worker(own_mounts: bool) -> dict[str, Any]:
+    """In the worker proper, PID 1 of its namespace: a /proc of its own PID
+    namespace, fresh temporary folders, then no privileges and no new processes.
+    `own_mounts`: whether it has a mount namespace of its own (else nothing is mounted)."""
+    in_force: dict[str, Any] = {"private_proc": False, "private_tmp": False}
+    if own_mounts:
+        try:
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            in_force["private_proc"] = True
+        except OSError:
+            pass
+        try:
+            for folder, size in PRIVATE_FOLDERS:
+                rootfs.fresh_temporary_folder(folder, f"size={size},nr_inodes=16384,mode=1777")
+            in_force["private_tmp"] = True
+            os.makedirs(os.environ.get("IPYTHONDIR", "/tmp/convgrade-ipython"), exist_ok=True)
+            os.chdir("/tmp")
+        except OSError:
+            pass
+    user = drop_privileges()
+    in_force["user"] = user
+    in_force["privileges_dropped"] = user is not None
+    in_force["process_limit"] = forbid_new_processes()
+    return in_force
+
+
+def forbid_new_processes() -> bool:
+    """A seccomp filter: fork, vfork, clone without CLONE_THREAD and exec are
+    refused (EPERM), threads still start (clone3 answers ENOSYS, so the C
+    library falls back to clone, whose flags the filter can read). Deterministic,
+    unlike RLIMIT_NPROC, which counts every process of the user, other workers' too."""
+    try:
+        import pyseccomp as seccomp
+    except (ImportError, OSError):  # OSError: libseccomp.so.2 is missing
+        return False
+    try:
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        for name in REFUSED_CALLS:
+            try:
+                rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
+            except (RuntimeError, ValueError, OSError):
+                pass  # a call this architecture or libseccomp does not have
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        rules.load()
+    except (RuntimeError, ValueError, OSError):
+        return False
+    return True
 
 
 def limit_resources(memory_bytes: int) -> dict[str, int]:
@@ -154,15 +189,35 @@ def _mapped_bytes() -> int:
 
 
 def drop_privileges() -> str | None:
-    """Become `nobody` when running as root; returns the user now in force
-    (None when we stay as the invoking, already unprivileged, user)."""
-    _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if os.geteuid() != 0:
-        return None
-    entry = pwd.getpwnam(UNPRIVILEGED_USER)
-    os.setgroups([])
-    os.setgid(entry.pw_gid)
-    os.setuid(entry.pw_uid)
-    # Not dumpable: another process of `nobody` cannot ptrace or read this one's memory.
-    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    return UNPRIVILEGED_USER
+    """Become `nobody` when running as root, or give up every capability
+    inside the user namespace; returns the user now in force (None when we
+    stay the invoking, unprivileged user with nothing more to give up).
+    Idempotent: the worker calls it again after confine_worker has."""
+    if _dropped:
+        return _dropped[0]
+    mounts.prctl(PR_SET_NO_NEW_PRIVS, 1)
+    user: str | None = None
+    if _user_namespace_of is not None:
+        if _drop_capabilities():
+            user = f"{_user_namespace_of} (in a user namespace, no capabilities)"
+    elif os.geteuid() == 0:
+        uid, gid = _nobody or (pwd.getpwnam(UNPRIVILEGED_USER).pw_uid, pwd.getpwnam(UNPRIVILEGED_USER).pw_gid)
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        user = UNPRIVILEGED_USER
+    make_undumpable()
+    _dropped.append(user)
+    return user
+
+
+def _drop_capabilities() -> bool:
+    for capability in range(64):
+        mounts.prctl(PR_CAPBSET_DROP, capability)  # past the last capability it fails, harmlessly
+    mounts.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    try:
+        mounts.capset_empty()
+    except OSError:
+        return False
+    status = Path("/proc/self/status").read_text()
+    return all(f"{field}:\t0000000000000000" in status for field in ("CapEff", "CapPrm", "CapBnd"))

@@ -2,9 +2,11 @@
 
 The grader starts it with a fresh `exec` and a scrubbed environment, so it
 holds none of the grader's memory: no hidden tests, no course secret. It
-confines itself (no network, private files hidden), imports the heavy
-libraries, and then forks one worker per request. Forking from here is what
-keeps a submission from paying torch's import time.
+confines itself (a user namespace when unprivileged, no network, a root
+filesystem that holds only Python, torch and the grader package), imports the
+heavy libraries, and then forks one worker per request, which confines itself
+further (see grader.sandbox). Forking from here is what keeps a submission
+from paying torch's import time.
 
 Protocol, over the socket passed as the first argument: the zygote sends
 `{"ready": isolation}`; each request is a spawn settings message carrying the
@@ -24,44 +26,58 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from grader import sandbox
-from grader.paths import PROJECT_ROOT, private_paths, read_only_paths
+from grader import rootfs, sandbox
+from grader.paths import PROJECT_ROOT, grader_package, private_paths
 
 
-_PASSED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH", "CUDA_VISIBLE_DEVICES",
-                       "VIRTUAL_ENV")
+_PASSED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
 
 
-def launch(hidden: Sequence[Path] = ()) -> tuple[subprocess.Popen[bytes], socket.socket]:
+def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
+           ) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start a zygote (grader side); returns the process and its control socket.
 
     A fresh exec with only a few environment variables: the zygote, and so
     every worker, holds nothing of the grader's memory or environment.
-    `hidden`: more folders its workers must not see (a batch's gradebook).
+    `hidden`: more folders its workers must not see (a batch's gradebook),
+    covered even where they lie inside what the whitelist root binds.
+    `allow_unconfined`: the caller runs hidden tests without confinement on
+    purpose (--unconfined); every result records it.
     """
+    if os.geteuid() != 0:
+        # The grader holds the secret: a process of the same user may not ptrace it or read its /proc files.
+        sandbox.make_undumpable()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     hide = private_paths() + [path.resolve() for path in hidden if path.exists()]
-    paths = json.dumps({"hidden": [str(p) for p in hide], "read_only": [str(p) for p in read_only_paths()]})
+    paths = json.dumps({"hidden": [str(p) for p in hide], "allow_unconfined": allow_unconfined})
     environment = {key: os.environ[key] for key in _PASSED_ENVIRONMENT if key in os.environ}
     environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
-    environment["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + [environment.get("PYTHONPATH", "")])
+    # The grader package's parent alone: never the caller's PYTHONPATH, which may name the course's checkout.
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
     process = subprocess.Popen(
-        [sys.executable, "-m", "grader.zygote", str(theirs.fileno()), paths],
+        [sys.executable, "-m", "grader.zygote", str(theirs.fileno())],
         pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL, cwd="/")
     theirs.close()
+    # On the socket, not the command line: every worker's /proc/self/cmdline is the zygote's.
+    ours.sendall(paths.encode() + b"\n")
     return process, ours
 
 
 def main(argv: list[str]) -> None:
     sandbox.die_with_parent()
     control = socket.socket(fileno=int(argv[0]))
-    paths = json.loads(argv[1])
+    paths = json.loads(_read_line(control))
     # Confine before anything starts a thread: unshare refuses threaded processes.
     isolation: dict[str, Any] = sandbox.confine_zygote(
-        hidden=[Path(p) for p in paths["hidden"]], read_only=[Path(p) for p in paths["read_only"]])
+        needed=rootfs.python_paths(grader_package()), hidden=[Path(p) for p in paths["hidden"]])
+    isolation.update(_probe_worker())
+    isolation["confined"] = not sandbox.missing_confinement(isolation)
+    if paths["allow_unconfined"] and not isolation["confined"]:
+        isolation["unconfined_allowed"] = True
 
     import numpy  # noqa: F401 - imported once here so no worker pays for it
+    import pyseccomp  # noqa: F401
     import torch  # noqa: F401
     from grader import worker
 
@@ -87,6 +103,53 @@ def main(argv: list[str]) -> None:
         wire.send(control, {"pid": pid})
 
 
+def _read_line(control: socket.socket) -> bytes:
+    received = b""
+    while not received.endswith(b"\n"):
+        chunk = control.recv(1)  # byte by byte: what follows the line is the grader's next message
+        if not chunk:
+            os._exit(0)
+        received += chunk
+    return received
+
+
+def _probe_worker() -> dict[str, Any]:
+    """What a worker's own confinement steps achieve on this kernel, tried
+    once in a throwaway fork before any student code runs, so that the
+    decision to run hidden tests rests on the isolation actually in force."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(reading)
+            os.write(writing, json.dumps(_confined_worker()).encode())
+        finally:
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        report = pipe.read()
+    os.waitpid(pid, 0)
+    probed = json.loads(report) if report else {}
+    return {key: probed.get(key, False) for key in ("pid_namespace", "ipc_namespace", "private_proc", "private_tmp",
+                                                    "privileges_dropped", "process_limit")}
+
+
+def _confined_worker(leader_closes: Sequence[int] = ()) -> dict[str, Any]:
+    """The worker's confinement: returns in the worker proper (PID 1 of its
+    own namespace) with the isolation in force. The session leader above it
+    closes `leader_closes`, waits for the worker, and exits with its status."""
+    in_force: dict[str, Any] = sandbox.enter_worker_namespaces()
+    child = os.fork()
+    if child:
+        for fd in leader_closes:
+            os.close(fd)
+        _, status = os.waitpid(child, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    sandbox.die_with_parent()
+    in_force.update(sandbox.confine_worker(own_mounts=in_force.pop("mount_namespace")))
+    return in_force
+
+
 def _become_worker(fds: list[int], settings: dict[str, Any], isolation: dict[str, Any]) -> None:
     """Runs in the forked child: its own session, then a PID namespace whose
     init is the worker proper, so killing this session kills all of it."""
@@ -94,17 +157,11 @@ def _become_worker(fds: list[int], settings: dict[str, Any], isolation: dict[str
         os.setsid()
         sandbox.die_with_parent()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        in_pid_namespace = sandbox.enter_pid_namespace()
-        child = os.fork()
-        if child:
-            for fd in fds:
-                os.close(fd)
-            _, status = os.waitpid(child, 0)
-            os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-        sandbox.die_with_parent()
+        in_force = {**isolation, **_confined_worker(leader_closes=fds)}
+        in_force["confined"] = not sandbox.missing_confinement(in_force)
         from grader import worker
 
-        worker.serve(socket.socket(fileno=fds[0]), fds[1], settings, {**isolation, "pid_namespace": in_pid_namespace})
+        worker.serve(socket.socket(fileno=fds[0]), fds[1], settings, in_force)
     except BaseException:
         traceback.print_exc()  # reaches a terminal only under CONVGRADE_DEBUG
     finally:

@@ -10,7 +10,8 @@ SOURCE="$ROOT/source"
 export DEBIAN_FRONTEND=noninteractive
 
 apt-get update
-apt-get install -y --no-install-recommends python3 python3-pip python3-venv
+# libseccomp2: the workers' filter that refuses new processes (the grader's pyseccomp loads it).
+apt-get install -y --no-install-recommends python3 python3-pip python3-venv libseccomp2
 PYTHON=python3
 # The grader needs Python 3.11 or newer (tomllib); Ubuntu 22.04's python3 is 3.10.
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
@@ -24,7 +25,9 @@ fi
 "$ROOT/venv/bin/python" -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 "$ROOT/venv/bin/python" -m pip install --quiet "$SOURCE/convgrade"
 
-chmod 0700 "$SOURCE/secret"
-chmod 0600 "$SOURCE/secret/course_secret"
+# The bundle (hidden tests, reference solutions, the secret) readable by root alone. Student code never
+# sees /autograder/source anyway (the workers' root holds only Python, torch and the installed grader);
+# this holds where namespaces are refused too, since workers run as nobody.
+chmod -R go-rwx "$SOURCE"
 # Fail here, while the staff build the image, rather than on the first student's upload.
 CONVGRADE_ASSIGNMENTS="$SOURCE/convgrade/assignments" "$ROOT/venv/bin/grade" list

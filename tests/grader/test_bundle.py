@@ -201,3 +201,40 @@ def test_run_autograder_fails_on_a_grader_error_instead_of_recording_a_lower_sco
         run_autograder(broken_bundle, broken_toy / "toy" / "toy.ipynb")  # it asserts a zero exit status
     results = json.loads((broken_bundle / "results" / "results.json").read_text())
     assert "score" not in results and results["extra_data"]["status"] == "error"
+
+
+def test_setup_leaves_the_unpacked_bundle_readable_by_its_owner_alone(autograder: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(autograder / "source", source)
+    assert any(path.stat().st_mode & 0o077 for path in source.rglob("*"))  # unzip keeps the zip's 0644
+    lines = [line for line in (PROJECT_ROOT / "ci" / "gradescope" / "setup.sh").read_text().splitlines()
+             if line.startswith("chmod ")]
+    assert lines, "setup.sh changes no permissions"
+    subprocess.run(["bash", "-euc", "\n".join(lines)], env={**os.environ, "SOURCE": str(source)}, check=True)
+    assert [path for path in [source, *source.rglob("*")] if path.stat().st_mode & 0o077] == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the workers' whitelist root needs root (or user namespaces)")
+def test_run_autograder_hides_the_bundle_from_student_code(autograder: Path, make_notebook: MakeNotebook) -> None:
+    source = autograder / "source"
+    hostile = make_notebook(ZEROS_CORR2D, f"""
+import os, sys
+sys.path[:0] = [{str(source / PROJECT)!r}, {str(source / PROJECT / 'assignments' / 'toy')!r}]
+seen = {{}}
+for name, path in {{'source': {str(source)!r}, 'secret': {str(source / SECRET)!r},
+                   'hidden tests': {str(source / PROJECT / 'assignments' / 'toy' / 'hidden_tests.py')!r}}}.items():
+    seen[name] = os.path.exists(path)
+for module in ('reference', 'hidden_tests'):
+    try:
+        __import__(module)
+        seen[module] = 'imported'
+    except ImportError:
+        seen[module] = 'absent'
+print('SEEN', seen)
+""", assignment="toy")
+    results = run_autograder(autograder, hostile)
+    assert results["score"] <= 40.0  # no more than the wrong answer scores with no trick: it gained nothing
+    seen = results["extra_data"]["student_output"].split("SEEN ", 1)[1].splitlines()[0]
+    assert seen == ("{'source': False, 'secret': False, 'hidden tests': False, 'reference': 'absent', "
+                    "'hidden_tests': 'absent'}")
+    assert results["extra_data"]["isolation"]["confined"] is True

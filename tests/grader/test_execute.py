@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -139,7 +137,7 @@ def test_isolation_in_force_is_recorded(zygote: Zygote) -> None:
         student.call("f")
         isolation = execution.record().isolation
     assert isolation["user"] == "nobody"
-    assert isolation["network_namespace"] and isolation["pid_namespace"] and isolation["hidden_files"]
+    assert isolation["network_namespace"] and isolation["pid_namespace"] and isolation["private_root"]
     assert isolation["memory_cap_bytes"] > 0
 
 
