@@ -8,12 +8,15 @@ the safe outcome on that. Grading as an unprivileged user runs `grade` as
 from __future__ import annotations
 
 import ast
+import errno
 import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,7 +98,7 @@ def probe():
     try:
         subprocess.run(['git', '-C', {str(PROJECT_ROOT)!r}, 'show', 'HEAD:README.md'], capture_output=True)
         seen['git ran'] = True
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: the guard refuses it before the kernel would
         seen['git ran'] = False
     try:
         import reference
@@ -148,10 +151,11 @@ def probe():
 
 @ROOT_ONLY
 def test_no_new_process_starts_but_threads_do(zygote: Zygote) -> None:
+    # Two layers refuse a process: the guard's audit hook (RuntimeError) and, below it, seccomp (EPERM).
     found = probe(zygote, """
 import os, subprocess, torch
 def probe():
-    started, refused = 0, []
+    started, refused = 0, set()
     for _ in range(300):
         try:
             if os.fork() == 0:
@@ -159,21 +163,56 @@ def probe():
                 time.sleep(60)
                 os._exit(0)
             started += 1
-        except OSError as error:
-            refused.append(error.errno)
+        except (OSError, RuntimeError) as error:
+            refused.add(type(error).__name__)
     try:
         subprocess.Popen(['sleep', '60'])
         popen = 'started'
-    except OSError:
+    except (OSError, RuntimeError):
         popen = 'refused'
     torch.set_num_threads(2)
     product = float((torch.ones(512, 512) @ torch.ones(512, 512)).sum())
     threads = int(next(l for l in open('/proc/self/status') if l.startswith('Threads:')).split()[1])
-    return {'started': started, 'refused': len(set(refused)), 'popen': popen, 'threads': threads,
+    return {'started': started, 'refused': len(refused), 'popen': popen, 'threads': threads,
             'product': product}
 """)
     assert found["started"] == 0 and found["refused"] == 1 and found["popen"] == "refused"
     assert found["threads"] >= 2 and found["product"] == 512.0 ** 3  # torch's intra-op pool still starts
+
+
+def test_the_seccomp_filter_alone_refuses_processes_and_allows_threads() -> None:
+    """The kernel layer on its own, as if student code had got past the guard."""
+    reading, writing = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        outcome: dict[str, object] = {}
+        try:
+            outcome["installed"] = sandbox.forbid_new_processes()
+            try:
+                child = os.fork()
+                if child == 0:
+                    os._exit(0)
+                outcome["fork"] = "started"
+            except OSError as error:
+                outcome["fork"] = error.errno
+            try:
+                subprocess.Popen(["true"])
+                outcome["popen"] = "started"
+            except OSError as error:
+                outcome["popen"] = error.errno
+            ran: list[bool] = []
+            thread = threading.Thread(target=lambda: ran.append(True))
+            thread.start()
+            thread.join()
+            outcome["thread"] = ran == [True]
+        finally:
+            os.write(writing, json.dumps(outcome).encode())
+            os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading, "rb") as pipe:
+        outcome = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    assert outcome == {"installed": True, "fork": errno.EPERM, "popen": errno.EPERM, "thread": True}
 
 
 @ROOT_ONLY
