@@ -65,13 +65,13 @@ ANY = Bounds()
 REPLY = Bounds(message_bytes=16 << 20, document_bytes=2 << 20)
 
 
-def encode(value: Any) -> bytes:
-    """The message for `value`; WireError if it is not plain data or is over a limit,
-    so that a sender learns of it before the reader refuses it."""
+def encode(value: Any, bounds: Bounds = ANY) -> bytes:
+    """The message for `value`; WireError if it is not plain data or is over a bound
+    (`bounds`: the reader's), so that a sender learns of it before the reader refuses it."""
     buffers: list[bytes] = []
     document = json.dumps(_to_json(value, buffers, 0), allow_nan=True, separators=(",", ":")).encode()
     payload = b"".join(buffers)
-    _check_lengths(len(document) + len(payload), len(document), ANY)
+    _check_lengths(len(document) + len(payload), len(document), bounds)
     _check_document(document)
     return _HEADER.pack(len(document) + len(payload), len(document)) + document + payload
 

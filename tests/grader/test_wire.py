@@ -486,6 +486,13 @@ def test_a_value_over_a_limit_is_refused_when_encoded(make: Any) -> None:
         wire.encode({"value": make()})
 
 
+def test_a_sender_can_check_a_message_against_its_reader_s_bounds() -> None:
+    value = {"output": "x" * (wire.REPLY.document_bytes + 1)}
+    assert wire.decode(wire.encode(value)) == value  # within any message's bounds
+    with pytest.raises(wire.WireError, match="over the limit"):
+        wire.encode(value, wire.REPLY)
+
+
 def test_a_value_nested_deeper_than_the_limit_is_a_wire_error_not_a_recursion_error() -> None:
     value: Any = 0
     for _ in range(10 * sys.getrecursionlimit()):
