@@ -22,7 +22,9 @@ import torch
 # Enough to see what went wrong, small enough for a batch to keep every result in memory.
 MAX_SIDE = 64           # of each of the last two dimensions
 MAX_LEADING = 4         # of each dimension before them
+MAX_PLANES = 16         # of all of them together: a tensor of many dimensions must not keep 4 ** n planes
 MAX_PER_TEST = 16       # a test that compares in a loop keeps its last ones, the failure among them
+MAX_VALUES_PER_TEST = 1 << 18   # values kept by one test's comparisons together (2 MiB of float64)
 
 VERDICTS = ("match", "not_a_tensor", "wrong_shape", "not_floating", "wrong_values")
 
@@ -98,17 +100,35 @@ def record(label: str, verdict: str, expected: torch.Tensor | tuple[int, ...], a
         del collected[0]
     collected.append(Comparison(label, verdict, expected_shape, actual_shape, expected_value, actual_value,
                                 rtol, atol, expected_cut or actual_cut))
+    while len(collected) > 1 and sum(_values_kept(c) for c in collected) > MAX_VALUES_PER_TEST:
+        del collected[0]
 
 
 def _snapshot(tensor: torch.Tensor) -> tuple[torch.Tensor, bool]:
     """A small detached float64 CPU copy of the tensor's start, and whether it was cut."""
-    leading = tuple(slice(0, MAX_LEADING) for _ in range(max(tensor.dim() - 2, 0)))
+    leading = tuple(slice(0, n) for n in _leading_kept(tuple(tensor.shape[:-2])))
     trailing = tuple(slice(0, MAX_SIDE) for _ in range(min(tensor.dim(), 2)))
     kept = tensor.detach()[leading + trailing]   # cut before copying, so a large tensor costs no more
     truncated = tuple(kept.shape) != tuple(tensor.shape)
     if kept.is_complex():
         kept = kept.abs()                        # a heatmap can show only one real number per cell
     return kept.to(device="cpu", dtype=torch.float64, copy=True), truncated
+
+
+def _values_kept(comparison: Comparison) -> int:
+    return sum(t.numel() for t in (comparison.expected, comparison.actual) if t is not None)
+
+
+def _leading_kept(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """How much of each leading dimension to keep: MAX_LEADING of each, the
+    last ones first, while the planes kept number at most MAX_PLANES."""
+    kept: list[int] = []
+    planes = 1
+    for size in reversed(shape):
+        keep = max(1, min(size, MAX_LEADING, MAX_PLANES // planes))
+        kept.append(keep)
+        planes *= keep
+    return tuple(reversed(kept))
 
 
 def _same(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:

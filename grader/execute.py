@@ -23,7 +23,17 @@ from typing import Any
 
 from grader import wire, zygote
 from grader.evidence import Evidence, EvidenceLog
+from grader.quote import QUOTE_LIMIT, cut
 from grader.testkit import StudentFailure
+
+# What the grader keeps of the text a worker sends: a worker is student code, so
+# these are enforced here whatever the worker's own bounds.
+OUTPUT_PER_REPLY = 20_000 + 100     # a worker captures 20,000 characters of output per cell or call
+OUTPUT_IN_ALL = 100_000             # a submission's whole output, in results.json
+MAX_NOTES = 100
+CONTROL = wire.Bounds(message_bytes=1 << 16, document_bytes=1 << 16)  # from the zygote, and a worker's first
+ZYGOTE_START_SECONDS = 300.0        # it imports torch, on a machine that may be busy
+ZYGOTE_SPAWN_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +87,13 @@ class Zygote:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             evidence_ours, evidence_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
+                self._control.settimeout(ZYGOTE_SPAWN_SECONDS)
                 socket.send_fds(self._control, [wire.encode(dict(settings))],
                                 [theirs.fileno(), evidence_theirs.fileno()])
-                pid = int(wire.receive(self._control)["pid"])
-            except (EOFError, OSError, wire.WireError) as error:
+                reply = wire.receive(self._control, deadline=time.monotonic() + ZYGOTE_SPAWN_SECONDS,
+                                     bounds=CONTROL)
+                pid = int(reply["pid"])
+            except (EOFError, OSError, wire.WireError, KeyError, TypeError, ValueError) as error:
                 ours.close()
                 evidence_ours.close()
                 raise RuntimeError(f"the worker zygote stopped answering: {error}") from None
@@ -95,10 +108,11 @@ class Zygote:
     def _ready(self) -> Mapping[str, Any]:
         if self._isolation is None:
             try:
-                ready = wire.receive(self._control)
-            except (EOFError, OSError, wire.WireError) as error:
+                ready = wire.receive(self._control, deadline=time.monotonic() + ZYGOTE_START_SECONDS,
+                                     bounds=CONTROL)
+                self._isolation = dict(ready["ready"])
+            except (EOFError, OSError, wire.WireError, KeyError, TypeError, ValueError) as error:
                 raise RuntimeError(f"the worker zygote failed to start: {error}") from None
-            self._isolation = dict(ready["ready"])
         return self._isolation
 
     def close(self) -> None:
@@ -133,6 +147,7 @@ class Execution:
         self._outcomes: dict[int, CellOutcome] = {}
         self._notes: list[str] = []
         self._output: list[str] = []
+        self._output_size = 0
         self._hung: dict[str, str] = {}
         self._restarts = 0
         self._timeouts = 0
@@ -158,7 +173,7 @@ class Execution:
         self._calls += 1
         reply = self._exchange({"op": "perform", "request": request, "call": self._calls}, timeout,
                                f"call to {name}")
-        answered = reply is not _TIMED_OUT and reply is not _CRASHED
+        answered = reply is not _TIMED_OUT and reply is not _CRASHED and not isinstance(reply, _Unsendable)
         self._evidence.drain(sealed=(self._calls, f"call to {name}") if answered else None)
         if reply is _TIMED_OUT:
             self._timeouts += 1
@@ -167,6 +182,12 @@ class Execution:
         if reply is _CRASHED:
             self._crashes += 1
             raise StudentFailure("crashed", f"{name} crashed its process (out of memory, or os._exit?)")
+        if isinstance(reply, _Refused):
+            self._crashes += 1
+            raise StudentFailure("crashed", f"the worker running {name} sent a reply the grader refuses "
+                                            f"({reply.reason}); a fresh worker runs the rest")
+        if isinstance(reply, _Unsendable):
+            raise StudentFailure("crashed", f"{name} was not run: its request is too large ({reply.reason})")
         return reply
 
     def record(self) -> ExecutionRecord:
@@ -197,21 +218,24 @@ class Execution:
             return False
         reply = self._exchange({"op": "cell", "source": self._cells[index]}, timeout, f"cell {index + 1}",
                                replaying=replaying)
-        if reply is _TIMED_OUT or reply is _CRASHED:
-            status = "timeout" if reply is _TIMED_OUT else "crashed"
-            if status == "timeout":
-                self._timeouts += 1
-            else:
-                self._crashes += 1
-            message = (f"did not finish within {timeout:g} s" if status == "timeout"
-                       else "ended its process (os._exit, a crash, or out of memory)")
-            self._outcomes[index] = CellOutcome(index, status, message)
+        if reply is _TIMED_OUT:
+            self._timeouts += 1
+            self._outcomes[index] = CellOutcome(index, "timeout", f"did not finish within {timeout:g} s")
+            return False
+        if isinstance(reply, _Unsendable):
+            self._outcomes[index] = CellOutcome(index, "error", f"not run: the cell is too large ({reply.reason})")
+            return False
+        if reply is _CRASHED or isinstance(reply, _Refused):
+            self._crashes += 1
+            message = ("ended its process (os._exit, a crash, or out of memory)" if reply is _CRASHED
+                       else f"its worker sent a reply the grader refuses ({reply.reason})")
+            self._outcomes[index] = CellOutcome(index, "crashed", message)
             return False
         if not replaying:
             ok = reply.get("ok") is True
             error = reply.get("error")
             self._outcomes[index] = CellOutcome(index, "ok" if ok else "error",
-                                                "" if ok else str(error)[:400])
+                                                "" if ok else cut(str(error), QUOTE_LIMIT))
         return True
 
     def _exchange(self, message: dict[str, Any], timeout: float, what: str, *, replaying: bool = False) -> Any:
@@ -219,37 +243,58 @@ class Execution:
             return _CRASHED
         assert self._worker is not None
         _, sock = self._worker
+        # One deadline for the request and the whole reply: a worker that writes
+        # its reply a byte at a time must not stretch the call past its timeout.
+        deadline = time.monotonic() + timeout
+        try:
+            request = wire.encode(message)
+        except wire.WireError as error:  # a request the worker could not read: its cell is that big
+            return _Unsendable(cut(str(error), QUOTE_LIMIT))
         sock.settimeout(timeout)
         try:
-            wire.send(sock, message)
-            reply = wire.receive(sock)
+            sock.sendall(request)
+            reply = wire.receive(sock, deadline=deadline, bounds=wire.REPLY)
         except (TimeoutError, socket.timeout):
             self._kill()
             return _TIMED_OUT
-        except (EOFError, OSError, wire.WireError):
+        except wire.WireError as error:
+            self._kill()
+            return _Refused(cut(str(error), QUOTE_LIMIT))
+        except (EOFError, OSError):
             self._kill()
             return _CRASHED
         if type(reply) is not dict:
             self._kill()
-            return _CRASHED
+            return _Refused("it is not a dict")
         if not replaying:
             self._collect(reply.pop("output", ""), reply.pop("notes", []), what)
         return reply
 
     def _collect(self, output: Any, notes: Any, what: str) -> None:
-        if isinstance(output, str) and output:
-            self._output.append(f"--- {what} ---\n{output}\n")
-        if not isinstance(notes, list):
+        if type(output) is str and output:
+            self._keep_output(f"--- {what} ---\n{cut(output, OUTPUT_PER_REPLY)}\n")
+        if type(notes) is not list:
             return
         for note in notes:
-            if not isinstance(note, str):
+            if type(note) is not str or len(self._notes) >= MAX_NOTES:
                 continue
             if what.startswith("call to "):
                 # Students see notes, and a note made while a test calls student code
                 # could spell out the test's hidden input (`!echo {X}`): keep only its kind.
                 note = "skipped a shell command or magic (not shown: it ran on a test's input)"
-            if f"{what}: {note}" not in self._notes:
-                self._notes.append(f"{what}: {note}")
+            kept = f"{what}: {cut(note, QUOTE_LIMIT)}"
+            if kept not in self._notes:
+                self._notes.append(kept)
+
+    def _keep_output(self, text: str) -> None:
+        room = OUTPUT_IN_ALL - self._output_size
+        if room <= 0:
+            return
+        if len(text) > room:
+            text = text[:room] + "\n[output truncated: the grader keeps a submission's first " \
+                                 f"{OUTPUT_IN_ALL} characters]\n"
+        self._output.append(text)
+        self._output_size += len(text)
 
     def _start_worker(self) -> bool:
         """A fresh worker with the notebook's clean cells replayed into it."""
@@ -259,11 +304,11 @@ class Execution:
             self._restarts += 1
         pid, sock, evidence = self._zygote.spawn(self._settings)
         self._evidence.add(evidence)
-        sock.settimeout(max(self._remaining(), 1.0))
         try:
-            ready = wire.receive(sock)
+            ready = wire.receive(sock, deadline=time.monotonic() + max(self._remaining(), 1.0),
+                                 bounds=CONTROL)
             self._isolation = dict(ready["ready"])
-        except (EOFError, OSError, wire.WireError, KeyError, TypeError):
+        except (EOFError, OSError, wire.WireError, KeyError, TypeError, ValueError):
             _kill_group(pid)
             return False
         self._worker = (pid, sock)
@@ -289,3 +334,15 @@ def _kill_group(pid: int) -> None:
 
 _TIMED_OUT = object()
 _CRASHED = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Refused:
+    """A reply the grader would not take in: over a bound, or not plain data."""
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class _Unsendable:
+    """A request over the wire's bounds, never sent."""
+    reason: str

@@ -16,11 +16,14 @@ from typing import Any, TypeVar
 import torch
 
 from grader import recipes, wire
+from grader.quote import cut
 from grader.testkit import CallCost, ModuleRun, StudentFailure, Training
 
 Transport = Callable[[dict[str, Any]], Any]
 _DEVICE = re.compile(r"(cpu|cuda|meta|mps|xpu)(:\d+)?")
 _KINDS = frozenset({"raised", "missing", "bad_return", "timeout", "crashed"})
+MAX_EVIDENCE = 8            # library convolutions kept per function: one is enough to zero it
+EVIDENCE_LIMIT = 60         # characters of each (an aten op's name is under 45)
 
 
 class StudentProxy:
@@ -50,6 +53,9 @@ class StudentProxy:
     def gradients(self, name: str, *args: Any, wrt: Sequence[int],
                   grad_output: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
         def shaped(value: Any) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
+            # Types first: a forged tensor would unpack, index and iterate like a pair.
+            if type(value) is not tuple or len(value) != 2 or type(value[1]) not in (list, tuple):
+                raise TypeError("gradients reply")
             output, grads = value
             if not isinstance(output, torch.Tensor) or len(grads) != len(wrt) or not all(
                     g is None or isinstance(g, torch.Tensor) for g in grads):
@@ -66,6 +72,9 @@ class StudentProxy:
                    "train": None if train is None else {"X": train.X, "Y": train.Y, "lr": float(train.lr),
                                                          "steps": int(train.steps)}}
         def shaped(value: Any) -> ModuleRun:
+            if type(value) is not dict or type(value.get("parameters")) is not dict or not all(
+                    type(value.get(key)) in (list, tuple) for key in ("outputs", "losses")):
+                raise TypeError("module reply")
             parameters, outputs, losses = value["parameters"], tuple(value["outputs"]), tuple(value["losses"])
             if not (all(isinstance(p, torch.Tensor) for p in parameters.values())
                     and all(isinstance(o, torch.Tensor) for o in outputs)
@@ -93,16 +102,19 @@ class StudentProxy:
         malformed = StudentFailure("crashed", f"the worker running {name} sent a malformed reply")
         if not _well_formed(reply):
             raise malformed
-        self.library_convolutions.setdefault(name, set()).update(reply.get("library_convolutions", []))
-        if not self.library_convolutions[name]:
+        evidence = self.library_convolutions.setdefault(name, set())
+        for convolution in reply.get("library_convolutions", []):
+            if len(evidence) < MAX_EVIDENCE:
+                evidence.add(cut(convolution, EVIDENCE_LIMIT))
+        if not evidence:
             del self.library_convolutions[name]
         if not reply["ok"]:
-            kind, message = reply["kind"], reply["message"]
+            kind, message = reply["kind"], cut(reply["message"])
             raise StudentFailure(kind, f"{name} raised {message}" if kind == "raised" else
                                  f"{name} {message}" if kind == "bad_return" else message)
         strays = [device for device in reply["devices"] if device.split(":")[0] != self._device.split(":")[0]]
         if strays:
-            raise StudentFailure("bad_return", f"{name} returned a tensor on {strays[0]}, "
+            raise StudentFailure("bad_return", f"{name} returned a tensor on {cut(strays[0], 40)}, "
                                                f"but its inputs were on {self._device}")
         try:
             return shaped(reply.get("value"))

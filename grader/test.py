@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from grader.comparison import Comparison, collecting
+from grader.quote import MESSAGE_LIMIT, cut
 from grader.testkit import GradedTest, Student, StudentFailure, TestFailure
 
 
@@ -53,5 +54,6 @@ def _run(test: GradedTest, student: Student, rng: torch.Generator) -> tuple[str,
     except (TestFailure, StudentFailure) as failure:
         return "failed", failure.message
     except Exception as error:  # noqa: BLE001 - a defect in the test, not the student's fault
-        return "grader_error", f"the test itself failed: {type(error).__name__}: {error}"
+        # Its text may quote a student's value (a KeyError on a returned dict's key).
+        return "grader_error", cut(f"the test itself failed: {type(error).__name__}: {error}", MESSAGE_LIMIT)
     return "passed", ""

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import torch
 
 from grader.comparison import record
+from grader.quote import MESSAGE_LIMIT, cut
 
 TestBody = Callable[["Student", torch.Generator], None]
 
@@ -67,11 +68,15 @@ def _graded(*, function: str, points: float, hidden: bool, hint: str) -> Callabl
 
 
 class TestFailure(Exception):
-    """The student's answer is wrong; the message says how, in one sentence."""
+    """The student's answer is wrong; the message says how, in one sentence.
+
+    A message that quotes the student's value (`yours returned {result!r}`)
+    is cut to MESSAGE_LIMIT characters, keeping its start and end."""
 
     __test__ = False  # not a pytest class, despite the name
 
     def __init__(self, message: str) -> None:
+        message = cut(message, MESSAGE_LIMIT)
         super().__init__(message)
         self.message = message
 
@@ -81,6 +86,7 @@ class StudentFailure(Exception):
     was missing, or returned something that is not plain data."""
 
     def __init__(self, kind: str, message: str) -> None:
+        message = cut(message, MESSAGE_LIMIT)  # it quotes what the worker sent
         super().__init__(message)
         self.kind = kind  # "raised" | "timeout" | "crashed" | "missing" | "bad_return" | "wrong_device"
         self.message = message

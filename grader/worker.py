@@ -98,7 +98,7 @@ def serve(sock: socket.socket, evidence: int, settings: dict[str, Any], isolatio
         reply["output"] = capture.text()
         reply["notes"], notes[:] = list(notes), []
         try:
-            payload = wire.encode(reply)
+            payload = wire.encode(reply, wire.REPLY)  # the grader's bounds: over them is a bad return, not a kill
         except wire.WireError as error:
             payload = wire.encode({"ok": False, "kind": "bad_return", "message": str(error), "output": ""})
         sock.sendall(payload)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.comparison import MAX_LEADING, MAX_PER_TEST, MAX_SIDE, Comparison, collecting
+from grader.comparison import (MAX_LEADING, MAX_PER_TEST, MAX_PLANES, MAX_SIDE, MAX_VALUES_PER_TEST,
+                               Comparison, collecting)
 from grader.testkit import TestFailure, expect_close
 
 
@@ -73,6 +74,27 @@ def test_values_are_detached_float64_copies_cut_to_their_start() -> None:
     with torch.no_grad():
         big.zero_()
     assert bool(comparison.actual.abs().sum() > 0)  # a copy, not a view of the test's tensor
+
+
+def test_a_tensor_of_many_dimensions_keeps_at_most_max_planes_planes() -> None:
+    many = torch.ones([2] * 16 + [3, 3])  # 65,536 planes, each at most MAX_LEADING long
+    with collecting(enabled=True) as comparisons, pytest.raises(TestFailure):
+        expect_close(many, torch.zeros(3, 3), what="f(x)")
+    (comparison,) = comparisons
+    assert comparison.actual is not None and comparison.truncated
+    assert comparison.actual.numel() <= MAX_PLANES * 9 and comparison.actual.shape[-2:] == (3, 3)
+    assert comparison.actual_shape == tuple(many.shape)
+
+
+def test_the_values_one_test_keeps_are_bounded_in_all() -> None:
+    with collecting(enabled=True) as comparisons, pytest.raises(TestFailure):
+        for i in range(MAX_PER_TEST):
+            expect_close(torch.ones(MAX_PLANES, MAX_SIDE, MAX_SIDE), torch.ones(MAX_PLANES, MAX_SIDE, MAX_SIDE),
+                         what=f"call {i}")
+        expect_close(torch.ones(2), torch.zeros(2), what="the failure")
+    kept = sum(t.numel() for c in comparisons for t in (c.expected, c.actual) if t is not None)
+    assert kept <= MAX_VALUES_PER_TEST < MAX_PER_TEST * 2 * MAX_PLANES * MAX_SIDE * MAX_SIDE
+    assert comparisons[-1].label == "the failure"  # the newest, with the failure, are the ones kept
 
 
 def test_a_test_that_compares_in_a_loop_keeps_its_last_comparisons() -> None:

@@ -1,18 +1,47 @@
 from __future__ import annotations
 
+import json
 import os
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 import torch
 
-from grader.execute import Execution, Limits, Zygote
-from grader.student import StudentProxy
-from grader.testkit import StudentFailure
+from grader import wire
+from grader.execute import MAX_NOTES, OUTPUT_IN_ALL, Execution, Limits, Zygote
+from grader.pipeline import grade
+from grader.quote import MESSAGE_LIMIT, QUOTE_LIMIT
+from grader.report import gradescope
+from grader.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy
+from grader.test import run_test
+from grader.testkit import GradedTest, StudentFailure
+from tests.conftest import MakeNotebook
 
 FAST = Limits(call_timeout=2.0, cell_timeout=4.0, budget=60.0)
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="confinement by namespaces and user needs root")
+
+
+# Student code that writes onto its worker's socket, as a hostile worker would: the
+# grader must hold whatever arrives there. `forge` sends one message and ends the
+# worker, so that its own reply never follows.
+WORKER_SOCKET = """
+import json, os, socket, stat, struct, time
+def worker_socket():
+    for fd in sorted(int(name) for name in os.listdir("/proc/self/fd")):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                return socket.socket(fileno=os.dup(fd))
+        except OSError:
+            pass
+    raise RuntimeError("no socket")
+def framed(document, payload=b""):
+    return struct.pack("!QI", len(document) + len(payload), len(document)) + document + payload
+def forge(document, payload=b""):
+    worker_socket().sendall(framed(document, payload))
+    os._exit(0)
+"""
 
 
 def run(zygote: Zygote, *cells: str, limits: Limits = FAST, seed: int = 1) -> tuple[Execution, StudentProxy]:
@@ -128,6 +157,126 @@ def test_library_convolutions_are_seen_at_the_dispatcher(zygote: Zygote) -> None
     with execution:
         student.cheat(torch.ones(4, 4), torch.ones(2, 2))
     assert student.library_convolutions == {"cheat": {"aten.convolution.default"}}
+
+
+def test_a_reply_written_a_byte_at_a_time_times_out_within_the_call_timeout(zygote: Zygote) -> None:
+    trickle = WORKER_SOCKET + """
+def trickle():
+    sock = worker_socket()
+    for byte in framed(json.dumps({"$dict": [["ok", True], ["value", 1], ["devices", []]]}).encode()):
+        sock.send(bytes([byte]))  # each byte well within the call's timeout
+        time.sleep(0.2)
+    time.sleep(60)
+"""
+    limits = Limits(call_timeout=1.0, cell_timeout=4.0, budget=60.0)
+    execution, student = run(zygote, trickle, "def f(x):\n    return x + 1", limits=limits)
+    with execution:
+        started = time.monotonic()
+        with pytest.raises(StudentFailure, match="did not finish within 1 s") as failure:
+            student.call("trickle")
+        assert failure.value.kind == "timeout"
+        assert time.monotonic() - started < 1.0 + 0.5
+        assert student.f(torch.ones(1)).tolist() == [2.0]  # grading goes on, in a fresh worker
+        assert execution.record().timeouts == 1
+
+
+@pytest.mark.parametrize("document", [
+    # json.loads takes this one; a recursive decoder did not (a RecursionError, once a grader error)
+    b'{"$dict":[["ok",true],["devices",[]],["value",' + b"[" * 600 + b"]" * 600 + b"]]}",
+    b"[" * 100_000 + b"]" * 100_000,
+], ids=["lists_json_accepts", "brackets"])
+def test_a_deeply_nested_reply_fails_that_call_as_the_worker_s_fault_not_the_grader_s(
+        zygote: Zygote, document: bytes) -> None:
+    deep = WORKER_SOCKET + f"def deep(x):\n    forge({document!r})\n"
+    execution, student = run(zygote, deep, "def f(x):\n    return x + 1")
+    test = GradedTest(name="deep_test", function="deep", points=10.0, hidden=False, hint="",
+                      body=lambda student, rng: student.deep(torch.ones(1)))
+    with execution:
+        outcome = run_test(test, student, seed=0)
+        assert (outcome.status, outcome.seconds < 2.0) == ("failed", True)
+        assert "sent a reply the grader refuses" in outcome.message and "over the limit" in outcome.message
+        assert student.f(torch.ones(1)).tolist() == [2.0]
+        assert execution.record().crashes == 1
+
+
+@pytest.mark.parametrize("header", [
+    (1 << 30, 100),                                                     # the whole message
+    (wire.REPLY.message_bytes - 1, wire.REPLY.message_bytes - 1),       # its JSON document
+], ids=["message", "document"])
+def test_a_reply_over_the_size_limit_is_refused_without_being_read(zygote: Zygote, header: tuple[int, int]) -> None:
+    huge = WORKER_SOCKET + f"""
+def huge():
+    sock = worker_socket()
+    sock.sendall(struct.pack("!QI", *{header!r}))
+    chunk = b"[" * (1 << 20)
+    while True:
+        sock.sendall(chunk)
+"""
+    execution, student = run(zygote, huge, "def f(x):\n    return x + 1")
+    with execution:
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            with pytest.raises(StudentFailure, match="grader refuses .*over the limit") as failure:
+                student.call("huge")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert failure.value.kind == "crashed"
+        assert time.monotonic() - started < 2.0
+        assert peak < 4 << 20  # the grader never allocated what the header announced
+        assert student.f(torch.ones(1)).tolist() == [2.0]
+
+
+def test_a_large_cell_is_sent_whole_and_one_over_the_wire_s_bounds_is_that_cell_s_error(zygote: Zygote) -> None:
+    large = "# " + "\u00e9" * 600_000 + "\nlarge = 1"    # more JSON than a reply may carry, as a request is fine
+    too_large = "# " + "\x01" * 3_000_000            # 18 MB of JSON escapes
+    execution, student = run(zygote, large, too_large, "def f():\n    return large")
+    with execution:
+        assert student.call("f") == 1
+        cells = execution.record().cells
+    assert [c.status for c in cells] == ["ok", "error", "ok"]
+    assert "not run: the cell is too large" in cells[1].message
+
+
+def test_what_a_cell_s_reply_says_is_kept_only_up_to_the_grader_s_own_bounds(zygote: Zygote) -> None:
+    reply = {"$dict": [["ok", False], ["error", "E" * 500_000], ["output", "O" * 500_000],
+                       ["notes", [f"note {i} " + "N" * 3000 for i in range(200)]]]}
+    forging = WORKER_SOCKET + f"forge({json.dumps(reply).encode()!r})"
+    execution, _ = run(zygote, "def f(x):\n    return x", forging)
+    with execution:
+        record = execution.record()
+    assert record.cells[1].status == "error"
+    assert len(record.cells[1].message) <= QUOTE_LIMIT and "characters cut" in record.cells[1].message
+    assert len(record.student_output) <= OUTPUT_IN_ALL + 200 and "characters cut" in record.student_output
+    assert len(record.notes) <= MAX_NOTES
+    assert all(len(note) <= QUOTE_LIMIT + 20 for note in record.notes)
+
+
+def test_a_submission_s_output_is_bounded_in_all_however_many_cells_print(zygote: Zygote) -> None:
+    execution, _ = run(zygote, *["print('p' * 30_000)"] * 8, limits=Limits(call_timeout=2.0, cell_timeout=10.0))
+    with execution:
+        output = execution.record().student_output
+    assert OUTPUT_IN_ALL <= len(output) <= OUTPUT_IN_ALL + 200
+    assert output.rstrip().endswith(f"the grader keeps a submission's first {OUTPUT_IN_ALL} characters]")
+
+
+def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeNotebook, zygote: Zygote,
+                                                            toy_assignments: Path) -> None:
+    reply = {"$dict": [["ok", False], ["kind", "raised"], ["message", "M" * 400_000], ["output", "O" * 400_000],
+                       ["notes", ["N" * 3000] * 100], ["library_convolutions", [f"aten.{i}." + "C" * 5000
+                                                                                for i in range(40)]]]}
+    hostile = WORKER_SOCKET + f"def corr2d(X, K):\n    forge({json.dumps(reply).encode()!r})\n"
+    huge_shape = "import torch\ndef scale(x):\n    return torch.zeros([1] * 32)"
+    result = grade(make_notebook(hostile, huge_shape, assignment="toy"), zygote=zygote, limits=FAST)
+    assert result.status == "graded" and result.score == 0.0
+    results = json.dumps(gradescope(result))
+    assert len(results) < 150_000  # mostly the 100,000 characters of output a submission may keep
+    evidence = result.library_convolutions["corr2d"]
+    assert len(evidence) <= MAX_EVIDENCE and all(len(c) <= EVIDENCE_LIMIT for c in evidence)
+    for detail in (t.detail for t in result.tests):  # the test's message, after the from-scratch verdict
+        assert len(detail) <= MESSAGE_LIMIT + MAX_EVIDENCE * (EVIDENCE_LIMIT + 2) + 200
+    assert "characters cut" in results
 
 
 @ROOT_ONLY

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import torch
 
-from grader.student import StudentProxy, local_student
+from grader.quote import MESSAGE_LIMIT
+from grader.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy, local_student
 from grader.testkit import StudentFailure, Training
 
 NOTEBOOK = '''
@@ -312,3 +313,20 @@ def test_library_convolutions_in_a_failed_reply_are_still_recorded() -> None:
 def test_a_reply_with_an_invalid_device_name_fails_as_crashed() -> None:
     proxy = StudentProxy(lambda request: {"ok": True, "value": torch.zeros(1), "devices": ["banana"]})
     assert failure(lambda: proxy.corr2d(torch.ones(1))).kind == "crashed"
+
+
+@pytest.mark.parametrize("value", [torch.zeros(2, 2), torch.zeros(()), "ab", {"parameters": torch.zeros(2)}],
+                         ids=["2-row tensor", "0-d tensor", "string", "dict"])
+def test_a_forged_value_for_gradients_or_module_fails_as_crashed_not_as_a_grader_error(value: Any) -> None:
+    proxy = StudentProxy(lambda request: {"ok": True, "value": value, "devices": ["cpu"]})
+    for call in (lambda: proxy.gradients("corr2d", torch.ones(1), wrt=[0, 1]), lambda: proxy.module("Conv2D")):
+        assert failure(call).kind == "crashed"
+
+
+def test_what_a_reply_quotes_is_cut_and_its_evidence_bounded() -> None:
+    proxy = StudentProxy(lambda request: {"ok": False, "kind": "raised", "message": "ValueError: " + "v" * 10**6,
+                                          "library_convolutions": [f"aten.{i}" + "c" * 10**4 for i in range(100)]})
+    caught = failure(lambda: proxy.corr2d(torch.ones(1)))
+    assert caught.message.startswith("corr2d raised ValueError: vvv") and len(caught.message) <= MESSAGE_LIMIT
+    assert len(proxy.library_convolutions["corr2d"]) == MAX_EVIDENCE
+    assert all(len(name) <= EVIDENCE_LIMIT for name in proxy.library_convolutions["corr2d"])

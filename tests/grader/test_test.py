@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from grader.comparison import collecting
+from grader.quote import MESSAGE_LIMIT
 from grader.test import TestOutcome, run_test, run_tests
 from grader.testkit import GradedTest, Student, StudentFailure, TestBody, TestFailure, expect_close
 
@@ -150,3 +151,39 @@ def test_tests_in_threads_each_carry_only_their_own_comparisons() -> None:
         outcomes = list(pool.map(run_named, names))
     for name, outcome in zip(names, outcomes):
         assert [c.label for c in outcome.comparisons] == [f"{name} first", f"{name} second"]
+
+
+class HugeStudent:
+    """A Student whose answer is a huge value, as a worker may send (within the wire's limits)."""
+
+    def call(self, name: str, *args: Any) -> Any:
+        return ["0123456789" * 10_000] * 50
+
+
+def test_a_message_quoting_a_huge_value_is_cut_keeping_its_start_and_end() -> None:
+    def body(student: Student, rng: torch.Generator) -> None:
+        result = student.call("conv_output_shape")
+        raise TestFailure(f"conv_output_shape(...) should be (2, 3); yours returned {result!r}: mind the stride")
+
+    outcome = run_test(graded(body), HugeStudent(), 0)  # type: ignore[arg-type]
+    assert outcome.status == "failed" and len(outcome.message) <= MESSAGE_LIMIT
+    assert outcome.message.startswith("conv_output_shape(...) should be (2, 3); yours returned ['0123")
+    assert outcome.message.endswith("mind the stride") and "characters cut" in outcome.message
+
+
+def test_a_student_failure_quoting_what_the_worker_sent_is_cut() -> None:
+    def body(student: Student, rng: torch.Generator) -> None:
+        raise StudentFailure("raised", "corr2d raised ValueError: " + "v" * 10**6)
+
+    outcome = run(body)
+    assert outcome.status == "failed" and len(outcome.message) <= MESSAGE_LIMIT
+    assert outcome.message.startswith("corr2d raised ValueError: vvv")
+
+
+def test_a_grader_error_quoting_a_huge_value_is_cut() -> None:
+    def body(student: Student, rng: torch.Generator) -> None:
+        {"weight": 1}["k" * 10**6]  # a test that indexes by what the student returned
+
+    outcome = run(body)
+    assert outcome.status == "grader_error" and len(outcome.message) <= MESSAGE_LIMIT
+    assert outcome.message.startswith("the test itself failed: KeyError: 'kkk")
