@@ -263,8 +263,9 @@ def test_a_submission_s_output_is_bounded_in_all_however_many_cells_print(zygote
 
 def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeNotebook, zygote: Zygote,
                                                             toy_assignments: Path) -> None:
-    reply = {"$dict": [["ok", False], ["kind", "raised"], ["message", "M" * 400_000], ["output", "O" * 400_000],
-                       ["notes", ["N" * 3000] * 100], ["library_convolutions", [f"aten.{i}." + "C" * 5000
+    # Each string far over what the grader quotes, the cell still under the loader's 1 MiB cap.
+    reply = {"$dict": [["ok", False], ["kind", "raised"], ["message", "M" * 150_000], ["output", "O" * 150_000],
+                       ["notes", ["N" * 1500] * 100], ["library_convolutions", [f"aten.{i}." + "C" * 3000
                                                                                 for i in range(40)]]]}
     hostile = WORKER_SOCKET + f"def corr2d(X, K):\n    forge({json.dumps(reply).encode()!r})\n"
     huge_shape = "import torch\ndef scale(x):\n    return torch.zeros([1] * 32)"
