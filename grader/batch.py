@@ -51,6 +51,7 @@ class BatchOptions:
     scheduler: str | None = None       # a Dask scheduler's address; None grades on this machine
     call_timeout: float = 10.0
     feedback: bool = True              # write each student's feedback page into DIR/feedback/
+    unconfined: bool = False           # --unconfined: hidden tests even where student code cannot be confined
 
     def limits(self) -> Limits:
         # Workers share the cores: N submissions at once, each with its share of threads.
@@ -94,7 +95,7 @@ def grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progres
                 zygote: Zygote | None = None) -> BatchResult:
     """`zygote`: one the caller started (early, or shared); else the local pool starts one that hides `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    zygotes = ZygoteKeeper(zygote, hidden=(out,))
+    zygotes = ZygoteKeeper(zygote, hidden=(out,), allow_unconfined=options.unconfined)
     try:
         return _grade_batch(paths, out, options, progress, zygotes)
     finally:
@@ -241,8 +242,10 @@ class ZygoteKeeper:
     It closes only the zygotes it started; `given` belongs to the caller.
     """
 
-    def __init__(self, given: Zygote | None = None, hidden: Sequence[Path] = ()) -> None:
+    def __init__(self, given: Zygote | None = None, hidden: Sequence[Path] = (), *,
+                 allow_unconfined: bool = False) -> None:
         self._lock = threading.Lock()
+        self._allow_unconfined = allow_unconfined  # a replacement zygote keeps the batch's choice
         self._given = given
         self._zygote = given
         self._hidden = tuple(hidden)
@@ -254,7 +257,7 @@ class ZygoteKeeper:
                 raise RuntimeError("the batch was stopped")
             if self._zygote is None or not self._zygote.alive():
                 self._close_own()
-                self._zygote = start_zygote(self._hidden)
+                self._zygote = start_zygote(self._hidden, allow_unconfined=self._allow_unconfined)
             return self._zygote
 
     def close(self) -> None:

@@ -182,7 +182,8 @@ def _batch(argv: list[str]) -> int:
 
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
     options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
-                           scheduler=args.scheduler, call_timeout=args.call_timeout, feedback=not args.no_feedback)
+                           scheduler=args.scheduler, call_timeout=args.call_timeout, feedback=not args.no_feedback,
+                           unconfined=args.unconfined)
     with Zygote(launched) if launched else contextlib.nullcontext() as workers:
         if workers is not None:  # before any submission: one line, rather than a grader error for each
             check_confinement(workers.isolation(), public_only=False)

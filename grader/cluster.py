@@ -57,20 +57,20 @@ def grade_remotely(found: Found, options: BatchOptions, secret: bytes) -> GradeR
     """Runs on a Dask worker: grade one notebook with this worker process's zygote and tests."""
     from grader.batch import grade_found
 
-    zygotes, definitions = _worker_state(options.assignment)
+    zygotes, definitions = _worker_state(options.assignment, options.unconfined)
     return grade_found(found, options, secret, definitions, zygotes)
 
 
-def _worker_state(assignment: str | None) -> tuple[ZygoteKeeper, dict[str, Assignment]]:
+def _worker_state(assignment: str | None, unconfined: bool) -> tuple[ZygoteKeeper, dict[str, Assignment]]:
     with _ON_THIS_WORKER:
-        return _zygotes(), _definitions(assignment)
+        return _zygotes(unconfined), _definitions(assignment)
 
 
 @functools.cache
-def _zygotes() -> ZygoteKeeper:
+def _zygotes(unconfined: bool) -> ZygoteKeeper:
     from grader.batch import ZygoteKeeper
 
-    return ZygoteKeeper()
+    return ZygoteKeeper(allow_unconfined=unconfined)
 
 
 @functools.cache

@@ -31,22 +31,12 @@ from grader.paths import PROJECT_ROOT, assignments_root
 from grader.pipeline import check_confinement, start_zygote, unconfined_note
 from grader.student import StudentProxy
 from tests.conftest import MakeNotebook
+from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D
 from tests.unprivileged import run_as_nobody
 
 FAST = Limits(call_timeout=20.0, cell_timeout=20.0, budget=120.0)
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="confinement as root, and running as nobody, need root")
-SOLVED_TOY = """
-import torch
-def corr2d(X, K):
-    h, w = K.shape
-    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)
-    for a in range(h):
-        for b in range(w):
-            Y = Y + K[a, b] * X[a:a + Y.shape[0], b:b + Y.shape[1]]
-    return Y
-def scale(x):
-    return 2 * x
-"""
+SOLVED_TOY = SOLVED_CORR2D + "\n" + SCALE + "\n"
 CONFINED = {key: True for key in sandbox.CONFINED_BY}
 
 
