@@ -142,12 +142,15 @@ _REFUSED = {"os.fork": "os.fork", "os.forkpty": "os.forkpty", "os.posix_spawn": 
             "subprocess.Popen": "a subprocess", "sys.addaudithook": "sys.addaudithook"}
 # Reported when the code that raised the event is the student's own.
 _DIRECT = {"compile": "compile()", "exec": "exec()", "sys._getframe": "sys._getframe",
-           "sys._current_frames": "sys._current_frames", "object.__getattr__": "introspection",
+           "sys._current_frames": "sys._current_frames",
            "object.__setattr__": "introspection", "object.__delattr__": "introspection",
            "code.__new__": "a code object built by hand", "function.__new__": "a function built by hand",
            "marshal.loads": "marshal", "marshal.load": "marshal"}
 # Reported when the nearest caller outside the standard library is the student's.
 _NEAREST = {"gc.get_objects": "gc", "gc.get_referrers": "gc", "gc.get_referents": "gc",
+            # Reading a frame, code or traceback attribute, even through the standard library
+            # (string.Formatter().get_field("0.tb_frame"), asyncio's task stacks, traceback.print_exc).
+            "object.__getattr__": "introspection",
             "sys.settrace": "sys.settrace", "sys.setprofile": "sys.setprofile",
             "pickle.find_class": "unpickling", "sys._getframe": "frames (inspect)"}
 
@@ -185,13 +188,16 @@ def _verdict(event: str, args: tuple[Any, ...]) -> str | None:
     if event.startswith("ctypes."):
         return "ctypes" if _by_student(2, past_stdlib=True) else None
     if event in _NEAREST and _by_student(2, past_stdlib=True):
-        if event == "sys._getframe" and not _caller(2, past_stdlib=False).f_code.co_filename.endswith(
-                ("/inspect.py", "/traceback.py")):
+        # These modules take the frame for a name or a warning's place, and hand no frame back;
+        # any other (inspect, traceback, logging.currentframe, pdb, asyncio) gives the caller frames.
+        if event == "sys._getframe" and _caller(2, past_stdlib=False).f_code.co_filename.endswith(
+                _FRAME_KEEPING_MODULES):
             return None
-        return _NEAREST[event]
+        return _NEAREST[event] + (f" {args[1]}" if event == "object.__getattr__" and len(args) > 1 else "")
     return None
 
 
+_FRAME_KEEPING_MODULES = ("/collections/__init__.py", "/enum.py", "/typing.py", "/warnings.py", "/gettext.py")
 _WATCHED = frozenset(_REFUSED) | frozenset(_DIRECT) | frozenset(_NEAREST) | {"import"}
 
 

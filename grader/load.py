@@ -24,6 +24,8 @@ from typing import Any
 import nbformat
 import numpy as np
 
+from grader.quote import encodable
+
 MAX_NOTEBOOK_BYTES = 50 << 20     # the file, outputs and images included
 MAX_NESTING = 100                 # JSON arrays and objects inside each other
 MAX_CELLS = 2_000                 # of every kind
@@ -106,6 +108,11 @@ def load_notebook(path: Path,
     if not isinstance(document, dict) or not ("cells" in document or "worksheets" in document):
         return Unusable(path, "is JSON but not a Jupyter notebook (it has no cells)")
     notes: list[str] = []
+    if "\\u" in text:  # only an escape can carry a lone surrogate, which no later stage could encode
+        document, replaced = encodable(document)
+        if replaced:
+            text = json.dumps(document)
+            notes.append(f"replaced {replaced} character(s) that are not valid Unicode (lone surrogates) with U+FFFD")
     major = document.get("nbformat")
     if major not in (3, 4):
         return Unusable(path, f"is JSON but not a Jupyter notebook of a known version (nbformat {_short(major)})")

@@ -44,16 +44,30 @@ class DispatchWatch(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         self.ops += 1
         # This runs for every op of a student's loop: naming an op once, not each time, saves a quarter of its cost.
-        convolution = _IS_CONVOLUTION.get(func)
-        if convolution is None:
-            convolution = _IS_CONVOLUTION[func] = _LIBRARY_CONVOLUTION.search(str(func)) is not None
-        if convolution and str(func) not in self.convolutions:
-            self.convolutions.add(str(func))
-            guard.report(str(func))  # out of the process now: later code cannot clear it
+        evidence = _EVIDENCE.get(func, _UNSEEN)
+        if evidence is _UNSEEN:
+            evidence = _EVIDENCE[func] = _evidence_of(func)
+        if types:
+            # A tensor subclass's own __torch_dispatch__ runs with this watch popped: what it computes is unseen.
+            evidence = f"a tensor subclass with its own __torch_dispatch__ ({sorted(t.__name__ for t in types)})"
+        if evidence is not None and evidence not in self.convolutions:
+            self.convolutions.add(evidence)
+            guard.report(evidence)  # out of the process now: later code cannot clear it
         return func(*args, **kwargs) if kwargs else func(*args)
 
 
-_IS_CONVOLUTION: dict[Any, bool] = {}
+def _evidence_of(func: Any) -> str | None:
+    """What an op proves: a library convolution, or an operator of the notebook's
+    own (torch.library), whose Python body runs with the watch popped."""
+    if _LIBRARY_CONVOLUTION.search(str(func)):
+        return str(func)
+    if getattr(func, "namespace", "aten") not in ("aten", "prims"):
+        return f"a custom operator ({func})"
+    return None
+
+
+_UNSEEN = object()
+_EVIDENCE: dict[Any, str | None] = {}
 _DISPATCH = DispatchWatch.__dict__["__torch_dispatch__"]
 # Captured before the trip-wires replace them: the watch's own checks are not the student's use.
 _stack_length, _stack_at = torch._C._len_torch_dispatch_stack, torch._C._get_dispatch_stack_at
@@ -147,7 +161,7 @@ def _tampered(watch: DispatchWatch, exclude_set: Any) -> str | None:
         return "the dispatcher watch was changed"
     if any(_excluded(key) for key in _PYTHON_KEYS) or str(_exclude_set()) != exclude_set:
         return "the dispatcher watch was switched off"
-    if any(not flag and _LIBRARY_CONVOLUTION.search(str(func)) for func, flag in _IS_CONVOLUTION.items()):
+    if any(evidence != _evidence_of(func) for func, evidence in _EVIDENCE.items()):
         return "the dispatcher watch's table of convolutions was changed"
     return None
 

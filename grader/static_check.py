@@ -48,7 +48,7 @@ def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> di
 _TAMPERING_MODULES = frozenset({"grader", "convgrade", "ctypes", "gc", "importlib", "inspect", "builtins", "_thread",
                                 "threading", "multiprocessing", "concurrent", "subprocess", "pickle", "_pickle",
                                 "marshal", "copyreg", "dill", "cloudpickle", "runpy", "code", "codeop", "types",
-                                "operator"})
+                                "operator", "traceback", "pdb", "bdb", "asyncio"})
 _TAMPERING_ATTRIBUTES = frozenset({"sys.modules", "sys.settrace", "sys.setprofile", "sys.gettrace",
                                    "sys._getframe", "sys._current_frames", "sys.addaudithook", "sys.meta_path",
                                    "sys.path_hooks", "torch.utils._python_dispatch", "torch._C._unset_dispatch_mode",
@@ -63,7 +63,11 @@ _TAMPERING_ATTRIBUTES = frozenset({"sys.modules", "sys.settrace", "sys.setprofil
                                    "torch._C._dispatch_tls_set_dispatch_key_included", "torch._C._RestorePythonTLSSnapshot",
                                    "torch._ops", "torch.multiprocessing", "torch.jit._fork", "torch.jit.fork",
                                    "os.fork", "os.forkpty", "os.system", "os.popen", "os.posix_spawn", "os.posix_spawnp",
-                                   "os.dup2", "os.close", "os.closerange", "IPython.core", "IPython.utils"})
+                                   "os.dup2", "os.close", "os.closerange", "IPython.core", "IPython.utils",
+                                   # Frames through the standard library; operators and tensor subclasses whose
+                                   # Python bodies run with the dispatcher watch popped.
+                                   "logging.currentframe", "string.Formatter", "torch.library", "torch._library",
+                                   "torch.Tensor._make_wrapper_subclass", "torch.Tensor._make_subclass"})
 _TAMPERING_CALLS = frozenset({"exec", "eval", "compile", "__import__", "globals", "vars", "locals", "breakpoint"})
 # Attribute names that reach past a value to the machinery behind it.
 _INTROSPECTION = frozenset({"__dict__", "__globals__", "__builtins__", "__closure__", "__code__", "__subclasses__",
@@ -72,7 +76,8 @@ _INTROSPECTION = frozenset({"__dict__", "__globals__", "__builtins__", "__closur
                             "__import__", "__objclass__", "__setattr__", "__delattr__", "__reduce__", "__reduce_ex__",
                             "__class_getitem__", "__init_subclass__", "__set_name__", "cell_contents",
                             "tb_frame", "f_back", "f_locals", "f_globals", "gi_frame", "cr_frame", "f_code",
-                            "co_code", "co_consts"})
+                            "co_code", "co_consts", "__torch_dispatch__", "__torch_function__",
+                            "_make_wrapper_subclass", "_make_subclass", "get_field", "currentframe"})
 # The shell's parts that decide which code runs; `%name` line magics other than these run or change code.
 _SHELL_ATTRIBUTES = frozenset({"input_transformers_cleanup", "input_transformers_post", "input_transformer_manager",
                                "ast_transformers", "register_magic_function", "register_magics", "magics_manager",
@@ -83,6 +88,8 @@ _SHELL_ATTRIBUTES = frozenset({"input_transformers_cleanup", "input_transformers
 _HARMLESS_MAGICS = frozenset({"time", "timeit", "matplotlib", "pip", "conda", "mamba", "uv", "sx", "system", "sc",
                               "who", "whos", "who_ls", "precision", "pwd", "ls", "pprint", "pinfo", "pinfo2",
                               "pdoc", "pdef", "lsmagic", "colors", "env", "cd"})
+# A tensor subclass or mode of the notebook's own: its Python body runs with the watch popped.
+_DISPATCH_HOOKS = frozenset({"__torch_dispatch__", "__torch_function__"})
 _ATTRIBUTE_BUILTINS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 # A module reached as another module's attribute (`os.sys`, `np.ctypes`) is that module.
 _REACHABLE_MODULES = frozenset({"sys", "builtins", "gc", "ctypes", "importlib", "inspect", "_thread", "threading",
@@ -107,6 +114,8 @@ def tampering(cells: tuple[str, ...]) -> set[str]:
                 found.update(_tampering_attribute(node, aliases))
             elif isinstance(node, ast.Name) and node.id in _INTROSPECTION:
                 found.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in _DISPATCH_HOOKS:
+                found.add(f"def {node.name}")
     return found
 
 

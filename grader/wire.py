@@ -31,6 +31,8 @@ from typing import Any
 
 import torch
 
+from grader.quote import encodable
+
 MAX_MESSAGE_BYTES = 64 << 20      # any message: its JSON document and tensor bytes together
 MAX_DOCUMENT_BYTES = 16 << 20     # its JSON document: a request carries a cell's source, escaped
 MAX_DEPTH = 100                   # JSON arrays and objects inside each other
@@ -168,6 +170,8 @@ def _decode_body(document: bytes | bytearray, payload: memoryview) -> Any:
         tree = json.loads(document)
     except (ValueError, RecursionError) as error:
         raise WireError(f"message is not JSON: {error}") from None
+    if b"\\u" in document:  # only an escape can carry a lone surrogate, which no file could hold
+        tree, _ = encodable(tree)
     return _from_json(tree, payload)
 
 

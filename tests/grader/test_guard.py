@@ -140,6 +140,45 @@ def corr2d(X, K):
     gc.get_objects()
     return {LIBRARY}
 """,
+    "custom_operator": """
+@torch.library.custom_op("notebook::c", mutates_args=())
+def hidden(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(X[None, None], K[None, None])[0, 0]
+def corr2d(X, K):
+    return torch.ops.notebook.c(X, K)
+""",
+    "tensor_subclass_dispatch": """
+class Lazy(torch.Tensor):
+    @staticmethod
+    def __new__(cls, X, K):
+        made = torch.Tensor._make_wrapper_subclass(cls, (X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1),
+                                                   dtype=X.dtype)
+        made.X, made.K = X, K
+        return made
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        return F.conv2d(args[0].X[None, None], args[0].K[None, None])[0, 0]
+def corr2d(X, K):
+    return torch.ops.aten.clone(Lazy(X, K))
+""",
+    "frames_through_the_standard_library": f"""
+import logging, string, traceback
+def corr2d(X, K):
+    for frame, _ in traceback.walk_stack(logging.currentframe()):
+        local = string.Formatter().get_field("0.f_locals", (frame,), {{}})[0]
+        if "watch" in local:
+            local["watch"].convolutions.update(["aten.convolution.default", "aten.conv2d.default"])
+    return {LIBRARY}
+""",
+    "traceback_frame_through_a_formatter": f"""
+import string
+def corr2d(X, K):
+    try:
+        raise ValueError
+    except ValueError as error:
+        string.Formatter().get_field("0.__traceback__.tb_frame", (error,), {{}})
+    return {LIBRARY}
+""",
 }
 
 

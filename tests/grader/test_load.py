@@ -22,6 +22,7 @@ from grader.load import (
     Submission,
     Unusable,
     load,
+    load_notebook,
 )
 from tests.conftest import MakeNotebook
 
@@ -277,3 +278,17 @@ def test_the_caps_are_checked_fast_on_a_file_at_the_size_cap(tmp_path: Path) -> 
     started = time.perf_counter()
     assert "levels deep" in unusable(path)
     assert time.perf_counter() - started < 10.0   # about 0.3 s on the development machine
+
+
+def test_lone_surrogates_are_replaced_not_a_crash(tmp_path: Path) -> None:
+    # JSON may escape a lone surrogate, which no later stage (static check, page, worker) could encode.
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 'SURROGATE'")])
+    notebook.cells[0].outputs = [nbformat.v4.new_output("stream", text="SURROGATE")]
+    path = tmp_path / "surrogates.ipynb"
+    path.write_text(nbformat.writes(notebook).replace("SURROGATE", "\\ud800"))
+    submission = load(path)
+    assert isinstance(submission, Submission)
+    assert submission.cells == ("x = '\ufffd'",)
+    assert any("lone surrogates" in note for note in submission.notes)
+    loaded = load_notebook(path)
+    assert not isinstance(loaded, Unusable) and loaded[0].cells[0].outputs[0].text == "\ufffd"

@@ -73,13 +73,13 @@ def test_a_watch_whose_table_of_convolutions_was_changed_is_reported() -> None:
     convolution = torch.ops.aten.convolution.default
 
     def forget(X: torch.Tensor) -> torch.Tensor:
-        recipes._IS_CONVOLUTION[convolution] = False
+        recipes._EVIDENCE[convolution] = None
         return X
 
     try:
         reply = perform(forget, torch.ones(1))
     finally:
-        recipes._IS_CONVOLUTION.pop(convolution, None)
+        recipes._EVIDENCE.pop(convolution, None)
     assert reply["library_convolutions"] == ["the dispatcher watch's table of convolutions was changed"]
 
 
@@ -87,3 +87,33 @@ def test_an_honest_function_has_no_evidence_and_the_watch_stays_on() -> None:
     reply = perform(lambda X: (X.unfold(0, 2, 1) * 2).sum(-1), torch.ones(4))
     assert reply["ok"] and reply["library_convolutions"] == []
     assert torch._C._len_torch_dispatch_stack() == 0
+
+
+def test_a_convolution_inside_a_custom_operator_is_evidence() -> None:
+    # The operator's Python body runs with the watch popped: the operator itself is the evidence.
+    @torch.library.custom_op("notebook_ops::hidden", mutates_args=())
+    def hidden_conv(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(X[None, None], K[None, None])[0, 0]
+
+    reply = perform(lambda X, K: torch.ops.notebook_ops.hidden(X, K), torch.ones(4, 4), torch.ones(2, 2))
+    assert reply["ok"] and reply["library_convolutions"] == [
+        "a custom operator (notebook_ops.hidden.default)"]
+
+
+class _Lazy(torch.Tensor):
+    """A wrapper subclass whose own __torch_dispatch__ computes a convolution."""
+
+    @staticmethod
+    def __new__(cls, X: torch.Tensor, K: torch.Tensor) -> _Lazy:
+        made = torch.Tensor._make_wrapper_subclass(cls, (X.shape[0] - 1, X.shape[1] - 1), dtype=X.dtype)
+        made.X, made.K = X, K
+        return made
+
+    @classmethod
+    def __torch_dispatch__(cls, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        return torch.nn.functional.conv2d(args[0].X[None, None], args[0].K[None, None])[0, 0]
+
+
+def test_a_convolution_inside_a_tensor_subclass_dispatch_is_evidence() -> None:
+    reply = perform(lambda X, K: torch.ops.aten.clone(_Lazy(X, K)), torch.ones(4, 4), torch.ones(2, 2))
+    assert reply["library_convolutions"] == ["a tensor subclass with its own __torch_dispatch__ (['_Lazy'])"]

@@ -192,6 +192,15 @@ from grader.static_check import tampering  # noqa: E402 - the second half of thi
     "import os\nos.dup2(0, 5)",
     "import gc\ngc.get_objects()",
     "import ctypes",
+    "import torch\n@torch.library.custom_op('nb::c', mutates_args=())\ndef c(x: torch.Tensor) -> torch.Tensor:\n"
+    "    return x",
+    "from torch.library import custom_op",
+    "class Lazy(torch.Tensor):\n    @classmethod\n    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):\n"
+    "        pass",
+    "r = torch.Tensor._make_wrapper_subclass(cls, (2, 2))",
+    "import logging\nframe = logging.currentframe()",
+    "import string\nstring.Formatter().get_field('0.f_locals', (x,), {})",
+    "import traceback\ntraceback.walk_stack(None)",
 ], ids=lambda cell: cell.replace("\n", "; ")[:60])
 def test_tampering_is_found_however_it_is_spelled(cell: str) -> None:
     assert tampering((cell,)), cell

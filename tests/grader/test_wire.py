@@ -532,3 +532,9 @@ def test_the_largest_reply_allowed_costs_the_reader_a_bounded_amount_of_memory(
         thread.join()
     assert decoded[0].numel() == wire.MAX_ELEMENTS and len(decoded[3]) > 60_000
     assert peak < 100 << 20
+
+
+def test_lone_surrogates_from_a_worker_become_replacement_characters() -> None:
+    # A worker's JSON may escape a lone surrogate, which results.json, the page and the terminal cannot encode.
+    decoded = wire.decode(wire.encode({"message": "\ud800x", "notes": ["\udc00"], "\ud801": 1}))
+    assert decoded == {"message": "\ufffdx", "notes": ["\ufffd"], "\ufffd": 1}
