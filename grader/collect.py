@@ -176,10 +176,11 @@ def _is_under(relative: PurePosixPath, folder: PurePosixPath) -> bool:
 
 
 def _from_path(relative: PurePosixPath) -> tuple[str, str]:
-    for part in relative.parts:
-        named = _from_lms_name(part)
-        if named:
-            return named
+    # An LMS names its own entries at the top (Canvas's flat files, Moodle's folders); an LMS-shaped
+    # name deeper down is one a student chose (`alice/bob_4321_1_hw.ipynb` is alice's file).
+    named = _from_lms_name(relative.parts[0]) if relative.parts else None
+    if named:
+        return named
     if len(relative.parts) > 1:
         return relative.parts[0], ""
     return relative.stem, ""

@@ -176,11 +176,40 @@ def _parsed(source: str) -> ast.Module | None:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    # IPython's syntax is never valid Python, so only a cell that fails to parse needs its (slow) translation.
+    # IPython's syntax is never valid Python, so only a cell that fails to parse needs a translation:
+    # first ours, line by line and in linear time, then IPython's own, whose time grows with the square
+    # of a cell's shell lines (80 KB of `!ls` took minutes) and so is for small cells only.
+    try:
+        return ast.parse(_translated(source))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    if len(source) > IPYTHON_TRANSLATION_LIMIT:
+        return None
     try:
         return ast.parse(TransformerManager().transform_cell(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except Exception:  # noqa: BLE001 - IPython's transformers raise what they like (RuntimeError, say)
         return None
+
+
+IPYTHON_TRANSLATION_LIMIT = 20_000  # characters
+# `!cmd`, `%magic args`, and either assigned (`files = !ls`), as IPython translates them.
+_SHELL_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*[ \t]*=[ \t]*)?(?P<kind>!|%(?!%))(?P<rest>.*)$")
+
+
+def _translated(source: str) -> str:
+    lines = []
+    for line in source.splitlines():
+        match = _SHELL_LINE.match(line)
+        if match:
+            rest = match["rest"].strip()
+            if match["kind"] == "!":
+                call = f"get_ipython().system({rest!r})"
+            else:
+                name, _, arguments = rest.partition(" ")
+                call = f"get_ipython().run_line_magic({name!r}, {arguments.strip()!r})"
+            line = f"{match['indent']}{match['target'] or ''}{call}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _tampering_module(dotted: str) -> bool:

@@ -412,3 +412,11 @@ def test_one_submission_is_read_up_to_its_budget_and_costs_no_other(
     found = collect([archive])
     assert [bool(f.refused) for f in found if f.student.startswith("hoarder")] == [False, False, True]
     assert by_key(found)["zed"].content == NOTEBOOK
+
+
+def test_an_lms_shaped_file_name_inside_a_students_folder_names_that_student(tmp_path: Path) -> None:
+    # alice cannot hand work in as bob by naming her file as Canvas names bob's.
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "bob_4321_1_hw.ipynb").write_bytes(NOTEBOOK)
+    (found,) = collect([tmp_path])
+    assert (found.student, found.lms_id) == ("alice", "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from grader.static_check import library_convolutions
@@ -238,3 +240,12 @@ def test_a_cell_that_would_exhaust_the_parser_is_skipped_not_a_crash(cell: str) 
     cells = (cell, "import numpy as np\ndef corr2d(X, K):\n    return np.convolve(X, K)")
     assert found(*cells) == {"corr2d": {"numpy.convolve"}}
     assert tampering(cells) == set()
+
+
+def test_a_cell_of_many_shell_lines_is_read_in_linear_time_and_still_checked() -> None:
+    # IPython's own translation takes minutes on 80 KB of `!ls`, then gives up with a RuntimeError.
+    cell = "!ls\n" * 20_000 + "%run helper.py\nimport torch.nn.functional as F\ndef f(X):\n    return F.conv2d(X, X)\n"
+    started = time.monotonic()
+    assert tampering((cell,)) == {"%run"}
+    assert library_convolutions((cell,), ["f"]) == {"f": {"torch.nn.functional.conv2d"}}
+    assert time.monotonic() - started < 20  # about a second; generous for a loaded machine
