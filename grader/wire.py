@@ -175,13 +175,20 @@ def _decode_body(document: bytes | bytearray, payload: memoryview) -> Any:
     return _from_json(tree, payload)
 
 
+_FLOAT_MAX = 2**1024  # past it, float(value) overflows
+
+
 def _to_json(value: Any, buffers: list[bytes], depth: int) -> Any:
     # Exact type checks: a subclass of int or str could carry behaviour of its own.
     kind = type(value)
     if value is None or kind in (bool, str):
         return value
     if kind is int:
-        return value if abs(value) < 2**63 else float(value)
+        if abs(value) < 2**63:
+            return value
+        if abs(value) < _FLOAT_MAX:
+            return float(value)
+        raise WireError(f"an integer of {value.bit_length()} bits is too large for any float")
     if kind is float:
         return {"$float": repr(value)} if not math.isfinite(value) else value
     if depth >= MAX_DEPTH:  # a value's nesting is at most its document's

@@ -538,3 +538,10 @@ def test_lone_surrogates_from_a_worker_become_replacement_characters() -> None:
     # A worker's JSON may escape a lone surrogate, which results.json, the page and the terminal cannot encode.
     decoded = wire.decode(wire.encode({"message": "\ud800x", "notes": ["\udc00"], "\ud801": 1}))
     assert decoded == {"message": "\ufffdx", "notes": ["\ufffd"], "\ufffd": 1}
+
+
+def test_an_integer_too_large_for_a_float_is_not_plain_data() -> None:
+    # Not an OverflowError: a worker must answer "bad return", not crash on every call.
+    assert wire.decode(wire.encode(2**70)) == float(2**70)
+    with pytest.raises(wire.WireError, match="too large"):
+        wire.encode(10**400)
