@@ -95,9 +95,7 @@ class _Channel:
         while not self.overflowed:
             try:
                 chunk = self.sock.recv(1 << 16)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
+            except OSError:  # nothing more for now (BlockingIOError), or the channel is gone
                 break
             if not chunk:
                 break
