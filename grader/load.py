@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
-import numpy as np
 
+from grader.json_shape import shape
 from grader.quote import encodable
 
 MAX_NOTEBOOK_BYTES = 50 << 20     # the file, outputs and images included
@@ -88,19 +88,19 @@ def load_notebook(path: Path,
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         return Unusable(path, "is not a notebook: it is binary data, not JSON text")
-    brackets = _brackets(content)
-    if brackets.deepest > MAX_NESTING:
-        return Unusable(path, f"is nested {brackets.deepest} levels deep, more than the {MAX_NESTING} a notebook "
+    measured = shape(content)
+    if measured.deepest > MAX_NESTING:
+        return Unusable(path, f"is nested {measured.deepest} levels deep, more than the {MAX_NESTING} a notebook "
                               "may be")
-    if brackets.values > MAX_VALUES:
-        return Unusable(path, f"holds {brackets.values} JSON values, more than the {MAX_VALUES} a notebook may hold")
-    if brackets.objects > MAX_OBJECTS:
-        return Unusable(path, f"holds {brackets.objects} JSON objects, more than the {MAX_OBJECTS} a notebook may "
+    if measured.values > MAX_VALUES:
+        return Unusable(path, f"holds {measured.values} JSON values, more than the {MAX_VALUES} a notebook may hold")
+    if measured.objects > MAX_OBJECTS:
+        return Unusable(path, f"holds {measured.objects} JSON objects, more than the {MAX_OBJECTS} a notebook may "
                               "hold")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        what = "truncated" if brackets.left_open > 0 else "not valid JSON"
+        what = "truncated" if measured.left_open > 0 else "not valid JSON"
         return Unusable(path, f"is {what} (line {error.lineno}, column {error.colno}: {error.msg}); "
                               "re-download or re-save the notebook")
     except (ValueError, RecursionError, MemoryError) as error:  # a number of 5000 digits, say
@@ -150,39 +150,6 @@ def _raw_cells(document: dict[str, Any]) -> list[Any]:
     if not isinstance(worksheets, list):
         return []
     return [cell for w in worksheets if isinstance(w, dict) and isinstance(w.get("cells"), list) for cell in w["cells"]]
-
-
-_SCAN_CHUNK = 1 << 20
-_QUOTE, _COMMA, _OPENING, _CLOSING = ord('"'), ord(","), (ord("["), ord("{")), (ord("]"), ord("}"))
-
-
-@dataclasses.dataclass(frozen=True)
-class _Brackets:
-    deepest: int      # how deep the JSON's arrays and objects nest
-    left_open: int    # more than 0: the text was cut short
-    values: int       # about how many values it holds: its arrays, objects and commas
-    objects: int
-
-
-def _brackets(content: bytes) -> _Brackets:
-    """Measured without recursion, in numpy's passes over the bytes: 50 MB of
-    brackets must cost a fraction of a second, not a RecursionError."""
-    # Backslashes occur only in strings, in pairs read left to right, as bytes.replace reads them:
-    # without its escaped backslashes and quotes, a text's quotes alternate, opening and closing.
-    unescaped = content.replace(b"\\\\", b"").replace(b'\\"', b"")
-    depth, deepest, quotes_before, values, objects = 0, 0, 0, 0, 0
-    for start in range(0, len(unescaped), _SCAN_CHUNK):
-        chunk = np.frombuffer(unescaped, dtype=np.uint8, count=min(_SCAN_CHUNK, len(unescaped) - start),
-                              offset=start)
-        quotes = np.cumsum(chunk == _QUOTE) + quotes_before
-        outside_strings = quotes % 2 == 0
-        opening = outside_strings & ((chunk == _OPENING[0]) | (chunk == _OPENING[1]))
-        closing = outside_strings & ((chunk == _CLOSING[0]) | (chunk == _CLOSING[1]))
-        levels = np.cumsum(opening.astype(np.int64) - closing) + depth
-        values += int(np.count_nonzero(opening)) + int(np.count_nonzero(outside_strings & (chunk == _COMMA)))
-        objects += int(np.count_nonzero(outside_strings & (chunk == _OPENING[1])))
-        deepest, depth, quotes_before = max(deepest, int(levels.max())), int(levels[-1]), int(quotes[-1])
-    return _Brackets(deepest, depth, values, objects)
 
 
 def _first_line(error: BaseException) -> str:

@@ -19,10 +19,8 @@ the bounds leave margins of 10x and more over both.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import math
-import re
 import socket
 import struct
 import time
@@ -31,6 +29,7 @@ from typing import Any
 
 import torch
 
+from grader.json_shape import shape
 from grader.quote import encodable
 
 MAX_MESSAGE_BYTES = 64 << 20      # any message: its JSON document and tensor bytes together
@@ -144,24 +143,17 @@ def _check_lengths(total: int, json_length: int, bounds: Bounds) -> None:
         raise WireError(f"a JSON document of {json_length} bytes is over the limit of {bounds.document_bytes} bytes")
 
 
-# A JSON string, possessively: no backtracking, whatever a hostile document holds.
-_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_NESTING_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
 def _check_document(document: bytes | bytearray) -> None:
     """Refuse a document nested deeper than MAX_DEPTH or holding more than
     MAX_CONTAINERS arrays and objects, before json.loads builds any of it."""
-    brackets = _JSON_STRING.sub(b"", document).translate(None, _NOT_BRACKETS)
-    opened = brackets.count(b"[") + brackets.count(b"{")
-    if opened > MAX_CONTAINERS:
-        raise WireError(f"a JSON document of {opened} arrays and objects is over the limit of {MAX_CONTAINERS}")
-    if len(brackets) > 2 * opened:
+    measured = shape(document)
+    if measured.containers > MAX_CONTAINERS:
+        raise WireError(f"a JSON document of {measured.containers} arrays and objects is over the limit of "
+                        f"{MAX_CONTAINERS}")
+    if measured.left_open < 0:
         raise WireError("message is not JSON: unbalanced brackets")
-    depth = max(itertools.accumulate(map(_NESTING_STEP.__getitem__, brackets)), default=0)
-    if depth > MAX_DEPTH:
-        raise WireError(f"a JSON document nested {depth} deep is over the limit of {MAX_DEPTH}")
+    if measured.deepest > MAX_DEPTH:
+        raise WireError(f"a JSON document nested {measured.deepest} deep is over the limit of {MAX_DEPTH}")
 
 
 def _decode_body(document: bytes | bytearray, payload: memoryview) -> Any:
