@@ -17,6 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from grader import course
 from grader.errors import AssignmentError, UsageError
 from grader.paths import assignments_root, make_course_code_importable
 from grader.static_check import parsed_cells
@@ -55,7 +56,7 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
     directory = assignments_root() / name
     if name not in available():
         known = ", ".join(available()) or f"none in {assignments_root()}"
-        raise UsageError(f"unknown assignment {name!r} (known: {known})")
+        raise UsageError(f"unknown assignment {name!r} in the course at {course.active().root} (known: {known})")
     try:
         definition = tomllib.loads((directory / "assignment.toml").read_text())
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -67,6 +68,8 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
     hidden_file = directory / "hidden_tests.py"
     if not public_only:
         if not hidden_file.is_file():
+            if course.active().kit:
+                raise UsageError("this is a student kit, which holds the public tests only: grade with --public")
             raise AssignmentError(f"{name} has no hidden_tests.py here: grade with --public, "
                                   "or run on the course's machine")
         tests += _tests_in(hidden_file, hidden=True)
@@ -145,7 +148,8 @@ def identify(requested: str | None, declared: str | None, cells: tuple[str, ...]
         return requested, ""
     if declared is not None:
         if declared not in available():
-            return None, f"is for assignment {declared!r}, which this grader does not know"
+            return None, (f"is for assignment {declared!r}, which the course at {course.active().root} does not have "
+                          f"(it has: {', '.join(available()) or 'none'})")
         return declared, ""
     defined = defined_names(cells)
     matches = []

@@ -50,12 +50,13 @@ class BatchOptions:
     regrade: bool = False
     scheduler: str | None = None       # a Dask scheduler's address; None grades on this machine
     call_timeout: float = 10.0
+    memory_mb: int = 2048              # a worker's memory cap: the course's [limits]
     feedback: bool = True              # write each student's feedback page into DIR/feedback/
     unconfined: bool = False           # --unconfined: hidden tests even where student code cannot be confined
 
     def limits(self) -> Limits:
         # Workers share the cores: N submissions at once, each with its share of threads.
-        return Limits(call_timeout=self.call_timeout, threads=max(1, (os.cpu_count() or 1) // self.jobs))
+        return Limits(call_timeout=self.call_timeout, memory_bytes=self.memory_mb << 20, threads=max(1, (os.cpu_count() or 1) // self.jobs))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,8 +4,9 @@
 specification asks for (https://gradescope-autograders.readthedocs.io/en/latest/specs/):
 `setup.sh` and an executable `run_autograder` at the root (from
 `ci/gradescope/`), and beside them the grader's own project (`grader/`,
-`reference/`, `pyproject.toml`, `README.md`), that one assignment's folder
-with its hidden tests, and the course secret, so that Gradescope grades with
+`pyproject.toml`, `README.md`), which is also a course of its own
+(`convgrade.toml`, the course's `reference/`, that one assignment's folder
+with its hidden tests), and the course secret, so that Gradescope grades with
 the same inputs as every other machine of the course. It goes to the course
 staff's Gradescope account only: it is everything a student must never see.
 
@@ -22,7 +23,8 @@ from typing import Any
 
 from grader.assignment import load_assignment
 from grader.errors import GraderError, UsageError
-from grader.paths import PROJECT_ROOT
+from grader.course import COURSE_FILE, active, course_file_text
+from grader.paths import PROJECT_ROOT, grader_package
 from grader.pipeline import GradeResult
 from grader.report import gradescope
 from grader.safe_write import write_file
@@ -32,7 +34,7 @@ SCRIPTS = PROJECT_ROOT / "ci" / "gradescope"
 ROOT_SCRIPTS = ("setup.sh", "run_autograder")
 PROJECT = "convgrade"                      # the grader's project, under /autograder/source/
 PROJECT_FILES = ("pyproject.toml", "README.md")
-PACKAGES = ("grader", "reference")
+COURSE_CODE = "reference"                  # the course's own code, which its hidden tests import
 SECRET = "secret/course_secret"            # a folder of its own: the grader hides it from workers
 _TIMESTAMP = (1980, 1, 1, 0, 0, 0)         # the earliest a zip can hold: the same bytes on every build
 EXECUTABLE, READABLE, PRIVATE = 0o755, 0o644, 0o600
@@ -69,8 +71,12 @@ def _entries(assignment: str, directory: Path) -> Iterator[tuple[str, bytes, int
         yield name, _read(SCRIPTS / name), EXECUTABLE
     for name in PROJECT_FILES:
         yield f"{PROJECT}/{name}", _read(PROJECT_ROOT / name), READABLE
-    for package in PACKAGES:
-        yield from _tree(PROJECT_ROOT / package, f"{PROJECT}/{package}")
+    yield from _tree(grader_package(), f"{PROJECT}/grader")
+    course = active()
+    if (course.root / COURSE_CODE).is_dir():
+        yield from _tree(course.root / COURSE_CODE, f"{PROJECT}/{COURSE_CODE}")
+    # The bundle is a course of its own, with this course's limits; its secret comes beside it.
+    yield f"{PROJECT}/{COURSE_FILE}", course_file_text(course.name, limits=course).encode(), READABLE
     yield from _tree(directory, f"{PROJECT}/assignments/{assignment}")
     yield SECRET, course_secret() + b"\n", PRIVATE
 

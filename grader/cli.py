@@ -16,8 +16,20 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader.errors import ExitCode, GraderError
+from grader.course import (
+    COURSE_ENVIRONMENT,
+    COURSE_FILE,
+    DEFAULT_CALL_TIMEOUT,
+    Course,
+    locate,
+    using,
+)
+from grader.errors import ExitCode, GraderError, UsageError
+
+if TYPE_CHECKING:
+    from grader.execute import Limits
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +64,7 @@ def main_entry() -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade", description="Grade a convolution notebook against its assignment's tests.",
-        epilog="Other commands: 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
+        epilog="Other commands: 'grade init DIR', 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
                "'grade gradescope NAME --out ZIP', 'grade report DIR', 'grade list'.")
     parser.add_argument("submission", type=Path, help="the student's .ipynb")
     parser.add_argument("--assignment", help="the assignment (default: from the notebook's metadata)")
@@ -66,10 +78,32 @@ def _grade_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the tests run")
     parser.add_argument("--fail-under", type=float, metavar="PERCENT",
                         help=f"exit {int(ExitCode.BELOW_FAIL_UNDER)} when the score is under this percentage")
-    parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="the limit for one call into student code (default 10)")
+    _add_call_timeout_option(parser)
     parser.add_argument("--unconfined", action="store_true", help=UNCONFINED_HELP)
+    _add_course_option(parser)
     return parser
+
+
+def _add_course_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course", type=Path, metavar="DIR",
+                        help=f"the course folder, which holds {COURSE_FILE} (default: ${COURSE_ENVIRONMENT}, else the "
+                             "first one in the notebook's folder or above it, else in the current folder or above it)")
+
+
+def _add_call_timeout_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--call-timeout", type=float, metavar="SECONDS",
+                        help=f"the limit for one call into student code (default: the course's [limits] call_timeout, "
+                             f"else {DEFAULT_CALL_TIMEOUT:g})")
+
+
+def _limits(args: argparse.Namespace, course: Course) -> Limits:
+    from grader.execute import Limits
+
+    return Limits(call_timeout=args.call_timeout or course.call_timeout, memory_bytes=course.memory_mb << 20)
+
+
+def _in_course(args: argparse.Namespace, near: Sequence[Path] = ()) -> contextlib.AbstractContextManager[Course]:
+    return using(locate(args.course, near))
 
 
 UNCONFINED_HELP = ("run the hidden tests even where student code cannot be confined (no root, no user namespaces): "
@@ -93,14 +127,19 @@ def _write(path: Path, text: str) -> None:
 
 def _grade(argv: list[str]) -> int:
     args = _grade_parser().parse_args(argv)
+    with _in_course(args, near=[args.submission]) as course:
+        return _grade_in(args, course)
+
+
+def _grade_in(args: argparse.Namespace, course: Course) -> int:
     launched = _launch_zygote(allow_unconfined=args.unconfined)
-    from grader.execute import Limits, Zygote
+    from grader.execute import Zygote
     from grader.pipeline import grade
     from grader.report import classroom, classroom_step_output, gradescope, junit, table
 
     with Zygote(launched) as workers:
         result = grade(args.submission, assignment=args.assignment, public_only=args.public, device=args.device,
-                       limits=Limits(call_timeout=args.call_timeout), zygote=workers)
+                       limits=_limits(args, course), zygote=workers)
     if args.results:
         _write(args.results, json.dumps(gradescope(result), indent=2, allow_nan=False) + "\n")
     if args.feedback:
@@ -129,12 +168,32 @@ def _grade(argv: list[str]) -> int:
     return int(ExitCode.GRADED)
 
 
+def _init(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade init", description=f"Make DIR an empty course: {COURSE_FILE} and an assignments/ folder.")
+    parser.add_argument("folder", type=Path, metavar="DIR", help="the course's folder (made if missing)")
+    parser.add_argument("--name", help="the course's name (default: the folder's name)")
+    args = parser.parse_args(argv)
+    from grader.course import init_course
+
+    path = init_course(args.folder, name=args.name)
+    print(f"wrote {path}")
+    print(f"next: cd {args.folder} and run 'grade new NAME' to add an assignment")
+    return int(ExitCode.GRADED)
+
+
 def _release(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="grade release", description="Write an assignment's notebook for students.")
     parser.add_argument("assignment")
     parser.add_argument("--out", type=Path, required=True, help="the folder to write NAME.ipynb into")
     parser.add_argument("--with-solutions", action="store_true", help="keep the solutions (the model answer)")
+    _add_course_option(parser)
     args = parser.parse_args(argv)
+    with _in_course(args, near=()) as course:
+        return _release_in(args, course)
+
+
+def _release_in(args: argparse.Namespace, course: Course) -> int:
     from grader.release import release_notebook
 
     path = release_notebook(args.assignment, args.out, with_solutions=args.with_solutions)
@@ -143,7 +202,14 @@ def _release(argv: list[str]) -> int:
 
 
 def _list(argv: list[str]) -> int:
-    argparse.ArgumentParser(prog="grade list", description="List the assignments this grader knows.").parse_args(argv)
+    parser = argparse.ArgumentParser(prog="grade list", description="List the course's assignments.")
+    _add_course_option(parser)
+    args = parser.parse_args(argv)
+    with _in_course(args, near=()) as course:
+        return _list_in(args, course)
+
+
+def _list_in(args: argparse.Namespace, course: Course) -> int:
     from grader.assignment import available, load_assignment
 
     for name in available():
@@ -166,12 +232,17 @@ def _batch(argv: list[str]) -> int:
     parser.add_argument("--quiet", action="store_true", help="plain lines, no live progress bar")
     parser.add_argument("--no-feedback", action="store_true",
                         help="skip the students' feedback pages (DIR/feedback/STUDENT.html)")
-    parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="the limit for one call into student code (default 10)")
+    _add_call_timeout_option(parser)
     parser.add_argument("--unconfined", action="store_true", help=UNCONFINED_HELP)
+    _add_course_option(parser)
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    with _in_course(args, near=()) as course:
+        return _batch_in(args, course)
+
+
+def _batch_in(args: argparse.Namespace, course: Course) -> int:
     args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
     launched = None if args.scheduler else _launch_zygote(hidden=(args.out,), allow_unconfined=args.unconfined)
     from grader.batch import BatchOptions, grade_batch
@@ -182,7 +253,8 @@ def _batch(argv: list[str]) -> int:
 
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
     options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
-                           scheduler=args.scheduler, call_timeout=args.call_timeout, feedback=not args.no_feedback,
+                           scheduler=args.scheduler, call_timeout=args.call_timeout or course.call_timeout,
+                           memory_mb=course.memory_mb, feedback=not args.no_feedback,
                            unconfined=args.unconfined)
     with Zygote(launched) if launched else contextlib.nullcontext() as workers:
         if workers is not None:  # before any submission: one line, rather than a grader error for each
@@ -212,7 +284,13 @@ def _gradescope(argv: list[str]) -> int:
                     "assignment. It holds the hidden tests and the course secret: never give it to students.")
     parser.add_argument("assignment")
     parser.add_argument("--out", type=Path, required=True, help="the zip to write, e.g. autograder.zip")
+    _add_course_option(parser)
     args = parser.parse_args(argv)
+    with _in_course(args, near=()) as course:
+        return _gradescope_in(args, course)
+
+
+def _gradescope_in(args: argparse.Namespace, course: Course) -> int:
     from grader.bundle import build_gradescope_bundle
 
     path = build_gradescope_bundle(args.assignment, args.out)
@@ -229,7 +307,6 @@ def _report(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, metavar="PATH", help="where to write the page (default: DIR/report.html)")
     args = parser.parse_args(argv)
     from grader.class_report import REPORT_FILE, class_report
-    from grader.errors import UsageError
     from grader.exports import write_summary
     from grader.gradebook import FILE_NAME, Gradebook
 
@@ -254,25 +331,31 @@ def _audit(argv: list[str]) -> int:
                         help="notebooks graded at once (default: the number of cores)")
     parser.add_argument("--mutants", type=int, default=16, metavar="N",
                         help="mutants of each graded name at most (default 16)")
-    parser.add_argument("--call-timeout", type=float, default=10.0, metavar="SECONDS",
-                        help="the limit for one call into student code (default 10)")
+    _add_call_timeout_option(parser)
     parser.add_argument("--verbose", action="store_true", help="list every mutant, killed ones too")
+    _add_course_option(parser)
     args = parser.parse_args(argv)
     if args.jobs < 1 or args.mutants < 0:
         parser.error("--jobs must be at least 1, --mutants at least 0")
+    with _in_course(args, near=()) as course:
+        return _audit_in(args, course)
+
+
+def _audit_in(args: argparse.Namespace, course: Course) -> int:
     from grader.assignment import available
 
     known = available()
     names = args.assignments or list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        parser.error(f"unknown assignment {', '.join(unknown)} (known: {', '.join(known) or 'none'})")
+        raise UsageError(f"unknown assignment {', '.join(unknown)} in the course at {course.root} "
+                         f"(known: {', '.join(known) or 'none'})")
     launched = _launch_zygote(allow_unconfined=True)  # the course's own notebooks: no student code
     from grader.audit import AuditOptions, audit, render
-    from grader.execute import Limits, Zygote
+    from grader.execute import Zygote
     from grader.seeding import course_secret
 
-    options = AuditOptions(jobs=args.jobs, per_function=args.mutants, limits=Limits(call_timeout=args.call_timeout))
+    options = AuditOptions(jobs=args.jobs, per_function=args.mutants, limits=_limits(args, course))
     failed = []
     with Zygote(launched) as workers:
         for name in names:
@@ -287,5 +370,5 @@ def _audit(argv: list[str]) -> int:
 
 
 _COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "list": _list, "release": _release,
+    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "init": _init, "list": _list, "release": _release,
     "report": _report}

@@ -1,7 +1,8 @@
 """Where the grader's files live, and which of them workers must never see.
 
-Imports nothing heavy: the CLI uses it to start the worker zygote before
-the grader itself imports torch, so that the two imports overlap.
+Every course path comes from the active course (grader.course). Imports
+nothing heavy: the CLI uses it to start the worker zygote before the grader
+itself imports torch, so that the two imports overlap.
 """
 
 from __future__ import annotations
@@ -11,26 +12,30 @@ import os
 import sys
 from pathlib import Path
 
+from grader import course
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def assignments_root() -> Path:
-    """`$CONVGRADE_ASSIGNMENTS`, else the `assignments/` folder of this checkout."""
-    return Path(os.environ.get("CONVGRADE_ASSIGNMENTS", PROJECT_ROOT / "assignments")).resolve()
+    return course.active().assignments
 
 
 def secret_file() -> Path:
+    """`$CONVGRADE_SECRET_FILE`, else the course's `secret`, else one per user under XDG_CONFIG_HOME."""
     configured = os.environ.get("CONVGRADE_SECRET_FILE")
     if configured:
         return Path(configured)
+    chosen = course.active().secret
+    if chosen is not None:
+        return chosen
     return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "convgrade" / "secret"
 
 
 def course_code_root() -> Path:
-    """The folder that holds the assignments, and beside them the course's own
-    code that hidden tests import (`reference/`): never part of the grader's
-    wheel, which students may install."""
-    return assignments_root().parent
+    """The course's root, which holds the course's own code that hidden tests import (`reference/`):
+    never part of the grader's wheel, which students may install."""
+    return course.active().root
 
 
 def make_course_code_importable() -> None:
@@ -47,10 +52,10 @@ def grader_package() -> Path:
 def private_paths() -> list[Path]:
     """Never seen by workers: the tests, the reference solutions, the course secret, the checkouts' history.
     The whitelist root leaves them out already; these are covered even where they lie inside what it binds."""
-    paths = [assignments_root(), secret_file().parent, course_code_root() / "reference", PROJECT_ROOT / "reference",
-             course_code_root() / ".git", PROJECT_ROOT / ".git"]
+    root = course_code_root()
+    paths = [assignments_root(), secret_file().parent, root / "reference", PROJECT_ROOT / "reference",
+             root / ".git", PROJECT_ROOT / ".git"]
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         paths.append(Path(reference.origin).parent)
     return sorted({path for path in paths if path.exists()})
-

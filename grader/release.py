@@ -3,7 +3,8 @@
 The student version keeps the teaching text, examples and signatures, and
 replaces each marked solution with a stub that raises NotImplementedError.
 Beside it goes the public kit (the assignment's declaration and public tests,
-never the hidden ones), so `grade --public` works on a student's machine.
+never the hidden ones) with its own convgrade.toml, so that `grade --public`
+works on a student's machine, in the kit's folder, with no setup.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from pathlib import Path
 import nbformat
 
 from grader.assignment import load_assignment
+from grader.course import COURSE_FILE, active, course_file_text
 from grader.errors import AssignmentError
+from grader.safe_write import write_file
 
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
 TEXT_BEGIN, TEXT_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -37,17 +40,24 @@ def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = F
     if not with_solutions:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
             "## Check your work\n\nRun the public tests (the hidden tests run when you submit):\n\n"
-            f"```\nCONVGRADE_ASSIGNMENTS=assignments grade --public {assignment}.ipynb\n```",
+            f"```\ngrade --public {assignment}.ipynb\n```",
             id="convgrade-check-your-work"))  # a fixed id: the same release, byte for byte
     notebook.metadata["convgrade"] = {"assignment": assignment}
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{assignment}.ipynb"
     nbformat.write(notebook, target)
+    _write_kit(definition.directory, assignment, out_dir)
+    return target
+
+
+def _write_kit(directory: Path, assignment: str, out_dir: Path) -> None:
+    """The public kit beside the notebook: a course of its own, so that `grade --public` finds it from there."""
     kit = out_dir / "assignments" / assignment
     kit.mkdir(parents=True, exist_ok=True)
     for name in PUBLIC_KIT:
-        shutil.copyfile(definition.directory / name, kit / name)
-    return target
+        shutil.copyfile(directory / name, kit / name)
+    course = active()
+    write_file(out_dir / COURSE_FILE, course_file_text(course.name, kit=True, limits=course))
 
 
 def _strip_code(source: str, origin: Path) -> str:

@@ -30,4 +30,4 @@ fi
 # this holds where namespaces are refused too, since workers run as nobody.
 chmod -R go-rwx "$SOURCE"
 # Fail here, while the staff build the image, rather than on the first student's upload.
-CONVGRADE_ASSIGNMENTS="$SOURCE/convgrade/assignments" "$ROOT/venv/bin/grade" list
+"$ROOT/venv/bin/grade" list --course "$SOURCE/convgrade"

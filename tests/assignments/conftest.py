@@ -22,13 +22,14 @@ from grader.pipeline import start_zygote
 pytest.register_assert_rewrite("tests.assignments.solutions")
 
 from tests.assignments.solutions import ASSIGNMENTS  # noqa: E402 - registered first
+from tests.helpers import use_course
 
 
 @pytest.fixture(scope="module")
 def course() -> Iterator[None]:
     """The project's assignments and a fixed course secret, whatever other test modules set."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONVGRADE_ASSIGNMENTS", str(ASSIGNMENTS))
+        use_course(patch, ASSIGNMENTS)
         patch.setenv("CONVGRADE_SECRET", "tests-secret")
         yield
 

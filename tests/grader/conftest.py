@@ -9,6 +9,7 @@ import pytest
 
 from grader.execute import Zygote
 from grader.pipeline import start_zygote
+from tests.helpers import use_course
 
 TOY_ASSIGNMENTS = Path(__file__).parent / "assignments"
 
@@ -17,7 +18,7 @@ TOY_ASSIGNMENTS = Path(__file__).parent / "assignments"
 def toy_assignments() -> Iterator[Path]:
     """The grader's own fixture assignment ('toy'), and a fixed course secret."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONVGRADE_ASSIGNMENTS", str(TOY_ASSIGNMENTS))
+        use_course(patch, TOY_ASSIGNMENTS)
         patch.setenv("CONVGRADE_SECRET", "tests-secret")
         yield TOY_ASSIGNMENTS
 
@@ -38,7 +39,7 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty assignments folder that the grader reads instead of the course's."""
     folder = tmp_path / "assignments"
     folder.mkdir()
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     return folder
 
 
@@ -51,5 +52,5 @@ def broken_toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toy_assignments:
     source = hidden.read_text()
     assert "2 * x, what" in source
     hidden.write_text(source.replace("2 * x, what", "2 * undefined_in_the_test, what"))
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(root))
+    use_course(monkeypatch, root)
     return root

@@ -10,6 +10,7 @@ import pytest
 
 from grader.assignment import available, defined_names, identify, load_assignment
 from grader.errors import AssignmentError, UsageError
+from tests.helpers import use_course
 
 TOML = """
 title = "A tiny convolution assignment"
@@ -73,7 +74,7 @@ def test_available_lists_folders_with_a_declaration(root: Path) -> None:
 
 
 def test_available_is_empty_when_the_root_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "nowhere"))
+    use_course(monkeypatch, tmp_path / "nowhere")
     assert available() == ()
 
 

@@ -19,6 +19,7 @@ from grader.execute import Limits, Zygote
 from grader.mutants import mutants
 from grader.student import local_student
 from grader.testkit import expect_close
+from tests.helpers import use_course
 
 SOLUTION = '''
 def corr2d(X, K):
@@ -109,7 +110,7 @@ def toy_course(toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     shutil.copytree(toy_assignments, root)
     (root / "toy" / "accepted").mkdir()
     shutil.copy(root / "toy" / "toy.ipynb", root / "toy" / "accepted" / "same_as_taught.ipynb")
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(root))
+    use_course(monkeypatch, root)
     return root
 
 

@@ -27,6 +27,7 @@ from grader.progress import PlainProgress
 from tests.conftest import MakeNotebook
 from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
 from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import use_course
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"
 CRASHES = "import os\nos._exit(1)"
@@ -123,7 +124,7 @@ def test_changed_tests_regrade_the_submissions_they_graded(
         monkeypatch: pytest.MonkeyPatch) -> None:
     course = tmp_path / "course"
     shutil.copytree(toy_assignments, course)
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(course))
+    use_course(monkeypatch, course)
     (submissions / "loops.ipynb").unlink()  # keep this one quick
     out = tmp_path / "out"
     assert len(run([submissions], out, zygote).graded) == 5

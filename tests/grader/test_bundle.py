@@ -20,6 +20,7 @@ from grader.cli import main
 from grader.errors import AssignmentError, UsageError
 from grader.paths import PROJECT_ROOT
 from tests.conftest import MakeNotebook
+from tests.helpers import use_course
 
 COURSE_ASSIGNMENTS = PROJECT_ROOT / "assignments"
 ZEROS_CORR2D = ("import torch\n"
@@ -37,7 +38,7 @@ def modes(bundle: Path) -> dict[str, int]:
 @pytest.fixture
 def course_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The bundle of a real assignment, out of the course's four."""
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(COURSE_ASSIGNMENTS))
+    monkeypatch.setenv("CONVGRADE_COURSE", str(PROJECT_ROOT))  # this checkout: a course, with its reference/
     monkeypatch.setenv("CONVGRADE_SECRET", "bundle-test-secret")
     return build_gradescope_bundle("cross_correlation", tmp_path / "autograder.zip")
 
@@ -66,7 +67,7 @@ def test_the_bundle_holds_the_grader_project_and_nothing_of_tests_git_or_caches(
         sources = {f"{PROJECT}/{package}/{p.relative_to(PROJECT_ROOT / package).as_posix()}"
                    for p in (PROJECT_ROOT / package).rglob("*.py") if "__pycache__" not in p.parts}
         assert sources and sources <= names
-    assert {f"{PROJECT}/pyproject.toml", f"{PROJECT}/README.md"} <= names
+    assert {f"{PROJECT}/pyproject.toml", f"{PROJECT}/README.md", f"{PROJECT}/convgrade.toml"} <= names
     for name in names:
         parts = name.split("/")
         assert parts[0] in {"setup.sh", "run_autograder", PROJECT, "secret"}, name
@@ -88,7 +89,7 @@ def test_the_same_checkout_builds_the_same_bytes(course_bundle: Path, tmp_path: 
 def test_an_assignment_without_hidden_tests_or_unknown_gets_no_bundle(
         toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     main(["release", "toy", "--out", str(tmp_path / "kit")])
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "kit" / "assignments"))
+    use_course(monkeypatch, tmp_path / "kit" / "assignments")  # a course's folder without hidden tests
     with pytest.raises(AssignmentError, match="no hidden_tests.py"):
         build_gradescope_bundle("toy", tmp_path / "autograder.zip")
     with pytest.raises(UsageError, match="unknown assignment 'nope'"):

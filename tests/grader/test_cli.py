@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import base64
 import csv
-import shutil
 import json
-import xml.etree.ElementTree as ElementTree
+import shutil
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -14,6 +14,7 @@ from grader import pipeline
 from grader.cli import main
 from grader.errors import ExitCode
 from tests.conftest import MakeNotebook
+from tests.helpers import use_course
 
 SCALE = "def scale(x):\n    return 2 * x"
 
@@ -83,7 +84,7 @@ def test_a_broken_assignment_exits_4(make_notebook: MakeNotebook, tmp_path: Path
     for name in ("assignment.toml", "public_tests.py"):
         (broken / name).write_text((toy_assignments / "toy" / name).read_text())
     (broken / "hidden_tests.py").write_text("raise RuntimeError('a typo in the hidden tests')")
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "assignments"))
+    use_course(monkeypatch, tmp_path / "assignments")
     assert main([str(make_notebook(SCALE, assignment="toy"))]) == ExitCode.BROKEN_ASSIGNMENT
     assert "a typo in the hidden tests" in capsys.readouterr().err
 
@@ -115,10 +116,10 @@ def test_a_student_can_run_the_public_tests_on_a_release_without_hidden_tests(
         toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     main(["release", "toy", "--with-solutions", "--out", str(tmp_path)])
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "assignments"))
+    monkeypatch.setenv("CONVGRADE_COURSE", str(tmp_path))  # the kit is a course of its own
     assert main([str(tmp_path / "toy.ipynb"), "--public"]) == ExitCode.GRADED
     assert "Score: 20 / 20" in capsys.readouterr().out
-    assert main([str(tmp_path / "toy.ipynb")]) == ExitCode.BROKEN_ASSIGNMENT  # no hidden tests here
+    assert main([str(tmp_path / "toy.ipynb")]) == ExitCode.USAGE  # a kit: no hidden tests here
 
 
 def test_list_names_the_assignments(toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,7 +216,7 @@ def test_gradescope_refuses_an_assignment_without_hidden_tests_and_a_non_zip(
     assert main(["gradescope", "toy", "--out", str(tmp_path / "autograder.tar")]) == ExitCode.USAGE
     assert "takes a .zip file" in capsys.readouterr().err
     main(["release", "toy", "--out", str(tmp_path / "kit")])
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "kit" / "assignments"))
+    use_course(monkeypatch, tmp_path / "kit" / "assignments")  # a course's folder without hidden tests
     assert main(["gradescope", "toy", "--out", str(tmp_path / "autograder.zip")]) == ExitCode.BROKEN_ASSIGNMENT
     assert "no hidden_tests.py" in capsys.readouterr().err
     assert not (tmp_path / "autograder.zip").exists()

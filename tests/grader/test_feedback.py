@@ -279,7 +279,7 @@ Example = tuple[GradeResult, nbformat.NotebookNode, Path]
 def example(zygote: Zygote, tmp_path_factory: pytest.TempPathFactory) -> Example:
     """The bundled example graded against the project's own assignments, and its page on disk."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("CONVGRADE_ASSIGNMENTS", raising=False)  # the default root: this checkout's assignments/
+        patch.delenv("CONVGRADE_COURSE", raising=False)  # the default: this checkout, a course of its own
         result = grade(EXAMPLE, zygote=zygote)
     notebook = read_notebook(EXAMPLE)
     assert result.status == "graded" and notebook is not None

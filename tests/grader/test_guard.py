@@ -19,6 +19,7 @@ from grader.pipeline import GradeResult, grade
 from grader.student import StudentProxy
 from grader.testkit import StudentFailure
 from tests.conftest import MakeNotebook
+from tests.helpers import use_course
 
 FAST = Limits(call_timeout=4.0, cell_timeout=6.0, budget=60.0)
 CHEAT = "corr2d"  # the from-scratch function of these workers
@@ -377,7 +378,7 @@ ACCEPTED = Path(__file__).parents[2] / "assignments" / "padding_stride" / "accep
 @pytest.fixture
 def padding_stride(monkeypatch: pytest.MonkeyPatch, zygote: Zygote) -> Assignment:
     """The course's padding_stride assignment (the shared zygote already hides the course's folders)."""
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(ACCEPTED.parents[2]))
+    use_course(monkeypatch, ACCEPTED.parents[2])
     return load_assignment("padding_stride")
 
 

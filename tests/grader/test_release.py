@@ -13,6 +13,7 @@ import torch
 from grader.errors import AssignmentError
 from grader.load import Submission, load
 from grader.release import TEXT_STUB, release_notebook
+from tests.helpers import use_course
 
 TOML = """title = "A tiny convolution assignment"
 [functions.corr2d]
@@ -216,7 +217,7 @@ def test_releasing_twice_into_the_same_folder_gives_the_same_cells(root: Path, o
 def test_unbalanced_code_markers_are_an_assignment_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          source: str) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     write_assignment(folder, cells=[nbformat.v4.new_code_cell(source)])
     with pytest.raises(AssignmentError, match="SOLUTION"):
         release_notebook("tiny", tmp_path / "out")
@@ -224,7 +225,7 @@ def test_unbalanced_code_markers_are_an_assignment_error(tmp_path: Path, monkeyp
 
 def test_unbalanced_markdown_markers_are_an_assignment_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     write_assignment(folder, cells=[nbformat.v4.new_markdown_cell("Answer:\n<!-- BEGIN SOLUTION -->\nsecret")])
     with pytest.raises(AssignmentError, match="unbalanced"):
         release_notebook("tiny", tmp_path / "out")

@@ -27,6 +27,7 @@ import pytest
 from grader import sandbox
 from grader.errors import UsageError
 from grader.execute import Execution, Limits, Zygote
+from grader.course import COURSE_FILE
 from grader.paths import PROJECT_ROOT, assignments_root
 from grader.pipeline import check_confinement, start_zygote, unconfined_note
 from grader.student import StudentProxy
@@ -238,6 +239,7 @@ def as_nobody(toy_assignments: Path) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="convgrade-nobody-"))
     try:
         shutil.copytree(toy_assignments, folder / "assignments")
+        (folder / COURSE_FILE).write_text('[course]\nname = "nobody\'s course"\n')
         (folder / "home").mkdir()
         (folder / "results").mkdir()
         for path in [folder, *folder.rglob("*")]:
@@ -260,7 +262,7 @@ def grade_as_nobody(folder: Path, cells: tuple[str, ...], *options: str, refuse_
     results = folder / "results" / "results.json"
     results.unlink(missing_ok=True)
     environment = {"HOME": str(folder / "home"), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-                   "CONVGRADE_ASSIGNMENTS": str(folder / "assignments"), "CONVGRADE_SECRET": "secret-5c1e-course",
+                   "CONVGRADE_COURSE": str(folder), "CONVGRADE_SECRET": "secret-5c1e-course",
                    "CI_JOB_TOKEN": "token-77ad-ci"}
     arguments = [*command, str(path)] + ([] if command else ["--results", str(results)])
     finished = run_as_nobody(["-c", "from grader.cli import main_entry; main_entry()", *arguments, *options],

@@ -1,0 +1,27 @@
+"""Helpers shared by the project's tests (fixtures live in the conftest files)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.course import COURSE_ENVIRONMENT, COURSE_FILE
+
+
+def use_course(patch: pytest.MonkeyPatch, assignments: Path) -> Path:
+    """Make the grader read `assignments` as its course's assignments folder; returns the course's root."""
+    root = _course_for(assignments.resolve())
+    patch.setenv(COURSE_ENVIRONMENT, str(root))
+    return root
+
+
+@functools.cache
+def _course_for(assignments: Path) -> Path:
+    # A folder of its own, so that the course file never lands among the project's fixtures.
+    root = Path(tempfile.mkdtemp(prefix="convgrade-test-course-"))
+    (root / COURSE_FILE).write_text(f"[course]\nname = \"tests\"\nassignments = {json.dumps(str(assignments))}\n")
+    return root
