@@ -19,7 +19,7 @@ from grader.paths import PROJECT_ROOT
 from grader.pipeline import grade, start_zygote
 from grader.release import CODE_BEGIN, CODE_END, TEXT_BEGIN, TEXT_END, release_notebook
 
-ASSIGNMENTS = ("cross_correlation", "padding_stride", "channels", "convolution")
+ASSIGNMENTS = ("cross_correlation", "padding_stride", "channels", "convolution", "pooling")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def workers() -> Iterator[Zygote]:
         yield zygote
 
 
-def test_all_four_assignments_exist_and_total_100_points() -> None:
+def test_every_assignment_exists_and_totals_100_points() -> None:
     assert set(ASSIGNMENTS) <= set(available())
     for name in ASSIGNMENTS:
         definition = load_assignment(name)
