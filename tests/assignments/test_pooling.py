@@ -75,7 +75,8 @@ MAX_PADDED_WITH_ZEROS = with_line("    fill = float('-inf') if mode == 'max' els
 STRIDE_PAIR_SWAPPED = with_line("    s_h, s_w = (stride, stride) if isinstance(stride, int) else stride",
                                 "    s_w, s_h = (stride, stride) if isinstance(stride, int) else stride")
 # A last window that sticks out is kept, cut short (PyTorch's ceil_mode=True without its limit).
-PARTIAL_WINDOWS_KEPT = with_line("    h = (n_h + 2 * pad_h - p_h) // s_h + 1", "    h = -(-(n_h + 2 * pad_h - p_h) // s_h) + 1")
+PARTIAL_WINDOWS_KEPT = with_line("    h = (n_h + 2 * pad_h - p_h) // s_h + 1",
+                                 "    h = -(-(n_h + 2 * pad_h - p_h) // s_h) + 1")
 # Only a plain 2D image: the channel axis is pooled as if it were the height.
 ONLY_2D = '''
 def pool2d(X, pool_size, mode='max', padding=0, stride=None):

@@ -285,7 +285,8 @@ def test_a_function_not_from_scratch_bans_nothing(root: Path) -> None:
 ])
 def test_a_bad_may_not_call_is_an_assignment_error_naming_the_file(root: Path, may_not_call: str,
                                                                    message: str) -> None:
-    write_assignment(root, toml=TOML.replace("from_scratch = true", f"from_scratch = true\nmay_not_call = {may_not_call}"))
+    write_assignment(root, toml=TOML.replace("from_scratch = true",
+                                             f"from_scratch = true\nmay_not_call = {may_not_call}"))
     with pytest.raises(AssignmentError, match=message) as raised:
         load_assignment("tiny")
     assert "assignment.toml" in str(raised.value) and "[functions.corr2d]" in str(raised.value)
