@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from grader import course
+from grader import banned_calls, course
 from grader.errors import AssignmentError, UsageError
 from grader.paths import assignments_root, make_course_code_importable
 from grader.static_check import parsed_cells
@@ -35,6 +35,8 @@ class Assignment:
     functions: tuple[str, ...]
     tests: tuple[GradedTest, ...]
     digest: str = ""               # of the files that decide a grade: a changed test changes it
+    # From-scratch name -> the families of library calls it may not make (grader.banned_calls).
+    may_not_call: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
     @property
     def max_score(self) -> float:
@@ -78,7 +80,8 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
     return Assignment(
         name=name, title=str(definition.get("title", name)), directory=directory,
         from_scratch=frozenset(f for f, spec in functions.items() if isinstance(spec, dict) and spec.get("from_scratch")),
-        functions=tuple(functions), tests=tuple(tests), digest=_digest(decisive))
+        functions=tuple(functions), tests=tuple(tests), digest=_digest(decisive),
+        may_not_call=banned_calls.parse(directory / "assignment.toml", functions))
 
 
 def _digest(files: list[Path]) -> str:

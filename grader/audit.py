@@ -226,7 +226,7 @@ def _equivalence_replay(definition: Assignment, cells: tuple[str, ...]) -> Calla
         requests.append(request)
         return answer(request)
 
-    student = StudentProxy(recording, from_scratch=definition.from_scratch)
+    student = StudentProxy(recording, from_scratch=definition.from_scratch, may_not_call=definition.may_not_call)
     # Only graded tests ask: a tip may see what a mutant changes, but a tip is worth nothing.
     graded = [t for t in definition.tests if not t.tip]
     run_tests(graded, student, lambda label: derive_seed(b"audit", b"requests", label))

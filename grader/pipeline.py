@@ -147,14 +147,16 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
 
     with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
         execution.run_notebook()
-        student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch)
+        student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch,
+                               may_not_call=definition.may_not_call)
         outcomes = run_tests(definition.tests, student, seed_for)
         record = execution.record()
     # The worker's replies and its evidence channel, the source: the stricter signal wins.
     dispatched = {name: student.library_convolutions.get(name, set()) | set(record.evidence.convolutions.get(name, ()))
                   for name in set(student.library_convolutions) | set(record.evidence.convolutions)}
     scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=dispatched,
-                          in_source=library_convolutions(submission.cells, definition.from_scratch),
+                          in_source=library_convolutions(submission.cells, definition.from_scratch,
+                                                         definition.may_not_call),
                           tampering=tampering(submission.cells) | set(record.evidence.tampering))
     notes = list(submission.notes) + list(record.notes)
     unconfined = unconfined_note(record.isolation, public_only) if record.isolation else None

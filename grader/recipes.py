@@ -4,12 +4,11 @@ Each recipe takes a request of plain data, calls student code, and answers with
 plain data. This module runs inside the untrusted worker (and, for authors'
 quick checks, in-process through `grader.student.local_student`). It decides
 nothing about grades: it only reports what the student's code returned, what
-it raised, and which library convolutions it dispatched.
+it raised, and which banned library calls (grader.banned_calls) it made.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,10 +18,8 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from grader import guard
+from grader import banned_calls, guard
 
-# Every aten convolution kernel, whatever Python path reached it.
-_LIBRARY_CONVOLUTION = re.compile(r"conv(?!ert)")
 MESSAGE_LIMIT = 400
 Reply = dict[str, Any]
 
@@ -36,10 +33,11 @@ class DispatchWatch(TorchDispatchMode):
         # first use imports torch._dynamo: two seconds per fresh worker.
         return False
 
-    def __init__(self) -> None:
+    def __init__(self, banned: frozenset[str] = frozenset()) -> None:
         super().__init__()
         self.ops = 0
-        self.convolutions: set[str] = set()
+        self.banned = banned                  # the families this call may not use
+        self.convolutions: set[str] = set()   # what it used of them, and the ways around the watch
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         self.ops += 1
@@ -49,25 +47,28 @@ class DispatchWatch(TorchDispatchMode):
             evidence = _EVIDENCE[func] = _evidence_of(func)
         if types:
             # A tensor subclass's own __torch_dispatch__ runs with this watch popped: what it computes is unseen.
-            evidence = f"a tensor subclass with its own __torch_dispatch__ ({sorted(t.__name__ for t in types)})"
-        if evidence is not None and evidence not in self.convolutions:
-            self.convolutions.add(evidence)
-            guard.report(evidence)  # out of the process now: later code cannot clear it
+            evidence = ("", f"a tensor subclass with its own __torch_dispatch__ ({sorted(t.__name__ for t in types)})")
+        if evidence is not None and (not evidence[0] or evidence[0] in self.banned) \
+                and evidence[1] not in self.convolutions:
+            self.convolutions.add(evidence[1])
+            guard.report(evidence[1])  # out of the process now: later code cannot clear it
         return func(*args, **kwargs) if kwargs else func(*args)
 
 
-def _evidence_of(func: Any) -> str | None:
-    """What an op proves: a library convolution, or an operator of the notebook's
-    own (torch.library), whose Python body runs with the watch popped."""
-    if _LIBRARY_CONVOLUTION.search(str(func)):
-        return str(func)
+def _evidence_of(func: Any) -> tuple[str, str] | None:
+    """What an op proves, as (family, evidence): a library call of a family
+    (grader.banned_calls), or ("", ...) for an operator of the notebook's own
+    (torch.library), whose Python body runs with the watch popped."""
+    family = banned_calls.family_of_op(str(func))
+    if family is not None:
+        return family, str(func)
     if getattr(func, "namespace", "aten") not in ("aten", "prims"):
-        return f"a custom operator ({func})"
+        return "", f"a custom operator ({func})"
     return None
 
 
 _UNSEEN = object()
-_EVIDENCE: dict[Any, str | None] = {}
+_EVIDENCE: dict[Any, tuple[str, str] | None] = {}
 _DISPATCH = DispatchWatch.__dict__["__torch_dispatch__"]
 # Captured before the trip-wires replace them: the watch's own checks are not the student's use.
 _stack_length, _stack_at = torch._C._len_torch_dispatch_stack, torch._C._get_dispatch_stack_at
@@ -75,7 +76,7 @@ _excluded, _exclude_set = torch._C._dispatch_tls_is_dispatch_key_excluded, torch
 _PYTHON_KEYS = (torch._C.DispatchKey.Python, torch._C.DispatchKey.PythonTLSSnapshot)
 
 _active_watches: list[DispatchWatch] = []
-_array_calls: list[str] = []
+_array_calls: list[str] = []   # the families of the wrapped array functions running now, outermost first
 
 # Every door to the dispatcher watch: switching Python dispatch off, popping or
 # reading the mode stack, excluding its dispatch keys, redispatching below it.
@@ -90,16 +91,9 @@ _TORCH_TRIPWIRES = {
                                      "_get_current_dispatch_mode", "_get_current_dispatch_mode_stack", "_push_mode",
                                      "_disable_infra_mode"),
 }
-# numpy's and scipy's convolutions never reach torch's dispatcher: every alias of
-# them, the C-level ones included, reports to the watch instead.
-_ARRAY_CONVOLUTIONS = {
-    "numpy": ("convolve", "correlate"),
-    "numpy._core._multiarray_umath": ("correlate", "correlate2"),
-    "scipy.signal": ("convolve", "correlate", "convolve2d", "correlate2d", "fftconvolve", "oaconvolve"),
-    "scipy.signal._sigtools": ("_correlateND", "_convolve2d"),
-    "scipy.ndimage": ("convolve", "correlate", "convolve1d", "correlate1d"),
-    "scipy.ndimage._nd_image": ("correlate", "correlate1d"),
-}
+# numpy's and scipy's convolutions and filters never reach torch's dispatcher: every
+# alias of them, the C-level ones included, reports to the watch instead.
+_ARRAY_FUNCTIONS = banned_calls.array_functions()
 
 
 def watch_numpy_convolutions() -> None:
@@ -115,17 +109,18 @@ def watch_numpy_convolutions() -> None:
         except Exception:  # noqa: BLE001 - any failure to import it means it cannot be used either
             pass
     replacements: dict[int, tuple[Any, Any]] = {}
-    for module_name, names in {**_ARRAY_CONVOLUTIONS, **_TORCH_TRIPWIRES}.items():
+    watched = [(*qualified.rsplit(".", 1), family) for qualified, family in _ARRAY_FUNCTIONS.items()]
+    watched += [(module_name, name, None) for module_name, names in _TORCH_TRIPWIRES.items() for name in names]
+    for module_name, name, family in watched:
         module = sys.modules.get(module_name)
-        for name in names:
-            original = getattr(module, name, None) if module is not None else None
-            if original is None or getattr(original, "_convgrade_watched", False):
-                continue
-            qualified = f"{module_name}.{name}"
-            wrapper = (guard.tripwire(qualified, original) if module_name.startswith("torch")
-                       else _array_watch(qualified, original))
-            wrapper._convgrade_watched = True  # type: ignore[attr-defined]
-            replacements[id(original)] = (original, wrapper)
+        original = getattr(module, name, None) if module is not None else None
+        if original is None or getattr(original, "_convgrade_watched", False) or id(original) in replacements:
+            continue
+        qualified = f"{module_name}.{name}"
+        wrapper = (guard.tripwire(qualified, original) if family is None
+                   else _array_watch(qualified, family, original))
+        wrapper._convgrade_watched = True  # type: ignore[attr-defined]
+        replacements[id(original)] = (original, wrapper)
     guard.rebind_everywhere(replacements)
     redispatch = torch._ops.OpOverload.redispatch
     if not getattr(redispatch, "_convgrade_watched", False):
@@ -133,15 +128,15 @@ def watch_numpy_convolutions() -> None:
         torch._ops.OpOverload.redispatch._convgrade_watched = True  # type: ignore[attr-defined]
 
 
-def _array_watch(qualified: str, original: Callable[..., Any]) -> Callable[..., Any]:
+def _array_watch(qualified: str, family: str, original: Callable[..., Any]) -> Callable[..., Any]:
     def watched(*args: Any, **kwargs: Any) -> Any:
-        if _array_calls:  # numpy.convolve calls its C-level correlate: name the one the student called
+        if family in _array_calls:  # numpy.convolve calls its C-level correlate: name the one the student called
             return original(*args, **kwargs)
         for watch in _active_watches:
-            if qualified not in watch.convolutions:
+            if family in watch.banned and qualified not in watch.convolutions:
                 watch.convolutions.add(qualified)
                 guard.report(qualified)
-        _array_calls.append(qualified)
+        _array_calls.append(family)
         try:
             return original(*args, **kwargs)
         finally:
@@ -167,12 +162,13 @@ def _tampered(watch: DispatchWatch, exclude_set: Any) -> str | None:
 
 
 @contextmanager
-def _watching(enabled: bool, name: str = "", from_scratch: bool = False) -> Iterator[DispatchWatch | None]:
+def _watching(enabled: bool, name: str = "", from_scratch: bool = False,
+              banned: frozenset[str] = frozenset()) -> Iterator[DispatchWatch | None]:
     with guard.calling(name, from_scratch):
         if not enabled:
             yield None
             return
-        watch = DispatchWatch()
+        watch = DispatchWatch(banned)
         exclude_set = str(_exclude_set())
         _active_watches.append(watch)
         try:
@@ -198,15 +194,18 @@ def perform(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> Reply:
     if not callable(target):
         return {"ok": False, "kind": "missing", "message": f"{name} is defined but is not a function or class"}
     device = request.get("device", "cpu")
-    watch_for_library = bool(request.get("from_scratch")) or request["recipe"] == "cost"
-    with _watching(watch_for_library, name, bool(request.get("from_scratch"))) as watch:
+    from_scratch = bool(request.get("from_scratch"))
+    watch_for_library = from_scratch or request["recipe"] == "cost"
+    # The families this call may not use; a request that names none bans library convolutions.
+    banned = frozenset(request.get("may_not_call", banned_calls.DEFAULT)) if from_scratch else frozenset()
+    with _watching(watch_for_library, name, from_scratch, banned) as watch:
         try:
             reply = recipe(target, request, device)
         except NotPlainData as error:
             reply = {"ok": False, "kind": "bad_return", "message": str(error)}
         except BaseException as error:  # noqa: BLE001 - whatever the student raises is their answer
             reply = {"ok": False, "kind": "raised", "message": describe_exception(error)}
-    if watch is not None and request.get("from_scratch"):
+    if watch is not None and from_scratch:
         reply["library_convolutions"] = sorted(watch.convolutions)
     if watch is not None and request["recipe"] == "cost" and reply.get("ok"):
         reply["value"] = {"tensor_ops": watch.ops, "python_lines": reply.pop("python_lines")}

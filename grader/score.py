@@ -1,8 +1,9 @@
 """Score stage: outcomes and from-scratch evidence -> points. A pure function.
 
 Points come only from outcomes computed in the grader's process. A function
-marked from scratch that used a library convolution (seen at the dispatcher
-or in its source) scores 0 on every one of its tests, with the reason.
+marked from scratch that made a library call its assignment bans (seen at the
+dispatcher or in its source; grader.banned_calls) scores 0 on every one of its
+tests, with the reason.
 Students see a public test's message and comparisons, and only the hint of a
 hidden one.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence, Set
 
+from grader import banned_calls
 from grader.comparison import Comparison
 from grader.test import TestOutcome
 
@@ -55,7 +57,8 @@ class Score:
 def score(outcomes: Sequence[TestOutcome], *, from_scratch: frozenset[str],
           dispatched: Mapping[str, set[str]], in_source: Mapping[str, set[str]],
           tampering: Set[str] = frozenset()) -> Score:
-    evidence = {name: tuple(sorted(set(dispatched.get(name, ())) | {f"{c} (in the source)" for c in in_source.get(name, ())}))
+    evidence = {name: tuple(sorted(set(dispatched.get(name, ()))
+                                   | {c + banned_calls.SOURCE_SUFFIX for c in in_source.get(name, ())}))
                 for name in from_scratch if dispatched.get(name) or in_source.get(name)}
     scores = tuple(_score_one(outcome, evidence) for outcome in outcomes)
     if tampering:
@@ -80,9 +83,7 @@ def _score_one(outcome: TestOutcome, evidence: Mapping[str, tuple[str, ...]]) ->
         feedback = ("this test could not run because of a grader error, not your code: "
                     "the submission has no score until the course staff fix it and grade again")
     if test.function in evidence:
-        used = ", ".join(evidence[test.function])
-        reason = (f"{test.function} must be written from scratch, but it uses a library convolution "
-                  f"({used}), so its tests score 0")
+        reason = banned_calls.reason(test.function, evidence[test.function])
         return TestScore(test.name, test.function, 0.0, test.points, False, test.hidden, reason,
                          f"{reason}. {detail}".strip(), outcome.status == "grader_error", comparisons,
                          outcome.seconds)

@@ -1,10 +1,11 @@
-"""The second signal of the from-scratch rule: library convolutions in the source.
+"""The second signal of the from-scratch rule: banned library calls in the source.
 
 The dispatcher watch in the worker sees what actually ran; this reads what the
 notebook says, in the grader's own process, where student code cannot
 interfere. It follows aliases (`import torch.nn.functional as F`, `from
 scipy.signal import convolve2d as c`) and the notebook's own helper functions
-that a from-scratch function calls.
+that a from-scratch function calls. What is banned is named per function by
+the assignment (grader.banned_calls): library convolutions by default.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from IPython.core.inputtransformer2 import TransformerManager
 
+from grader import banned_calls
+
 LIBRARIES = ("torch", "numpy", "scipy")
-_CONVOLUTION_NAME = re.compile(
-    r"^(_?conv(\d?d|_transpose\dd|_tbc)?|_?convolution|convolve\w*|correlate\w*|fftconvolve|oaconvolve"
-    r"|(Lazy)?Conv(Transpose)?\dd)$")
 
 
-def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> dict[str, set[str]]:
-    """For each of `functions`, the library convolutions its source (or the
-    notebook helpers it calls) names, e.g. {"corr2d": {"torch.nn.functional.conv2d"}}."""
+def library_convolutions(cells: tuple[str, ...], functions: Iterable[str],
+                         may_not_call: Mapping[str, frozenset[str]] | None = None) -> dict[str, set[str]]:
+    """For each of `functions`, the banned library calls its source (or the
+    notebook helpers it calls) names, e.g. {"corr2d": {"torch.nn.functional.conv2d"}}.
+    `may_not_call`: each function's banned families; library convolutions for a function it omits."""
     aliases: dict[str, str] = {}
     definitions: dict[str, ast.AST] = {}
     for tree in parsed_cells(cells):
@@ -36,7 +38,8 @@ def library_convolutions(cells: tuple[str, ...], functions: Iterable[str]) -> di
     found: dict[str, set[str]] = {}
     for name in functions:
         if name in definitions:
-            used = _convolutions_reached(name, definitions, aliases)
+            used = _convolutions_reached(name, definitions, aliases,
+                                         banned_calls.banned_for(name, may_not_call or {}))
             if used:
                 found[name] = used
     return found
@@ -235,7 +238,8 @@ def _record_imports(node: ast.AST, aliases: dict[str, str]) -> None:
             aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
 
 
-def _convolutions_reached(name: str, definitions: dict[str, ast.AST], aliases: dict[str, str]) -> set[str]:
+def _convolutions_reached(name: str, definitions: dict[str, ast.AST], aliases: dict[str, str],
+                          banned: frozenset[str]) -> set[str]:
     found: set[str] = set()
     pending, seen = [name], set()
     while pending:
@@ -248,7 +252,7 @@ def _convolutions_reached(name: str, definitions: dict[str, ast.AST], aliases: d
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr" \
                     and len(node.args) > 1 and _literal(node.args[1]) and _dotted(node.args[0], aliases):
                 dotted = f"{_dotted(node.args[0], aliases)}.{_literal(node.args[1])}"
-            if dotted and dotted.split(".")[0] in LIBRARIES and _CONVOLUTION_NAME.match(dotted.split(".")[-1]):
+            if dotted and dotted.split(".")[0] in LIBRARIES and banned_calls.family_of_name(dotted) in banned:
                 found.add(dotted)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 pending.append(node.func.id)

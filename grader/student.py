@@ -3,8 +3,8 @@
 The proxy sends each request through a transport (the worker's socket when
 grading; an in-process call for authors' quick checks), checks the shape of
 the reply, and hands the test plain values or a `StudentFailure`. It also
-remembers which from-scratch functions dispatched a library convolution, for
-the score stage to zero.
+remembers which from-scratch functions made a banned library call (a library
+convolution unless the assignment names other families), for the score stage to zero.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from grader import recipes, wire
+from grader import banned_calls, recipes, wire
 from grader.quote import cut
 from grader.testkit import CallCost, ModuleRun, StudentFailure, Training
 
@@ -27,11 +27,12 @@ EVIDENCE_LIMIT = 60         # characters of each (an aten op's name is under 45)
 
 
 class StudentProxy:
-    def __init__(self, transport: Transport, *, device: str = "cpu",
-                 from_scratch: frozenset[str] = frozenset()) -> None:
+    def __init__(self, transport: Transport, *, device: str = "cpu", from_scratch: frozenset[str] = frozenset(),
+                 may_not_call: Mapping[str, frozenset[str]] | None = None) -> None:
         self._transport = transport
         self._device = device
         self._from_scratch = from_scratch
+        self._may_not_call = may_not_call or {}   # from-scratch name -> banned families; absent: convolutions
         self.library_convolutions: dict[str, set[str]] = {}
 
     def __getattr__(self, name: str) -> Callable[..., torch.Tensor]:
@@ -98,6 +99,8 @@ class StudentProxy:
         name = request["name"]
         request["device"] = self._device
         request["from_scratch"] = name in self._from_scratch
+        if request["from_scratch"]:
+            request["may_not_call"] = sorted(banned_calls.banned_for(name, self._may_not_call))
         reply = self._transport(request)
         malformed = StudentFailure("crashed", f"the worker running {name} sent a malformed reply")
         if not _well_formed(reply):
@@ -162,11 +165,12 @@ def local_transport(namespace: Mapping[str, Any]) -> Transport:
     return transport
 
 
-def local_student(namespace: Mapping[str, Any], *, device: str = "cpu",
-                  from_scratch: frozenset[str] = frozenset()) -> StudentProxy:
+def local_student(namespace: Mapping[str, Any], *, device: str = "cpu", from_scratch: frozenset[str] = frozenset(),
+                  may_not_call: Mapping[str, frozenset[str]] | None = None) -> StudentProxy:
     """A Student over names in this process, for authors checking their tests.
 
     Requests and replies still go through the wire format, so tests see the
     same copies and types as when grading; but nothing is isolated.
     """
-    return StudentProxy(local_transport(namespace), device=device, from_scratch=from_scratch)
+    return StudentProxy(local_transport(namespace), device=device, from_scratch=from_scratch,
+                        may_not_call=may_not_call)

@@ -84,7 +84,7 @@ def points_per_function(definition: Assignment, names: Mapping[str, Any], seed: 
     Runs every test in process, on inputs from `seed`, so that the self-checks
     can try several seeds without paying for a worker each time.
     """
-    student = local_student(names, from_scratch=definition.from_scratch)
+    student = local_student(names, from_scratch=definition.from_scratch, may_not_call=definition.may_not_call)
     points: dict[str, Any] = {f: 0.0 for f in definition.functions} | {"failed": set()}
     for index, test in enumerate(definition.tests):
         outcome = run_test(test, student, seed * 1000 + index)
@@ -154,7 +154,7 @@ def assert_notebook_is_clean(assignment: str, path: Path | None = None) -> None:
 
 def assert_every_test_passes_in_time(definition: Assignment, names: Mapping[str, Any], seed: int) -> None:
     """A slow but right loop solution must pass every test, each well within a worker's time limits."""
-    student = local_student(names, from_scratch=definition.from_scratch)
+    student = local_student(names, from_scratch=definition.from_scratch, may_not_call=definition.may_not_call)
     for index, test in enumerate(definition.tests):
         started = time.perf_counter()
         outcome = run_test(test, student, seed * 1000 + index)

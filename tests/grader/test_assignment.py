@@ -260,3 +260,40 @@ def test_identify_infers_from_a_cell_that_also_has_a_shell_escape(root: Path) ->
     write_assignment(root, "tiny")
     cells = ("!pip install d2l\nimport torch\ndef corr2d(X, K):\n    return X",)
     assert identify(None, None, cells) == ("tiny", "")
+
+
+# ---------------------------------------------------------------- what a from-scratch function may not call
+
+def test_a_from_scratch_function_bans_library_convolutions_unless_it_names_families(root: Path) -> None:
+    write_assignment(root, toml=TOML.replace("[functions.scale]", "[functions.scale]\nfrom_scratch = true\n"
+                                             "may_not_call = [\"pooling\", \"convolution\"]"))
+    definition = load_assignment("tiny")
+    assert definition.may_not_call == {"corr2d": frozenset({"convolution"}),
+                                       "scale": frozenset({"pooling", "convolution"})}
+
+
+def test_a_function_not_from_scratch_bans_nothing(root: Path) -> None:
+    write_assignment(root)
+    assert "scale" not in load_assignment("tiny").may_not_call
+
+
+@pytest.mark.parametrize(("may_not_call", "message"), [
+    ('["pooling", "dilation"]', r"unknown family 'dilation' \(known: convolution, pooling"),
+    ('["torch.nn.functional.max_pool2d"]', "name families, not single functions"),
+    ('[]', "must be a non-empty list"),
+    ('"pooling"', "must be a non-empty list"),
+    ('[1]', "must be a non-empty list"),
+])
+def test_a_bad_may_not_call_is_an_assignment_error_naming_the_file(root: Path, may_not_call: str,
+                                                                   message: str) -> None:
+    write_assignment(root, toml=TOML.replace("from_scratch = true",
+                                             f"from_scratch = true\nmay_not_call = {may_not_call}"))
+    with pytest.raises(AssignmentError, match=message) as raised:
+        load_assignment("tiny")
+    assert "assignment.toml" in str(raised.value) and "[functions.corr2d]" in str(raised.value)
+
+
+def test_may_not_call_on_a_function_not_from_scratch_is_an_assignment_error(root: Path) -> None:
+    write_assignment(root, toml=TOML.replace("[functions.scale]", "[functions.scale]\nmay_not_call = [\"pooling\"]"))
+    with pytest.raises(AssignmentError, match=r"\[functions.scale\] names may_not_call but is not from_scratch"):
+        load_assignment("tiny")

@@ -6,14 +6,20 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy
+import pytest
 import torch
+import torch.nn.functional as F
 
 from grader import recipes
 
 
-def perform(function: Callable[..., Any], *args: Any, recipe: str = "call") -> dict[str, Any]:
+def perform(function: Callable[..., Any], *args: Any, recipe: str = "call",
+            may_not_call: list[str] | None = None) -> dict[str, Any]:
     recipes.watch_numpy_convolutions()
-    return recipes.perform({"f": function}, {"recipe": recipe, "name": "f", "args": list(args), "from_scratch": True})
+    request = {"recipe": recipe, "name": "f", "args": list(args), "from_scratch": True}
+    if may_not_call is not None:
+        request["may_not_call"] = may_not_call
+    return recipes.perform({"f": function}, request)
 
 
 def student_function(source: str, filename: str) -> Callable[..., Any]:
@@ -116,4 +122,68 @@ class _Lazy(torch.Tensor):
 
 def test_a_convolution_inside_a_tensor_subclass_dispatch_is_evidence() -> None:
     reply = perform(lambda X, K: torch.ops.aten.clone(_Lazy(X, K)), torch.ones(4, 4), torch.ones(2, 2))
+    assert reply["library_convolutions"] == ["a tensor subclass with its own __torch_dispatch__ (['_Lazy'])"]
+
+
+# ---------------------------------------------------------------- what each assignment bans
+
+X4 = torch.arange(32.0).reshape(1, 2, 4, 4)
+LIBRARY_POOLING = {
+    "F.max_pool2d": lambda X: F.max_pool2d(X, 2),
+    "nn.MaxPool2d": lambda X: torch.nn.MaxPool2d(2)(X),
+    "torch.max_pool2d": lambda X: torch.max_pool2d(X, 2),
+    "F.avg_pool2d": lambda X: F.avg_pool2d(X, 2, padding=1),
+    "nn.AvgPool2d": lambda X: torch.nn.AvgPool2d((2, 1))(X),
+    "F.adaptive_max_pool2d": lambda X: F.adaptive_max_pool2d(X, 2),
+    "F.adaptive_avg_pool2d": lambda X: F.adaptive_avg_pool2d(X, 3),
+    "F.lp_pool2d": lambda X: F.lp_pool2d(X, 2, 2),
+    "F.fractional_max_pool2d": lambda X: F.fractional_max_pool2d(X, 2, output_size=2),
+    "F.max_pool1d on rows": lambda X: F.max_pool1d(X.flatten(0, 1), 2),
+    "torch.ops.aten": lambda X: torch.ops.aten.max_pool2d_with_indices(X, [2, 2])[0],
+    "a getattr string": lambda X: getattr(F, "max_" + "pool2d")(X, 2),
+    "torch._C._nn": lambda X: getattr(torch._C._nn, "avg" + "_pool2d")(X, 2),
+}
+
+
+@pytest.mark.parametrize("pool", LIBRARY_POOLING.values(), ids=LIBRARY_POOLING.keys())
+def test_library_pooling_is_seen_where_the_assignment_bans_pooling(pool: Callable[..., Any]) -> None:
+    reply = perform(pool, X4, may_not_call=["pooling"])
+    assert reply["ok"] and reply["library_convolutions"] and all("pool" in e for e in reply["library_convolutions"])
+
+
+@pytest.mark.parametrize("pool", LIBRARY_POOLING.values(), ids=LIBRARY_POOLING.keys())
+def test_library_pooling_is_allowed_where_only_convolutions_are_banned(pool: Callable[..., Any]) -> None:
+    assert perform(pool, X4)["library_convolutions"] == []
+    assert perform(pool, X4, may_not_call=["convolution"])["library_convolutions"] == []
+
+
+def test_a_convolution_is_allowed_where_only_pooling_is_banned_and_seen_where_both_are() -> None:
+    def convolve(X: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(X, torch.ones(1, 2, 2, 2))
+
+    assert perform(convolve, X4, may_not_call=["pooling"])["library_convolutions"] == []
+    assert perform(convolve, X4, may_not_call=["convolution", "pooling"])["library_convolutions"] == [
+        "aten.convolution.default"]
+
+
+def test_pooling_from_unfolded_windows_is_not_library_pooling() -> None:
+    def unfolded(X: torch.Tensor) -> torch.Tensor:
+        windows = F.unfold(X.flatten(0, 1)[:, None], 2, stride=2)
+        by_tensor = X.unfold(2, 2, 2).unfold(3, 2, 2).amax((-2, -1))
+        return windows.amax(1).reshape(by_tensor.shape) + by_tensor
+
+    reply = perform(unfolded, X4, may_not_call=["pooling", "convolution"])
+    assert reply["ok"] and reply["library_convolutions"] == []
+
+
+def test_an_array_library_filter_reports_only_to_a_watch_that_bans_its_family() -> None:
+    maximum_filter = recipes._array_watch("scipy.ndimage.maximum_filter", "pooling", lambda x: x)
+    assert perform(lambda X: maximum_filter(X), X4, may_not_call=["pooling"])["library_convolutions"] == [
+        "scipy.ndimage.maximum_filter"]
+    assert perform(lambda X: maximum_filter(X), X4)["library_convolutions"] == []
+
+
+def test_a_way_around_the_watch_is_evidence_whatever_the_assignment_bans() -> None:
+    reply = perform(lambda X, K: torch.ops.aten.clone(_Lazy(X, K)), torch.ones(4, 4), torch.ones(2, 2),
+                    may_not_call=["pooling"])
     assert reply["library_convolutions"] == ["a tensor subclass with its own __torch_dispatch__ (['_Lazy'])"]

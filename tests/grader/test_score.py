@@ -163,3 +163,31 @@ def test_tampering_zeroes_every_test_and_says_why() -> None:
                     tampering=frozenset({"import grader"}))
     assert result.score == 0.0 and result.max_score == 100.0
     assert all("import grader" in t.feedback and not t.passed for t in result.tests)
+
+
+def test_library_pooling_says_which_call_was_banned_and_why() -> None:
+    result = scored(outcome(graded("max_example", "pool2d", points=60)), outcome(graded("b", "scale", points=40)),
+                    from_scratch=frozenset({"pool2d"}),
+                    in_source={"pool2d": {"torch.nn.functional.max_pool2d"}})
+    tests = by_name(result)
+    assert tests["max_example"].score == 0.0 and tests["b"].score == 40.0
+    assert tests["max_example"].feedback == (
+        "pool2d calls torch.nn.functional.max_pool2d (in the source): this assignment asks for pooling from "
+        "scratch, without library pooling, so its tests score 0")
+
+
+def test_a_dispatched_pooling_op_names_pooling_and_a_convolution_keeps_its_own_words() -> None:
+    result = scored(outcome(graded("p", "pool2d", points=50)), outcome(graded("c", "corr2d", points=50)),
+                    from_scratch=frozenset({"pool2d", "corr2d"}),
+                    dispatched={"pool2d": {"aten.max_pool2d_with_indices.default"},
+                                "corr2d": {"aten.convolution.default"}})
+    tests = by_name(result)
+    assert tests["p"].feedback.startswith("pool2d calls aten.max_pool2d_with_indices.default: this assignment "
+                                          "asks for pooling from scratch")
+    assert "library convolution" in tests["c"].feedback and "pooling" not in tests["c"].feedback
+
+
+def test_a_way_around_the_watch_zeroes_the_function_without_naming_a_family() -> None:
+    (only,) = scored(outcome(graded("p", "pool2d", points=100)), from_scratch=frozenset({"pool2d"}),
+                     dispatched={"pool2d": {"a new thread (a way around the watch)"}}).tests
+    assert only.score == 0.0 and "went around the grader's watch" in only.feedback

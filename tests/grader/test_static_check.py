@@ -249,3 +249,58 @@ def test_a_cell_of_many_shell_lines_is_read_in_linear_time_and_still_checked() -
     assert tampering((cell,)) == {"%run"}
     assert library_convolutions((cell,), ["f"]) == {"f": {"torch.nn.functional.conv2d"}}
     assert time.monotonic() - started < 20  # about a second; generous for a loaded machine
+
+
+# ---------------------------------------------------------------- what each assignment bans
+
+POOLING = {"pool2d": frozenset({"pooling"})}
+
+
+@pytest.mark.parametrize(("cells", "expected"), [
+    (("import torch.nn.functional as F\ndef pool2d(X, p):\n    return F.max_pool2d(X, p)",),
+     "torch.nn.functional.max_pool2d"),
+    (("from torch import nn\ndef pool2d(X, p):\n    return nn.MaxPool2d(p)(X)",), "torch.nn.MaxPool2d"),
+    (("import torch\ndef pool2d(X, p):\n    return torch.max_pool2d(X, p)",), "torch.max_pool2d"),
+    (("import torch.nn.functional as F\ndef pool2d(X, p):\n    return F.avg_pool2d(X, p)",),
+     "torch.nn.functional.avg_pool2d"),
+    (("import torch.nn as nn\ndef pool2d(X, p):\n    return nn.AdaptiveAvgPool2d(1)(X)",),
+     "torch.nn.AdaptiveAvgPool2d"),
+    (("import torch.nn.functional as F\ndef pool2d(X, p):\n    return F.adaptive_max_pool2d(X, 1)",),
+     "torch.nn.functional.adaptive_max_pool2d"),
+    (("import torch.nn.functional as F\ndef pool2d(X, p):\n    return F.lp_pool2d(X, 1, p)",),
+     "torch.nn.functional.lp_pool2d"),
+    (("import torch.nn.functional as F\ndef pool2d(X, p):\n    return getattr(F, 'max_pool2d')(X, p)",),
+     "torch.nn.functional.max_pool2d"),
+    (("import torch\ndef pool2d(X, p):\n    return torch.ops.aten.avg_pool2d(X, p)",), "torch.ops.aten.avg_pool2d"),
+    (("from scipy import ndimage\ndef pool2d(X, p):\n    return ndimage.maximum_filter(X, p)[::p, ::p]",),
+     "scipy.ndimage.maximum_filter"),
+    (("from scipy.ndimage import uniform_filter as u\ndef pool2d(X, p):\n    return u(X, p)",),
+     "scipy.ndimage.uniform_filter"),
+], ids=["F_max_pool2d", "nn_MaxPool2d", "torch_max_pool2d", "F_avg_pool2d", "nn_AdaptiveAvgPool2d",
+        "F_adaptive_max_pool2d", "F_lp_pool2d", "getattr_string", "aten_op", "scipy_maximum_filter",
+        "scipy_uniform_filter_alias"])
+def test_library_pooling_is_found_where_the_assignment_bans_pooling(cells: tuple[str, ...], expected: str) -> None:
+    assert library_convolutions(cells, ["pool2d"], POOLING) == {"pool2d": {expected}}
+    assert library_convolutions(cells, ["pool2d"]) == {}  # by default only convolutions are banned
+
+
+def test_unfold_and_reductions_are_not_library_pooling() -> None:
+    cells = ("import torch.nn.functional as F\nimport numpy as np\n"
+             "def pool2d(X, p):\n    w = F.unfold(X, p, stride=p)\n    v = X.unfold(2, p, p).unfold(3, p, p)\n"
+             "    s = np.lib.stride_tricks.sliding_window_view(X.numpy(), (p, p))\n"
+             "    return w.amax(1), v.mean((-2, -1)), X.max(), torch.maximum(X, X), s.max()",)
+    assert library_convolutions(cells, ["pool2d"], POOLING) == {}
+
+
+def test_a_convolution_is_found_only_where_its_family_is_banned() -> None:
+    cells = ("import torch.nn.functional as F\ndef pool2d(X, p):\n    return F.avg_pool2d(F.conv2d(X, X), p)",)
+    assert library_convolutions(cells, ["pool2d"], POOLING) == {"pool2d": {"torch.nn.functional.avg_pool2d"}}
+    assert library_convolutions(cells, ["pool2d"], {"pool2d": frozenset({"pooling", "convolution"})}) == {
+        "pool2d": {"torch.nn.functional.avg_pool2d", "torch.nn.functional.conv2d"}}
+    assert library_convolutions(cells, ["pool2d"]) == {"pool2d": {"torch.nn.functional.conv2d"}}
+
+
+def test_library_pooling_in_a_helper_counts_against_the_function_that_calls_it() -> None:
+    cells = ("from torch import nn", "def _window_max(X, p):\n    return nn.MaxPool2d(p)(X)",
+             "def pool2d(X, p):\n    return _window_max(X, p)")
+    assert library_convolutions(cells, ["pool2d"], POOLING) == {"pool2d": {"torch.nn.MaxPool2d"}}

@@ -330,3 +330,20 @@ def test_what_a_reply_quotes_is_cut_and_its_evidence_bounded() -> None:
     assert caught.message.startswith("corr2d raised ValueError: vvv") and len(caught.message) <= MESSAGE_LIMIT
     assert len(proxy.library_convolutions["corr2d"]) == MAX_EVIDENCE
     assert all(len(name) <= EVIDENCE_LIMIT for name in proxy.library_convolutions["corr2d"])
+
+
+def test_each_from_scratch_function_is_watched_for_what_its_assignment_bans() -> None:
+    namespace: dict[str, Any] = {}
+    exec("import torch.nn.functional as F\n"
+         "def pool2d(X, p):\n    return F.max_pool2d(X, p)\n"
+         "def corr2d(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]\n", namespace)
+    student = local_student(namespace, from_scratch=frozenset({"pool2d", "corr2d"}),
+                            may_not_call={"pool2d": frozenset({"pooling"})})
+    student.pool2d(torch.ones(1, 4, 4), 2)
+    student.corr2d(torch.ones(3, 3), torch.ones(2, 2))   # named no families: library convolutions are banned
+    assert student.library_convolutions == {"pool2d": {"aten.max_pool2d_with_indices.default"},
+                                            "corr2d": {"aten.convolution.default"}}
+    lenient = local_student(namespace, from_scratch=frozenset({"pool2d"}),
+                            may_not_call={"pool2d": frozenset({"convolution"})})
+    lenient.pool2d(torch.ones(1, 4, 4), 2)
+    assert lenient.library_convolutions == {}

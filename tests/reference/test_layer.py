@@ -174,6 +174,35 @@ def test_pool2d_d2l_example() -> None:
     assert torch.equal(pool2d(X4, 3, padding=1, stride=2), torch.tensor([[[[5.0, 7.0], [13.0, 15.0]]]]))
 
 
+def test_pool2d_d2l_examples_agree_with_pytorch_s_layers() -> None:
+    """d2l 6.5.2 and 6.5.3: the default stride is the window, pairs are (height, width), channels pool alone."""
+    X = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4)
+    assert torch.equal(pool2d(X, 3), torch.nn.MaxPool2d(3)(X)) and pool2d(X, 3).tolist() == [[[[10.0]]]]
+    odd = pool2d(X, (2, 3), padding=(0, 1), stride=(2, 3))
+    assert torch.equal(odd, torch.nn.MaxPool2d((2, 3), stride=(2, 3), padding=(0, 1))(X))
+    assert odd.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
+    X2 = torch.cat((X, X + 1), 1)
+    assert torch.equal(pool2d(X2, 3, padding=1, stride=2), torch.nn.MaxPool2d(3, padding=1, stride=2)(X2))
+    assert torch.equal(pool2d(X2, 3, "avg", padding=1, stride=2), torch.nn.AvgPool2d(3, padding=1, stride=2)(X2))
+    # Average pooling counts the padded zeros (count_include_pad=True); max pooling never picks its padding.
+    ones = torch.ones(1, 4, 4)
+    assert pool2d(ones, 2, "avg", padding=1)[0, 0].tolist() == [0.25, 0.5, 0.25]
+    assert torch.equal(pool2d(-ones, 2, padding=1), -torch.ones(1, 3, 3))
+
+
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2, "padding": 2}, {"kernel_size": 3, "padding": (1, 2)},
+                                    {"kernel_size": 2, "stride": 0}, {"kernel_size": 0}, {"kernel_size": (5, 1)},
+                                    {"kernel_size": 2, "padding": -1}])
+def test_pool2d_refuses_what_pytorch_refuses(kwargs: dict[str, Any]) -> None:
+    X = torch.ones(1, 4, 4)
+    for pool in (F.max_pool2d, F.avg_pool2d):
+        with pytest.raises((RuntimeError, ValueError)):
+            pool(X, **kwargs)
+    for mode in ("max", "avg"):
+        with pytest.raises(ValueError):
+            pool2d(X, kwargs["kernel_size"], mode, padding=kwargs.get("padding", 0), stride=kwargs.get("stride"))
+
+
 def test_pool2d_on_device(device: torch.device) -> None:
     X = torch.arange(16, device=device).reshape(1, 4, 4)
     for mode in ("max", "avg"):
