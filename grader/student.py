@@ -17,6 +17,7 @@ import torch
 
 from grader import recipes, wire
 from grader.quote import cut
+from grader.returns import tensor_expected
 from grader.testkit import CallCost, ModuleRun, StudentFailure, Training
 
 Transport = Callable[[dict[str, Any]], Any]
@@ -39,9 +40,12 @@ class StudentProxy:
             raise AttributeError(name)
 
         def call_returning_tensor(*args: Any, **kwargs: Any) -> torch.Tensor:
-            value = self.call(name, *args, **kwargs)
+            # The worker checks the type where it can describe any value (a numpy array); this
+            # check is for a worker that claims otherwise.
+            value = self._perform({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs),
+                                   "returns": "tensor"}, lambda value: value)
             if not isinstance(value, torch.Tensor):
-                raise StudentFailure("bad_return", f"{name} should return a tensor; it returned {_kind(value)}")
+                raise StudentFailure("bad_return", f"{name} {tensor_expected(value)}")
             return value
 
         return call_returning_tensor
@@ -141,10 +145,6 @@ def _count(value: Any) -> int:
     if type(value) is not int or value < 0:
         raise TypeError("count")
     return value
-
-
-def _kind(value: Any) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def local_transport(namespace: Mapping[str, Any]) -> Transport:
