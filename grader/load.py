@@ -44,6 +44,7 @@ class Submission:
     assignment: str | None         # the assignment a release wrote into the metadata
     digest: str                    # sha256 over the code, which is all that is graded
     notes: tuple[str, ...] = ()
+    positions: tuple[int, ...] = ()  # each code cell's place in the notebook as its student sees it (from 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,13 +61,15 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
     notebook, notes = read
     if not notebook.cells:
         return Unusable(path, "has no cells")
-    cells = tuple(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    code = [(position, cell) for position, cell in enumerate(notebook.cells, start=1) if cell.get("cell_type") == "code"]
+    cells = tuple(str(cell.get("source", "")) for _, cell in code)
     if not cells:
         return Unusable(path, "has no code cells")
     metadata = notebook.metadata.get("convgrade", {})
     assignment = metadata.get("assignment") if isinstance(metadata, dict) else None
     digest = hashlib.sha256("\x00".join(cells).encode()).hexdigest()
-    return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, notes)
+    return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, notes,
+                      positions=tuple(position for position, _ in code))
 
 
 def load_notebook(path: Path,

@@ -216,6 +216,10 @@ def perform(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> Reply:
 
 def describe_exception(error: BaseException) -> str:
     try:
+        if isinstance(error, SyntaxError) and type(error.lineno) is int and type(error.msg) is str:
+            # Python's own text names the compiler's file (<ipython-input-3-...>); the student needs the line.
+            message = f"{type(error).__name__} (line {error.lineno}): {error.msg}"
+            return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "..."
         text = str(error)
     except BaseException:  # noqa: BLE001 - a student's __str__ may itself raise
         text = "<unprintable>"

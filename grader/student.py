@@ -28,11 +28,12 @@ EVIDENCE_LIMIT = 60         # characters of each (an aten op's name is under 45)
 
 
 class StudentProxy:
-    def __init__(self, transport: Transport, *, device: str = "cpu",
-                 from_scratch: frozenset[str] = frozenset()) -> None:
+    def __init__(self, transport: Transport, *, device: str = "cpu", from_scratch: frozenset[str] = frozenset(),
+                 missing_because: Mapping[str, str] | None = None) -> None:
         self._transport = transport
         self._device = device
         self._from_scratch = from_scratch
+        self._missing_because = dict(missing_because or {})  # name -> the failed cell that cost it
         self.library_convolutions: dict[str, set[str]] = {}
 
     def __getattr__(self, name: str) -> Callable[..., torch.Tensor]:
@@ -114,6 +115,8 @@ class StudentProxy:
             del self.library_convolutions[name]
         if not reply["ok"]:
             kind, message = reply["kind"], cut(reply["message"])
+            if kind == "missing" and message == f"the notebook does not define {name}" and name in self._missing_because:
+                raise StudentFailure(kind, self._missing_because[name])
             raise StudentFailure(kind, f"{name} raised {message}" if kind == "raised" else
                                  f"{name} {message}" if kind == "bad_return" else message)
         strays = [device for device in reply["devices"] if device.split(":")[0] != self._device.split(":")[0]]

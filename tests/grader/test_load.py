@@ -319,3 +319,13 @@ def test_lone_surrogates_are_replaced_not_a_crash(tmp_path: Path) -> None:
     assert any("lone surrogates" in note for note in submission.notes)
     loaded = load_notebook(path)
     assert not isinstance(loaded, Unusable) and loaded[0].cells[0].outputs[0].text == "\ufffd"
+
+
+def test_each_code_cell_keeps_its_place_among_all_cells(tmp_path: Path) -> None:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    path = tmp_path / "mixed.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[md("# Title"), code("import torch"), md("text"),
+                                                   nbformat.v4.new_raw_cell("raw"), code("x = 1")]), path)
+    submission = load(path)
+    assert isinstance(submission, Submission)
+    assert (submission.cells, submission.positions) == (("import torch", "x = 1"), (2, 5))

@@ -117,3 +117,11 @@ class _Lazy(torch.Tensor):
 def test_a_convolution_inside_a_tensor_subclass_dispatch_is_evidence() -> None:
     reply = perform(lambda X, K: torch.ops.aten.clone(_Lazy(X, K)), torch.ones(4, 4), torch.ones(2, 2))
     assert reply["library_convolutions"] == ["a tensor subclass with its own __torch_dispatch__ (['_Lazy'])"]
+
+
+def test_a_syntax_error_is_described_by_its_line_not_the_compilers_file_name() -> None:
+    try:
+        compile("x = 1\ndef f(:\n    pass", "<ipython-input-3-0123456789ab>", "exec")
+    except SyntaxError as error:
+        assert recipes.describe_exception(error) == "SyntaxError (line 2): invalid syntax"
+    assert recipes.describe_exception(SyntaxError("made up")) == "SyntaxError: made up"  # no line: as any error

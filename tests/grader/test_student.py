@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.quote import MESSAGE_LIMIT
-from grader.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy, local_student
+from grader.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy, local_student, local_transport
 from grader.testkit import StudentFailure, Training
 
 NOTEBOOK = '''
@@ -390,3 +390,12 @@ def test_a_gradients_call_on_a_function_returning_no_tensor_says_what_it_returne
     student = local_student({"f": lambda X: X.tolist()})
     caught = failure(lambda: student.gradients("f", torch.ones(2), wrt=[0]))
     assert caught.kind == "bad_return" and caught.message.startswith("f returned a list of 2 items")
+
+
+def test_a_missing_name_that_a_failed_cell_cost_says_which_cell() -> None:
+    why = "cell 7 has a SyntaxError (line 3): invalid syntax, so corr2d is not defined"
+    proxy = StudentProxy(local_transport({}), missing_because={"corr2d": why})
+    assert failure(lambda: proxy.corr2d(torch.ones(1))).message == why
+    assert failure(lambda: proxy.scale(torch.ones(1))).message == "the notebook does not define scale"
+    not_callable = StudentProxy(local_transport({"corr2d": 3}), missing_because={"corr2d": why})
+    assert "is defined but is not a function" in failure(lambda: not_callable.corr2d(torch.ones(1))).message
