@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy
+import pytest
 import torch
 
 from grader import recipes
@@ -120,8 +121,7 @@ def test_a_convolution_inside_a_tensor_subclass_dispatch_is_evidence() -> None:
 
 
 def test_a_syntax_error_is_described_by_its_line_not_the_compilers_file_name() -> None:
-    try:
+    with pytest.raises(SyntaxError) as raised:
         compile("x = 1\ndef f(:\n    pass", "<ipython-input-3-0123456789ab>", "exec")
-    except SyntaxError as error:
-        assert recipes.describe_exception(error) == "SyntaxError (line 2): invalid syntax"
+    assert recipes.describe_exception(raised.value) == "SyntaxError (line 2): invalid syntax"
     assert recipes.describe_exception(SyntaxError("made up")) == "SyntaxError: made up"  # no line: as any error
