@@ -210,12 +210,19 @@ def _list(argv: list[str]) -> int:
 
 
 def _list_in(args: argparse.Namespace, course: Course) -> int:
-    from grader.assignment import available, load_assignment
+    from grader.assignment import available, load_every_test_here
 
+    broken: list[tuple[str, str]] = []
     for name in available():
-        definition = load_assignment(name, public_only=True)
+        try:
+            definition = load_every_test_here(name)
+        except GraderError as error:  # one broken assignment must not hide the others
+            broken.append((name, error.message))
+            continue
         print(f"{name:<20} {definition.title}")
-    return int(ExitCode.GRADED)
+    for name, reason in broken:
+        print(f"grade: broken assignment {name}: {reason}", file=sys.stderr)
+    return int(ExitCode.BROKEN_ASSIGNMENT if broken else ExitCode.GRADED)
 
 
 def _batch(argv: list[str]) -> int:

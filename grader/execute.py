@@ -190,8 +190,12 @@ class Execution:
             raise StudentFailure("crashed", f"{name} was not run: its request is too large ({reply.reason})")
         return reply
 
+    def cell_outcomes(self) -> tuple[CellOutcome, ...]:
+        """How each cell has fared so far, in notebook order."""
+        return tuple(self._outcomes[i] for i in sorted(self._outcomes))
+
     def record(self) -> ExecutionRecord:
-        return ExecutionRecord(cells=tuple(self._outcomes[i] for i in sorted(self._outcomes)),
+        return ExecutionRecord(cells=self.cell_outcomes(),
                                notes=tuple(self._notes), isolation=dict(self._isolation),
                                student_output="".join(self._output), restarts=self._restarts,
                                timeouts=self._timeouts, crashes=self._crashes, evidence=self._evidence.evidence())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class Submission:
     assignment: str | None         # the assignment a release wrote into the metadata
     digest: str                    # sha256 over the code, which is all that is graded
     notes: tuple[str, ...] = ()
+    positions: tuple[int, ...] = ()  # each code cell's place in the notebook as its student sees it (from 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +61,15 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
     notebook, notes = read
     if not notebook.cells:
         return Unusable(path, "has no cells")
-    cells = tuple(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    code = [(position, cell) for position, cell in enumerate(notebook.cells, start=1) if cell.get("cell_type") == "code"]
+    cells = tuple(str(cell.get("source", "")) for _, cell in code)
     if not cells:
         return Unusable(path, "has no code cells")
     metadata = notebook.metadata.get("convgrade", {})
     assignment = metadata.get("assignment") if isinstance(metadata, dict) else None
     digest = hashlib.sha256("\x00".join(cells).encode()).hexdigest()
-    return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, notes)
+    return Submission(path, cells, assignment if isinstance(assignment, str) else None, digest, notes,
+                      positions=tuple(position for position, _ in code))
 
 
 def load_notebook(path: Path,
@@ -84,6 +88,9 @@ def load_notebook(path: Path,
             return Unusable(path, f"cannot be read: {error.strerror}")
     if len(content) > MAX_NOTEBOOK_BYTES:
         return Unusable(path, f"is larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+    recognised = _recognised_file(content)
+    if recognised:
+        return Unusable(path, recognised)
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
@@ -100,6 +107,8 @@ def load_notebook(path: Path,
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
+        if not text.lstrip().startswith(("{", "[")):  # never meant as JSON: say what it is instead
+            return Unusable(path, _recognised_text(path, text))
         what = "truncated" if measured.left_open > 0 else "not valid JSON"
         return Unusable(path, f"is {what} (line {error.lineno}, column {error.colno}: {error.msg}); "
                               "re-download or re-save the notebook")
@@ -139,6 +148,53 @@ def load_notebook(path: Path,
         return Unusable(path, f"has {_megabytes(sum(sizes))} of cell sources, more than the "
                               f"{_megabytes(MAX_SOURCE_CHARS)} a notebook may hold")
     return notebook, tuple(notes)
+
+
+NOT_A_NOTEBOOK = "not a Jupyter notebook (.ipynb)"
+_SUBMIT = "submit the .ipynb file that Jupyter saves"
+# What a student uploads by mistake, by its first bytes.
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"PK\x03\x04", "a zip archive", "submit the notebook itself, not an archive of it"),
+    (b"PK\x05\x06", "an empty zip archive", "submit the notebook itself, not an archive of it"),
+    (b"\x1f\x8b", "a gzip archive", "submit the notebook itself, not an archive of it"),
+    (b"%PDF-", "a PDF document", f"{_SUBMIT}, not a printout of it"),
+    (b"\x89PNG", "a PNG image", f"{_SUBMIT}, not a screenshot"),
+    (b"\xff\xd8\xff", "a JPEG image", f"{_SUBMIT}, not a screenshot"),
+    (b"\xd0\xcf\x11\xe0", "an Office document", _SUBMIT),
+)
+# A line only Python starts so, read in the file's first lines: parsing a hostile text
+# would cost the grader seconds and hundreds of MB, and telling it apart needs no more.
+_PYTHON_LINE = re.compile(r"^(?:import[ \t]+\w|from[ \t]+[\w.]+[ \t]+import[ \t]|(?:async[ \t]+)?def[ \t]+\w+[ \t]*\(|"
+                          r"class[ \t]+\w+[ \t]*[(:]|# %%|if __name__ ==)", re.MULTILINE)
+PYTHON_LINES_READ = 200
+
+
+def _recognised_file(content: bytes) -> str:
+    """What the bytes are, when they are plainly not a notebook; "" otherwise."""
+    if not content.strip():
+        return f"is an empty file, {NOT_A_NOTEBOOK}: save the notebook in Jupyter and submit it again"
+    for signature, what, advice in _SIGNATURES:
+        if content.startswith(signature):
+            return f"is {what}, {NOT_A_NOTEBOOK}: {advice}"
+    return ""
+
+
+def _recognised_text(path: Path, text: str) -> str:
+    """What a text that is not JSON is: Python, HTML, Markdown or plain text."""
+    start = text.lstrip()[:200].lower()
+    if start.startswith(("<!doctype html", "<html")):
+        return f"is an HTML page, {NOT_A_NOTEBOOK}: {_SUBMIT}, not an export of it"
+    if path.suffix.lower() == ".py" or _looks_like_python(text):
+        return (f"is a Python file, {NOT_A_NOTEBOOK}: {_SUBMIT}, not code exported or copied from it "
+                "(File > Save, then upload the .ipynb)")
+    if path.suffix.lower() in (".md", ".markdown"):
+        return f"is a Markdown file, {NOT_A_NOTEBOOK}: {_SUBMIT}"
+    return f"is plain text, {NOT_A_NOTEBOOK}: {_SUBMIT}"
+
+
+def _looks_like_python(text: str) -> bool:
+    head = "\n".join(text[:PYTHON_LINES_READ * 200].splitlines()[:PYTHON_LINES_READ])
+    return _PYTHON_LINE.search(head) is not None
 
 
 def _raw_cells(document: dict[str, Any]) -> list[Any]:

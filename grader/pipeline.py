@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grader.assignment import POINTS_PER_ASSIGNMENT, Assignment, identify, load_assignment
+from grader.cell_failures import cell_notes, lost_names
 from grader.errors import GraderError, UsageError
 from grader.sandbox import missing_confinement
 from grader.execute import CellOutcome, Execution, Limits, Zygote
@@ -147,8 +148,9 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
 
     with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
         execution.run_notebook()
+        lost = lost_names(submission.cells, submission.positions, execution.cell_outcomes(), definition.functions)
         student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch,
-                               may_not_call=definition.may_not_call)
+                               may_not_call=definition.may_not_call, missing_because=lost)
         outcomes = run_tests(definition.tests, student, seed_for)
         record = execution.record()
     # The worker's replies and its evidence channel, the source: the stricter signal wins.
@@ -165,7 +167,7 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
         raise GraderError(f"{path}: not graded: its worker was not confined, although the zygote's probe was "
                           f"({unconfined.split('(not in force: ')[1]}")
     notes += [unconfined] if unconfined else []
-    notes += [f"cell {c.index + 1}: {c.status}: {c.message}" for c in record.cells if c.status != "ok"]
+    notes += cell_notes(submission.positions, record.cells, lost)
     broken = [t.name for t in scored.tests if t.grader_error]
     reason = (f"not graded: a grader error in {', '.join(broken)} (the test failed on its own code, not on "
               "yours); the course staff must fix it and grade again") if broken else ""

@@ -19,6 +19,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from grader import banned_calls, guard
+from grader.returns import described, not_plain, tensor_expected
 
 MESSAGE_LIMIT = 400
 Reply = dict[str, Any]
@@ -214,6 +215,10 @@ def perform(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> Reply:
 
 def describe_exception(error: BaseException) -> str:
     try:
+        if isinstance(error, SyntaxError) and type(error.lineno) is int and type(error.msg) is str:
+            # Python's own text names the compiler's file (<ipython-input-3-...>); the student needs the line.
+            message = f"{type(error).__name__} (line {error.lineno}): {error.msg}"
+            return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "..."
         text = str(error)
     except BaseException:  # noqa: BLE001 - a student's __str__ may itself raise
         text = "<unprintable>"
@@ -224,7 +229,10 @@ def describe_exception(error: BaseException) -> str:
 def _call(target: Callable[..., Any], request: Mapping[str, Any], device: str) -> Reply:
     args = [_argument(a, device) for a in request.get("args", [])]
     kwargs = {k: _argument(v, device) for k, v in request.get("kwargs", {}).items()}
-    return _answer(target(*args, **kwargs))
+    result = target(*args, **kwargs)
+    if request.get("returns") == "tensor" and not isinstance(result, torch.Tensor):
+        return {"ok": False, "kind": "bad_return", "message": tensor_expected(result)}
+    return _answer(result)
 
 
 def _gradients(target: Callable[..., Any], request: Mapping[str, Any], device: str) -> Reply:
@@ -235,8 +243,7 @@ def _gradients(target: Callable[..., Any], request: Mapping[str, Any], device: s
                                                else torch.float32).requires_grad_(True)
     output = target(*args)
     if not isinstance(output, torch.Tensor):
-        return {"ok": False, "kind": "bad_return",
-                "message": f"returned {type(output).__name__}, not a tensor"}
+        return {"ok": False, "kind": "bad_return", "message": tensor_expected(output)}
     if output.requires_grad:
         grad_output = request.get("grad_output")
         seed = torch.ones_like(output) if grad_output is None else _argument(grad_output, device).to(output.dtype)
@@ -248,7 +255,7 @@ def _module(target: Callable[..., Any], request: Mapping[str, Any], device: str)
     module = target(*[_argument(a, "cpu") for a in request.get("ctor_args", [])])
     if not isinstance(module, torch.nn.Module):
         return {"ok": False, "kind": "bad_return",
-                "message": f"should build an nn.Module; it built {type(module).__name__}"}
+                "message": f"should build an nn.Module; it built {described(module)}"}
     module.to(device)
     own = dict(module.named_parameters())
     for key, value in (request.get("parameters") or {}).items():
@@ -333,7 +340,7 @@ def _answer(value: Any) -> Reply:
     return {"ok": True, "value": _plain(value, devices), "devices": sorted(devices)}
 
 
-def _plain(value: Any, devices: set[str]) -> Any:
+def _plain(value: Any, devices: set[str], inside: str = "") -> Any:
     """Keep only plain data; anything else is the student's wrong return type."""
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
@@ -348,14 +355,16 @@ def _plain(value: Any, devices: set[str]) -> Any:
         if isinstance(value, kind):
             return kind(value)
     if type(value) in (list, tuple):
-        return type(value)(_plain(item, devices) for item in value)
+        holder = f" inside the {type(value).__name__} it returned"
+        return type(value)(_plain(item, devices, inside or holder) for item in value)
     if type(value) is dict and all(type(k) is str for k in value):
-        return {k: _plain(v, devices) for k, v in value.items()}
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return {k: _plain(v, devices, inside or " inside the dict it returned") for k, v in value.items()}
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.generic):  # a numpy scalar is a number
         scalar = value.item()
         if type(scalar) in (bool, int, float):
             return scalar
-    raise NotPlainData(f"returned a {type(value).__name__}, which is not a tensor, number, string, list, tuple or dict")
+    raise NotPlainData(not_plain(value, inside))
 
 
 class NotPlainData(TypeError):

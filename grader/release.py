@@ -15,9 +15,10 @@ from pathlib import Path
 
 import nbformat
 
-from grader.assignment import load_assignment
+from grader.assignment import load_every_test_here
 from grader.course import COURSE_FILE, active, course_file_text
 from grader.errors import AssignmentError
+from grader.release_check import refuse_leaks, refuse_unmarked_solutions, solutions_in
 from grader.safe_write import write_file
 
 CODE_BEGIN, CODE_END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -27,10 +28,15 @@ PUBLIC_KIT = ("assignment.toml", "public_tests.py")
 
 
 def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = False) -> Path:
-    definition = load_assignment(assignment, public_only=True)
+    """Refuses (AssignmentError, nothing written) an assignment that does not load
+    whole here, and a student notebook that would still hold a solution."""
+    definition = load_every_test_here(assignment)  # hidden tests checked too, where this machine has them
     if not definition.notebook.is_file():
         raise AssignmentError(f"{definition.notebook} is missing")
     notebook = nbformat.read(definition.notebook, as_version=4)
+    if not with_solutions:
+        refuse_unmarked_solutions(notebook, definition.functions, CODE_BEGIN, definition.notebook)
+        solutions = solutions_in(notebook, (CODE_BEGIN, CODE_END), (TEXT_BEGIN, TEXT_END))
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -43,6 +49,8 @@ def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = F
             f"```\ngrade --public {assignment}.ipynb\n```",
             id="convgrade-check-your-work"))  # a fixed id: the same release, byte for byte
     notebook.metadata["convgrade"] = {"assignment": assignment}
+    if not with_solutions:  # the notebook as students get it, checked whole before anything is written
+        refuse_leaks(notebook, solutions, definition.notebook)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{assignment}.ipynb"
     nbformat.write(notebook, target)

@@ -17,6 +17,7 @@ import torch
 
 from grader import banned_calls, recipes, wire
 from grader.quote import cut
+from grader.returns import tensor_expected
 from grader.testkit import CallCost, ModuleRun, StudentFailure, Training
 
 Transport = Callable[[dict[str, Any]], Any]
@@ -28,11 +29,13 @@ EVIDENCE_LIMIT = 60         # characters of each (an aten op's name is under 45)
 
 class StudentProxy:
     def __init__(self, transport: Transport, *, device: str = "cpu", from_scratch: frozenset[str] = frozenset(),
-                 may_not_call: Mapping[str, frozenset[str]] | None = None) -> None:
+                 may_not_call: Mapping[str, frozenset[str]] | None = None,
+                 missing_because: Mapping[str, str] | None = None) -> None:
         self._transport = transport
         self._device = device
         self._from_scratch = from_scratch
         self._may_not_call = may_not_call or {}   # from-scratch name -> banned families; absent: convolutions
+        self._missing_because = dict(missing_because or {})  # name -> the failed cell that cost it
         self.library_convolutions: dict[str, set[str]] = {}
 
     def __getattr__(self, name: str) -> Callable[..., torch.Tensor]:
@@ -40,9 +43,12 @@ class StudentProxy:
             raise AttributeError(name)
 
         def call_returning_tensor(*args: Any, **kwargs: Any) -> torch.Tensor:
-            value = self.call(name, *args, **kwargs)
+            # The worker checks the type where it can describe any value (a numpy array); this
+            # check is for a worker that claims otherwise.
+            value = self._perform({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs),
+                                   "returns": "tensor"}, lambda value: value)
             if not isinstance(value, torch.Tensor):
-                raise StudentFailure("bad_return", f"{name} should return a tensor; it returned {_kind(value)}")
+                raise StudentFailure("bad_return", f"{name} {tensor_expected(value)}")
             return value
 
         return call_returning_tensor
@@ -113,6 +119,8 @@ class StudentProxy:
             del self.library_convolutions[name]
         if not reply["ok"]:
             kind, message = reply["kind"], cut(reply["message"])
+            if kind == "missing" and message == f"the notebook does not define {name}" and name in self._missing_because:
+                raise StudentFailure(kind, self._missing_because[name])
             raise StudentFailure(kind, f"{name} raised {message}" if kind == "raised" else
                                  f"{name} {message}" if kind == "bad_return" else message)
         strays = [device for device in reply["devices"] if device.split(":")[0] != self._device.split(":")[0]]
@@ -144,10 +152,6 @@ def _count(value: Any) -> int:
     if type(value) is not int or value < 0:
         raise TypeError("count")
     return value
-
-
-def _kind(value: Any) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
 
 
 def local_transport(namespace: Mapping[str, Any]) -> Transport:

@@ -21,6 +21,7 @@ import torch
 
 from grader.comparison import record
 from grader.quote import MESSAGE_LIMIT, cut
+from grader.returns import described
 
 TestBody = Callable[["Student", torch.Generator], None]
 
@@ -172,7 +173,7 @@ def _compare(actual: Any, expected: torch.Tensor | tuple[int, ...], what: str,
     """(verdict, failure message or "", the (rtol, atol) of the value check or zeros)."""
     no_tolerance = (0.0, 0.0)
     if not isinstance(actual, torch.Tensor):
-        return "not_a_tensor", f"{what} should return a tensor; yours returned {type(actual).__name__}", no_tolerance
+        return "not_a_tensor", f"{what} should be a torch.Tensor; yours is {described(actual)}", no_tolerance
     expected_shape = tuple(expected.shape) if isinstance(expected, torch.Tensor) else tuple(expected)
     if tuple(actual.shape) != expected_shape:
         return ("wrong_shape", f"{what} should have shape {_shape(expected_shape)}; yours has "

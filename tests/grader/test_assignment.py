@@ -297,3 +297,150 @@ def test_may_not_call_on_a_function_not_from_scratch_is_an_assignment_error(root
     write_assignment(root, toml=TOML.replace("[functions.scale]", "[functions.scale]\nmay_not_call = [\"pooling\"]"))
     with pytest.raises(AssignmentError, match=r"\[functions.scale\] names may_not_call but is not from_scratch"):
         load_assignment("tiny")
+
+
+# --- strict files: every mistake is one line that names the file -------------------------------------------------
+
+@pytest.mark.parametrize("toml, expected", [
+    ('titel = "x"\n' + TOML, r"unknown key 'titel' at the top level \(did you mean title\?\)"),
+    (TOML.replace("from_scratch", "from_scrach"),
+     r"unknown key 'from_scrach' in \[functions.corr2d\] \(did you mean from_scratch\?\)"),
+    (TOML + "points = 10\n", r"unknown key 'points' in \[functions.scale\] \(known keys: from_scratch, may_not_call\)"),
+    (TOML.replace("from_scratch = true", 'from_scratch = "yes"'), "from_scratch in .* must be true or false, not 'yes'"),
+    (TOML.replace("from_scratch = true", "from_scratch = 1"), "must be true or false, not 1"),
+    (TOML.replace("from_scratch = true", 'may_not_call = "max_pool2d"'), "may_not_call .* must be a list of strings"),
+    (TOML.replace("from_scratch = true", "may_not_call = [1]"), "may_not_call .* must be a list of strings"),
+    ("title = 3\n" + TOML.split("\n", 2)[2], "title must be a string"),
+    ("[functions]\ncorr2d = true\n", r"functions.corr2d must be a table \(\[functions.corr2d\]\)"),
+], ids=["top_level_typo", "function_key_typo", "no_near_miss", "from_scratch_string", "from_scratch_int",
+        "may_not_call_string", "may_not_call_not_strings", "title_not_a_string", "function_not_a_table"])
+def test_a_declaration_with_an_unknown_key_or_a_wrong_type_is_an_assignment_error_naming_the_file(
+        root: Path, toml: str, expected: str) -> None:
+    directory = write_assignment(root, toml=toml)
+    for public_only in (True, False):
+        with pytest.raises(AssignmentError, match=expected) as raised:
+            load_assignment("tiny", public_only=public_only)
+        assert raised.value.message.startswith(f"{directory.resolve() / 'assignment.toml'}: ")
+        assert "\n" not in raised.value.message
+
+
+def test_may_not_call_is_a_known_key(root: Path) -> None:
+    write_assignment(root, toml=TOML.replace("from_scratch = true", 'from_scratch = true\nmay_not_call = ["pooling"]'))
+    assert load_assignment("tiny").from_scratch == frozenset({"corr2d"})
+
+
+def test_a_declaration_that_is_not_utf8_is_an_assignment_error(root: Path) -> None:
+    directory = write_assignment(root)
+    (directory / "assignment.toml").write_bytes(b"title = '\xff'\n[functions.corr2d]\n")
+    with pytest.raises(AssignmentError, match="assignment.toml cannot be read"):
+        load_assignment("tiny")
+
+
+@pytest.mark.parametrize("name, suggested", [
+    ("hidden_test.py", "hidden_tests.py"), ("hiddentests.py", "hidden_tests.py"), ("public_test.py", "public_tests.py"),
+    ("tests.py", "public_tests.py"), ("test_corr2d.py", None), ("Hidden_Tests.py", "hidden_tests.py"),
+])
+def test_a_misnamed_test_file_is_an_assignment_error_naming_the_expected_names(root: Path, name: str,
+                                                                                suggested: str | None) -> None:
+    directory = write_assignment(root)
+    (directory / name).write_text(HIDDEN)
+    for public_only in (True, False):
+        with pytest.raises(AssignmentError) as raised:
+            load_assignment("tiny", public_only=public_only)
+        message = raised.value.message
+        assert message.startswith(f"{directory.resolve() / name}: ")
+        assert "public_tests.py or hidden_tests.py" in message and "never run" in message
+        if suggested:
+            assert f"rename it to {suggested}" in message
+
+
+def test_other_files_beside_the_tests_are_fine(root: Path) -> None:
+    directory = write_assignment(root)
+    (directory / "conftest.py").write_text("")
+    (directory / "notes.py").write_text("")
+    (directory / "tests.txt").write_text("")
+    (directory / "accepted").mkdir()
+    (directory / "accepted" / "test_notebook.py").write_text("")
+    assert len(load_assignment("tiny").tests) == 3
+
+
+@pytest.mark.parametrize("hint", ["   ", "\n"], ids=["spaces", "newline"])
+def test_a_hidden_test_with_a_blank_hint_is_an_assignment_error(root: Path, hint: str) -> None:
+    directory = write_assignment(root, hidden=HIDDEN.replace('hint="double it"', f"hint={hint!r}"))
+    with pytest.raises(AssignmentError, match="hidden test scale_doubles has no hint") as raised:
+        load_assignment("tiny")
+    assert raised.value.message.startswith(f"{directory.resolve() / 'hidden_tests.py'}: ")
+
+
+def test_a_hidden_test_declared_without_a_hint_fails_to_load(root: Path) -> None:
+    write_assignment(root, hidden=HIDDEN.replace(', hint="double it"', ', hint=""'))
+    with pytest.raises(AssignmentError, match="hidden_tests.py fails to load: ValueError: a hidden test needs a hint"):
+        load_assignment("tiny")
+
+
+def test_points_not_totalling_100_name_the_folder_and_each_files_share(root: Path) -> None:
+    directory = write_assignment(root, hidden=HIDDEN.replace("points=20", "points=19"))
+    with pytest.raises(AssignmentError) as raised:
+        load_assignment("tiny")
+    assert raised.value.message == (f"{directory.resolve()}: tests total 99 points, not 100 "
+                                    "(public_tests.py 30, hidden_tests.py 69)")
+
+
+def test_a_test_of_an_undeclared_name_names_its_file_and_test(root: Path) -> None:
+    directory = write_assignment(root, hidden=HIDDEN.replace('function="scale"', 'function="pool2d"'))
+    with pytest.raises(AssignmentError) as raised:
+        load_assignment("tiny")
+    assert raised.value.message.startswith(f"{directory.resolve() / 'hidden_tests.py'}: test scale_doubles grades "
+                                           "pool2d, which assignment.toml does not declare")
+
+
+@pytest.mark.parametrize("line", [
+    "from reference import corr2d", "import reference.pooling as pooling", "import reference",
+    "def helper():\n    from reference.cross_correlation import corr2d\n    return corr2d",
+    "from course_helpers import make_input", "from . import shared",
+], ids=["from_reference", "reference_submodule", "import_reference", "inside_a_function", "course_module",
+        "relative"])
+def test_public_tests_importing_what_students_lack_are_an_assignment_error(root: Path, line: str) -> None:
+    (root.parent / "course_helpers").mkdir()
+    (root.parent / "course_helpers" / "__init__.py").write_text("make_input = None\n")
+    directory = write_assignment(root, public=PUBLIC.replace("import torch\n", f"import torch\n{line}\n", 1))
+    for public_only in (True, False):
+        with pytest.raises(AssignmentError) as raised:
+            load_assignment("tiny", public_only=public_only)
+        message = raised.value.message
+        assert message.startswith(f"{directory.resolve() / 'public_tests.py'}, line ")
+        assert "student kit" in message or "students do not have" in message
+
+
+def test_public_tests_may_import_torch_numpy_and_the_testkit(root: Path) -> None:
+    write_assignment(root, public=PUBLIC.replace("import torch\n", "import torch\nimport numpy\nfrom torch import nn\n"))
+    assert len(load_assignment("tiny").tests) == 3
+
+
+def test_hidden_tests_may_import_the_reference(root: Path) -> None:
+    (root.parent / "reference").mkdir()
+    (root.parent / "reference" / "__init__.py").write_text("")
+    write_assignment(root, hidden=HIDDEN.replace("import torch\n", "import torch\nimport reference\n", 1))
+    assert len(load_assignment("tiny").tests) == 3
+
+
+def test_a_test_file_that_exits_is_an_assignment_error_not_an_exit(root: Path) -> None:
+    write_assignment(root, public=PUBLIC + "\nraise SystemExit(3)\n")
+    with pytest.raises(AssignmentError, match="fails to load: SystemExit"):
+        load_assignment("tiny")
+
+
+@pytest.mark.parametrize("toml", [b"functions = 3\n", b"[functions]\ncorr2d = 1\n", b"\xff\xfe[functions.corr2d]\n",
+                                  b"[functions.scale]\nfrom_scrach = true\n"],
+                         ids=["functions_not_a_table", "function_not_a_table", "not_utf8", "typo"])
+def test_identify_skips_an_assignment_with_a_malformed_declaration(root: Path, toml: bytes) -> None:
+    write_assignment(root, "tiny")
+    (write_assignment(root, "broken") / "assignment.toml").write_bytes(toml)
+    assert available() == ("broken", "tiny")
+    assert identify(None, None, ("def scale(x):\n    return x",)) == ("tiny", "")
+
+
+def test_available_is_empty_when_the_root_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "assignments").write_text("not a folder")
+    use_course(monkeypatch, tmp_path / "assignments")
+    assert available() == ()

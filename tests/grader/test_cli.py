@@ -127,6 +127,25 @@ def test_list_names_the_assignments(toy_assignments: Path, capsys: pytest.Captur
     assert "toy" in capsys.readouterr().out
 
 
+def test_list_shows_every_good_assignment_and_each_broken_one_with_its_reason(
+        root: Path, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("a_good", "b_imports_reference", "c_typo", "d_points", "e_good"):
+        shutil.copytree(toy_assignments / "toy", root / name)
+    public = root / "b_imports_reference" / "public_tests.py"
+    public.write_text(public.read_text().replace("import torch\n", "import torch\nfrom reference import corr2d\n", 1))
+    toml = root / "c_typo" / "assignment.toml"
+    toml.write_text(toml.read_text().replace("from_scratch", "from_scrach"))
+    hidden = root / "d_points" / "hidden_tests.py"
+    hidden.write_text(hidden.read_text().replace("points=20", "points=19", 1))  # the course's machine: checked
+    assert main(["list"]) == ExitCode.BROKEN_ASSIGNMENT
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()] == ["a_good", "e_good"]
+    broken = err.splitlines()
+    assert [line.split()[3].rstrip(":") for line in broken] == ["b_imports_reference", "c_typo", "d_points"]
+    assert "public tests import reference" in broken[0] and "did you mean from_scratch?" in broken[1]
+    assert "99 points, not 100" in broken[2]
+
+
 # A corr2d of the right shape but all zeros: the hidden test's detail names its
 # inputs (with the toy's hidden marker); a student may see only its hint.
 ZEROS_CORR2D = ("import torch\n"

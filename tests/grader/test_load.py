@@ -122,17 +122,44 @@ def test_binary_garbage_is_unusable(tmp_path: Path) -> None:
     assert "binary" in unusable(path)
 
 
-def test_text_that_is_not_json_is_unusable(tmp_path: Path) -> None:
-    path = tmp_path / "prose.ipynb"
-    path.write_text("def corr2d(X, K):\n    return X\n")
+def test_broken_json_is_unusable_with_where_it_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "broken.ipynb"
+    path.write_text('{"cells": [], "nbformat": 4,, }')
     reason = unusable(path)
     assert "not valid JSON" in reason and "line 1" in reason
 
 
-def test_an_empty_file_is_unusable(tmp_path: Path) -> None:
-    path = tmp_path / "empty.ipynb"
-    path.write_bytes(b"")
-    assert "JSON" in unusable(path)
+# What a student uploads instead of a notebook is named, so that they know what to send instead.
+@pytest.mark.parametrize("name, content, what", [
+    ("corr2d.py", b"import torch\n\ndef corr2d(X, K):\n    return X\n", "is a Python file"),
+    ("corr2d.ipynb", b"def corr2d(X, K):\n    return X\n", "is a Python file"),
+    ("exported.ipynb", b"#!/usr/bin/env python\n# coding: utf-8\n\n# In[1]:\n\n\nimport torch\n", "is a Python file"),
+    ("percent.txt", b"# %%\nx = 1\n", "is a Python file"),
+    ("empty.ipynb", b"", "is an empty file"),
+    ("blank.ipynb", b"  \n\n", "is an empty file"),
+    ("hw.zip", b"PK\x03\x04" + bytes(100), "is a zip archive"),
+    ("hw.ipynb", b"PK\x05\x06" + bytes(18), "is an empty zip archive"),
+    ("hw.ipynb", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "is a PDF document"),
+    ("hw.ipynb", b"\x89PNG\r\n\x1a\n" + bytes(20), "is a PNG image"),
+    ("hw.html", b"<!DOCTYPE html>\n<html><body>notebook</body></html>", "is an HTML page"),
+    ("README.md", b"# My answers\n\nThe output is smaller.", "is a Markdown file"),
+    ("answers.ipynb", b"My answers are below.\nThe output is smaller because the kernel must fit.\n", "is plain text"),
+], ids=["python_file", "python_named_ipynb", "nbconvert_script", "jupytext_percent", "empty", "blank", "zip",
+        "empty_zip", "pdf", "png", "html", "markdown", "plain_text"])
+def test_a_file_that_is_not_a_notebook_says_what_it_is(tmp_path: Path, name: str, content: bytes, what: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    reason = unusable(path)
+    assert reason.startswith(f"{what}, not a Jupyter notebook (.ipynb): ") and "\n" not in reason
+    assert "submit" in reason or "save" in reason
+
+
+def test_telling_python_from_prose_reads_only_the_first_lines(tmp_path: Path) -> None:
+    path = tmp_path / "huge.ipynb"
+    path.write_text("x\n" * 5_000_000 + "import torch\n")
+    started = time.perf_counter()
+    assert unusable(path).startswith("is plain text")
+    assert time.perf_counter() - started < 5.0
 
 
 def test_a_notebook_cut_in_half_is_reported_as_truncated(make_notebook: MakeNotebook) -> None:
@@ -292,3 +319,13 @@ def test_lone_surrogates_are_replaced_not_a_crash(tmp_path: Path) -> None:
     assert any("lone surrogates" in note for note in submission.notes)
     loaded = load_notebook(path)
     assert not isinstance(loaded, Unusable) and loaded[0].cells[0].outputs[0].text == "\ufffd"
+
+
+def test_each_code_cell_keeps_its_place_among_all_cells(tmp_path: Path) -> None:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    path = tmp_path / "mixed.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[md("# Title"), code("import torch"), md("text"),
+                                                   nbformat.v4.new_raw_cell("raw"), code("x = 1")]), path)
+    submission = load(path)
+    assert isinstance(submission, Submission)
+    assert (submission.cells, submission.positions) == (("import torch", "x = 1"), (2, 5))

@@ -289,3 +289,55 @@ def test_a_test_that_fails_on_its_own_code_leaves_the_submission_without_a_score
     assert set(broken) == {"scale_doubles"} and "NameError" in broken["scale_doubles"].detail
     assert "not your code" in broken["scale_doubles"].feedback
     assert sum(t.score for t in result.tests if not t.grader_error) == 80.0  # kept for the instructors' eyes only
+
+
+# --- a broken cell is named, as the student sees it, in every test it cost ---------------------------------------
+
+def notebook_of(tmp_path: Path, *cells: nbformat.NotebookNode) -> Path:
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    nb.metadata["convgrade"] = {"assignment": "toy"}
+    path = tmp_path / "broken_cells.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_syntax_error_is_named_by_its_cell_in_every_test_it_cost(zygote: Zygote, tmp_path: Path) -> None:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    broken = "import torch\n\ndef corr2d(X, K):\n    return X[:2, :2] +\n"  # line 4
+    path = notebook_of(tmp_path, md("# Cross-correlation"), code("import torch"), md("## Your answer"),
+                       md("Write corr2d below."), code(broken), md("## Scaling"), code(SCALE))
+    result = grade(path, zygote=zygote, limits=FAST)
+    expected = "cell 5 has a SyntaxError (line 4): invalid syntax, so corr2d is not defined"
+    corr2d_tests = [t for t in result.tests if t.function == "corr2d"]
+    assert corr2d_tests and all(t.detail == expected for t in corr2d_tests)
+    assert [t.feedback for t in corr2d_tests if not t.hidden] == [expected]
+    assert by_name(result)["scale_doubles"] == 20
+    assert expected in result.notes
+
+
+def test_an_exception_in_the_defining_cell_is_named_with_the_names_it_left_undefined(zygote: Zygote,
+                                                                                    tmp_path: Path) -> None:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    raises = "import torch\nweights = undefined_helper()\n" + SOLVED_CORR2D + "\n" + SCALE
+    path = notebook_of(tmp_path, md("# Answers"), code(raises))
+    result = grade(path, zygote=zygote, limits=FAST)
+    cause = "cell 2 raised NameError: name 'undefined_helper' is not defined"
+    assert {t.detail for t in result.tests} == {f"{cause}, so corr2d is not defined", f"{cause}, so scale is not defined"}
+    assert f"{cause}, so corr2d and scale are not defined" in result.notes
+    assert result.score == 0.0
+
+
+def test_a_failed_cell_that_defines_nothing_graded_is_noted_without_blame(zygote: Zygote, tmp_path: Path) -> None:
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    path = notebook_of(tmp_path, md("# Answers"), code(SOLVED_CORR2D), md("A plot:"), code("print(1 / 0)"),
+                       code(SCALE))
+    result = grade(path, zygote=zygote, limits=FAST)
+    assert result.score == 100.0
+    assert "cell 4 raised ZeroDivisionError: division by zero" in result.notes
+
+
+def test_a_name_that_no_cell_defines_still_says_so(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+    result = grade_cells(make_notebook, zygote, SOLVED_CORR2D, "x = 1 +* 2")
+    scale = next(t for t in result.tests if t.function == "scale")
+    assert scale.detail == "the notebook does not define scale"
+    assert "cell 2 has a SyntaxError (line 1): invalid syntax" in result.notes

@@ -187,3 +187,10 @@ def test_a_way_around_the_watch_is_evidence_whatever_the_assignment_bans() -> No
     reply = perform(lambda X, K: torch.ops.aten.clone(_Lazy(X, K)), torch.ones(4, 4), torch.ones(2, 2),
                     may_not_call=["pooling"])
     assert reply["library_convolutions"] == ["a tensor subclass with its own __torch_dispatch__ (['_Lazy'])"]
+
+
+def test_a_syntax_error_is_described_by_its_line_not_the_compilers_file_name() -> None:
+    with pytest.raises(SyntaxError) as raised:
+        compile("x = 1\ndef f(:\n    pass", "<ipython-input-3-0123456789ab>", "exec")
+    assert recipes.describe_exception(raised.value) == "SyntaxError (line 2): invalid syntax"
+    assert recipes.describe_exception(SyntaxError("made up")) == "SyntaxError: made up"  # no line: as any error

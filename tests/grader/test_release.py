@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,121 @@ def test_a_missing_instructor_notebook_is_an_assignment_error(root: Path, out: P
     (root / "tiny" / "tiny.ipynb").unlink()
     with pytest.raises(AssignmentError, match="missing"):
         release_notebook("tiny", out)
+
+
+# --- a release never holds a solution, and never releases a broken assignment -------------------------------------
+
+def without_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if "SOLUTION" not in line or "MARKER" in line)
+
+
+def refused(folder: Path, out: Path, match: str) -> AssignmentError:
+    with pytest.raises(AssignmentError, match=match) as raised:
+        release_notebook("tiny", out)
+    assert not out.exists()  # nothing written
+    assert "\n" not in raised.value.message and str(folder / "tiny" / "tiny.ipynb") in raised.value.message
+    return raised.value
+
+
+def test_a_teaching_notebook_without_solution_markers_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 out: Path) -> None:
+    folder = tmp_path / "assignments"
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    write_assignment(folder, cells=[nbformat.v4.new_markdown_cell(INTRO),
+                                    nbformat.v4.new_code_cell(without_markers(CORR2D)),
+                                    nbformat.v4.new_code_cell(without_markers(DOUBLER))])
+    error = refused(folder.resolve(), out, "cell 2 defines corr2d, a graded name, without solution markers")
+    assert "--with-solutions" in error.message
+    release_notebook("tiny", out / "model", with_solutions=True)  # the model answer is the solution, as meant
+
+
+def test_one_graded_function_left_unmarked_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      out: Path) -> None:
+    folder = tmp_path / "assignments"
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    write_assignment(folder, cells=[nbformat.v4.new_code_cell(CORR2D),
+                                    nbformat.v4.new_code_cell(without_markers(DOUBLER))])
+    refused(folder.resolve(), out, "cell 2 defines Doubler")
+
+
+def leaking(cells: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    return [nbformat.v4.new_markdown_cell(QUESTION), nbformat.v4.new_code_cell(CORR2D),
+            nbformat.v4.new_code_cell(DOUBLER), *cells]
+
+
+SOLUTION_LOOP = ("    for i in range(Y.shape[0]):\n        for j in range(Y.shape[1]):\n"
+                 "            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()")
+
+
+@pytest.mark.parametrize("cell, where", [
+    (nbformat.v4.new_code_cell("# a copy, left over\ndef corr2d_copy(X, K):\n    h, w = K.shape\n"
+                               "    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)  # SOLUTION_CODE_MARKER\n"
+                               + SOLUTION_LOOP + "\n    return Y"), "cell 4"),
+    (nbformat.v4.new_markdown_cell("The answer:\n\n```python\n" + SOLUTION_LOOP + "\n```"), "cell 4"),
+    (nbformat.v4.new_markdown_cell("See below.", attachments={"solution.py": {
+        "text/plain": base64.b64encode(SOLUTION_LOOP.encode()).decode()}}), "cell 4's attachments"),
+    (nbformat.v4.new_code_cell("x = 1", metadata={"solution": SOLUTION_LOOP}), "cell 4's metadata"),
+    (nbformat.v4.new_markdown_cell("Why smaller? Because SOLUTION_PROSE_MARKER: each window must fit."), "cell 4"),
+    (nbformat.v4.new_code_cell("def doubled(x):\n    return self.factor * x  # SOLUTION_CODE_MARKER"), "cell 4"),
+], ids=["code_copied_into_another_cell", "markdown_code_block", "attachment", "cell_metadata", "markdown_answer",
+        "a_short_solution_whole"])
+def test_a_solution_found_anywhere_in_the_release_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             out: Path, cell: nbformat.NotebookNode,
+                                                             where: str) -> None:
+    folder = tmp_path / "assignments"
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    write_assignment(folder, cells=leaking([cell]))
+    error = refused(folder.resolve(), out, "would still hold a solution")
+    assert f"({where}: " in error.message
+
+
+def test_a_solution_in_the_notebook_metadata_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        out: Path) -> None:
+    folder = tmp_path / "assignments"
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    directory = write_assignment(folder)
+    nb = nbformat.read(directory / "tiny.ipynb", as_version=4)
+    nb.metadata["answers"] = {"corr2d": SOLUTION_LOOP}
+    nbformat.write(nb, directory / "tiny.ipynb")
+    assert "the notebook's metadata" in refused(folder.resolve(), out, "would still hold a solution").message
+
+
+def test_lines_the_solution_shares_with_given_code_are_no_leak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              out: Path) -> None:
+    folder = tmp_path / "assignments"
+    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    given = ("def given_corr2d(X, K):\n    for i in range(Y.shape[0]):\n        for j in range(Y.shape[1]):\n"
+             "            pass\n    return Y")  # two solution lines in a row, and a line of another solution
+    write_assignment(folder, cells=leaking([nbformat.v4.new_code_cell(given)]))
+    cells = released_cells(release_notebook("tiny", out))
+    assert cells[3].source == given
+
+
+def write_broken(root: Path, hidden: str) -> Path:
+    (root / "tiny" / "hidden_tests.py").write_text(hidden)
+    return root.resolve()
+
+
+@pytest.mark.parametrize("hidden, match", [
+    (HIDDEN.replace("points=60", "points=59"), "tests total 99 points, not 100"),
+    (HIDDEN.replace('function="Doubler"', 'function="Tripler"'), "grades Tripler, which assignment.toml does not"),
+    (HIDDEN.replace('hint="double it"', 'hint=" "'), "hidden test doubler_doubles has no hint"),
+], ids=["points_99", "undeclared_name", "blank_hint"])
+def test_an_assignment_whose_hidden_tests_are_broken_is_not_released(root: Path, out: Path, hidden: str,
+                                                                     match: str) -> None:
+    write_broken(root, hidden)
+    with pytest.raises(AssignmentError, match=match):
+        release_notebook("tiny", out)
+    assert not out.exists()
+
+
+def test_without_hidden_tests_here_the_public_definition_is_enough_to_release(root: Path, out: Path) -> None:
+    (root / "tiny" / "hidden_tests.py").unlink()
+    assert release_notebook("tiny", out).is_file()
+
+
+def test_an_assignment_with_a_misnamed_test_file_is_not_released(root: Path, out: Path) -> None:
+    (root / "tiny" / "hidden_test.py").write_text(HIDDEN)
+    with pytest.raises(AssignmentError, match="hidden_test.py: an assignment's tests must be named"):
+        release_notebook("tiny", out)
+    assert not out.exists()

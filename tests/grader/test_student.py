@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from grader.quote import MESSAGE_LIMIT
-from grader.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy, local_student
+from grader.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy, local_student, local_transport
 from grader.testkit import StudentFailure, Training
 
 NOTEBOOK = '''
@@ -347,3 +347,72 @@ def test_each_from_scratch_function_is_watched_for_what_its_assignment_bans() ->
                             may_not_call={"pool2d": frozenset({"convolution"})})
     lenient.pool2d(torch.ones(1, 4, 4), 2)
     assert lenient.library_convolutions == {}
+
+
+# --- a wrong return type says what came back and what was expected ------------------------------------------------
+
+WRONG_RETURNS = {
+    "returns_array": (lambda X: X.numpy() * 2,
+                      "returned a numpy.ndarray of shape (2, 2) and dtype float32; expected a torch.Tensor "
+                      "(torch.from_numpy converts one)"),
+    "returns_list": (lambda X: X.tolist(), "returned a list of 2 items (a list of 2 items, a list of 2 items); "
+                                           "expected a torch.Tensor (torch.tensor converts a list of numbers)"),
+    "returns_none": (lambda X: None, "returned None; expected a torch.Tensor (is a return statement missing?)"),
+    "returns_float": (lambda X: float(X.sum()), "returned a float (4.0); expected a torch.Tensor (torch.tensor "
+                                                "converts a number; or keep the tensor instead of calling .item()"),
+    "returns_pair": (lambda X: (X, X.sum()), "returned a tuple of 2 items (a torch.Tensor of shape (2, 2), a "
+                                             "torch.Tensor of shape ()); expected a torch.Tensor (return the tensor "
+                                             "itself, not a tuple holding it)"),
+    "returns_triple": (lambda X: (1, 2, 3), "returned a tuple of 3 items (an int (1), an int (2), an int (3)); "
+                                            "expected a torch.Tensor"),
+    "returns_numpy_number": (lambda X: X.numpy().sum(), "returned a numpy.float32 (4.0); expected a torch.Tensor"),
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_RETURNS))
+def test_a_wrong_return_type_says_what_came_back_and_what_was_expected(name: str) -> None:
+    function, expected = WRONG_RETURNS[name]
+    caught = failure(lambda: local_student({name: function}).__getattr__(name)(torch.ones(2, 2)))
+    assert caught.kind == "bad_return"
+    assert caught.message.startswith(f"{name} {expected}")
+    assert "raised" not in caught.message and "ValueError" not in caught.message
+
+
+def test_a_numpy_array_where_plain_data_is_expected_says_how_to_convert_it() -> None:
+    student = local_student({"shape_of": lambda X: __import__("numpy").array(X.shape),
+                             "nested": lambda X: {"weight": X.numpy()}})
+    caught = failure(lambda: student.call("shape_of", torch.ones(2, 3)))
+    assert caught.kind == "bad_return" and caught.message.startswith(
+        "shape_of returned a numpy.ndarray of shape (2,) and dtype int64, which the grader cannot take: return a "
+        "torch.Tensor (torch.from_numpy converts one)")
+    assert "inside the dict it returned" in failure(lambda: student.call("nested", torch.ones(1))).message
+
+
+def test_a_worker_claiming_a_plain_value_where_a_tensor_is_expected_gets_the_same_message() -> None:
+    proxy = StudentProxy(lambda request: {"ok": True, "value": [1.5, None], "devices": []})
+    caught = failure(lambda: proxy.corr2d(torch.ones(1)))
+    assert caught.kind == "bad_return"
+    assert caught.message.startswith("corr2d returned a list of 2 items (a float (1.5), None); expected a torch.Tensor")
+
+
+def test_a_hostile_type_name_is_escaped_and_cut() -> None:
+    hostile = type("Evil\n\x1b[31m\u202e" + "x" * 10_000, (), {})
+    caught = failure(lambda: local_student({"corr2d": lambda: hostile()}).corr2d())
+    assert caught.kind == "bad_return" and "expected a torch.Tensor" in caught.message
+    assert "\n" not in caught.message and "\x1b" not in caught.message and "\u202e" not in caught.message
+    assert len(caught.message) < 200 and "characters cut" in caught.message
+
+
+def test_a_gradients_call_on_a_function_returning_no_tensor_says_what_it_returned() -> None:
+    student = local_student({"f": lambda X: X.tolist()})
+    caught = failure(lambda: student.gradients("f", torch.ones(2), wrt=[0]))
+    assert caught.kind == "bad_return" and caught.message.startswith("f returned a list of 2 items")
+
+
+def test_a_missing_name_that_a_failed_cell_cost_says_which_cell() -> None:
+    why = "cell 7 has a SyntaxError (line 3): invalid syntax, so corr2d is not defined"
+    proxy = StudentProxy(local_transport({}), missing_because={"corr2d": why})
+    assert failure(lambda: proxy.corr2d(torch.ones(1))).message == why
+    assert failure(lambda: proxy.scale(torch.ones(1))).message == "the notebook does not define scale"
+    not_callable = StudentProxy(local_transport({"corr2d": 3}), missing_because={"corr2d": why})
+    assert "is defined but is not a function" in failure(lambda: not_callable.corr2d(torch.ones(1))).message
