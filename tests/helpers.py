@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.course import COURSE_ENVIRONMENT, COURSE_FILE
+from grader.paths import PROJECT_ROOT
 
 
 def use_course(patch: pytest.MonkeyPatch, assignments: Path) -> Path:
@@ -21,7 +22,9 @@ def use_course(patch: pytest.MonkeyPatch, assignments: Path) -> Path:
 
 @functools.cache
 def _course_for(assignments: Path) -> Path:
-    # A folder of its own, so that the course file never lands among the project's fixtures.
-    root = Path(tempfile.mkdtemp(prefix="convgrade-test-course-"))
-    (root / COURSE_FILE).write_text(f"[course]\nname = \"tests\"\nassignments = {json.dumps(str(assignments))}\n")
+    if not assignments.is_relative_to(PROJECT_ROOT):  # a test's own folder: the course beside its assignments
+        root, named = assignments.parent, assignments.name
+    else:  # a folder of its own, so that no course file lands among the project's fixtures
+        root, named = Path(tempfile.mkdtemp(prefix="convgrade-test-course-")), str(assignments)
+    (root / COURSE_FILE).write_text(f"[course]\nname = \"tests\"\nassignments = {json.dumps(named)}\n")
     return root

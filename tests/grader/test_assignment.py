@@ -281,8 +281,8 @@ def test_a_function_not_from_scratch_bans_nothing(root: Path) -> None:
     ('["pooling", "dilation"]', r"unknown family 'dilation' \(known: convolution, pooling"),
     ('["torch.nn.functional.max_pool2d"]', "name families, not single functions"),
     ('[]', "must be a non-empty list"),
-    ('"pooling"', "must be a non-empty list"),
-    ('[1]', "must be a non-empty list"),
+    ('"pooling"', "must be a list of strings"),
+    ('[1]', "must be a list of strings"),
 ])
 def test_a_bad_may_not_call_is_an_assignment_error_naming_the_file(root: Path, may_not_call: str,
                                                                    message: str) -> None:

@@ -255,7 +255,7 @@ def refused(folder: Path, out: Path, match: str) -> AssignmentError:
 def test_a_teaching_notebook_without_solution_markers_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  out: Path) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     write_assignment(folder, cells=[nbformat.v4.new_markdown_cell(INTRO),
                                     nbformat.v4.new_code_cell(without_markers(CORR2D)),
                                     nbformat.v4.new_code_cell(without_markers(DOUBLER))])
@@ -267,7 +267,7 @@ def test_a_teaching_notebook_without_solution_markers_is_refused(tmp_path: Path,
 def test_one_graded_function_left_unmarked_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                       out: Path) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     write_assignment(folder, cells=[nbformat.v4.new_code_cell(CORR2D),
                                     nbformat.v4.new_code_cell(without_markers(DOUBLER))])
     refused(folder.resolve(), out, "cell 2 defines Doubler")
@@ -298,7 +298,7 @@ def test_a_solution_found_anywhere_in_the_release_is_refused(tmp_path: Path, mon
                                                              out: Path, cell: nbformat.NotebookNode,
                                                              where: str) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     write_assignment(folder, cells=leaking([cell]))
     error = refused(folder.resolve(), out, "would still hold a solution")
     assert f"({where}: " in error.message
@@ -307,7 +307,7 @@ def test_a_solution_found_anywhere_in_the_release_is_refused(tmp_path: Path, mon
 def test_a_solution_in_the_notebook_metadata_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         out: Path) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     directory = write_assignment(folder)
     nb = nbformat.read(directory / "tiny.ipynb", as_version=4)
     nb.metadata["answers"] = {"corr2d": SOLUTION_LOOP}
@@ -318,7 +318,7 @@ def test_a_solution_in_the_notebook_metadata_is_refused(tmp_path: Path, monkeypa
 def test_lines_the_solution_shares_with_given_code_are_no_leak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                               out: Path) -> None:
     folder = tmp_path / "assignments"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(folder))
+    use_course(monkeypatch, folder)
     given = ("def given_corr2d(X, K):\n    for i in range(Y.shape[0]):\n        for j in range(Y.shape[1]):\n"
              "            pass\n    return Y")  # two solution lines in a row, and a line of another solution
     write_assignment(folder, cells=leaking([nbformat.v4.new_code_cell(given)]))
