@@ -16,8 +16,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import ExitCode, GraderError
+from grader.extras import require_extra
+
+if TYPE_CHECKING:
+    from grader.plain_worker import PlainLaunch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,12 +82,13 @@ UNCONFINED_HELP = ("run the hidden tests even where student code cannot be confi
 
 
 def _launch_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
-                   ) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """Start the worker zygote before the grader imports torch, so that the two imports overlap."""
-    from grader import seeding, zygote
+                   ) -> tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch:
+    """Start the worker zygote before the grader imports torch, so that the two imports overlap
+    (where this platform has no fork, see grader.platform_support: nothing to start yet)."""
+    from grader import platform_support, seeding
 
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
-    return zygote.launch(hidden, allow_unconfined=allow_unconfined)
+    return platform_support.launch(hidden, allow_unconfined=allow_unconfined)
 
 
 def _write(path: Path, text: str) -> None:
@@ -93,6 +99,8 @@ def _write(path: Path, text: str) -> None:
 
 def _grade(argv: list[str]) -> int:
     args = _grade_parser().parse_args(argv)
+    if args.feedback:
+        require_extra("feedback", "grade --feedback")
     launched = _launch_zygote(allow_unconfined=args.unconfined)
     from grader.execute import Limits, Zygote
     from grader.pipeline import grade
@@ -172,6 +180,9 @@ def _batch(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    require_extra("staff", "grade batch")
+    if args.scheduler:
+        require_extra("cluster", "grade batch --scheduler")
     args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
     launched = None if args.scheduler else _launch_zygote(hidden=(args.out,), allow_unconfined=args.unconfined)
     from grader.batch import BatchOptions, grade_batch
@@ -228,6 +239,7 @@ def _report(argv: list[str]) -> int:
     parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of 'grade batch PATH... --out DIR'")
     parser.add_argument("--out", type=Path, metavar="PATH", help="where to write the page (default: DIR/report.html)")
     args = parser.parse_args(argv)
+    require_extra("staff", "grade report")
     from grader.class_report import REPORT_FILE, class_report
     from grader.errors import UsageError
     from grader.exports import write_summary
