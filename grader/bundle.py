@@ -6,7 +6,10 @@ specification asks for (https://gradescope-autograders.readthedocs.io/en/latest/
 `ci/gradescope/`), and beside them the grader's own project (`grader/`,
 `reference/`, `pyproject.toml`, `README.md`), that one assignment's folder
 with its hidden tests, and the course secret, so that Gradescope grades with
-the same inputs as every other machine of the course. It goes to the course
+the same inputs as every other machine of the course. `constraints.txt` pins
+every library setup.sh installs (the grader's `feedback` extra, torch
+included) at the versions of the environment that built the bundle, so that
+every rebuild of the image installs the same grader. It goes to the course
 staff's Gradescope account only: it is everything a student must never see.
 
 The zip is reproducible: sorted entries, fixed timestamps, explicit modes.
@@ -15,12 +18,14 @@ The zip is reproducible: sorted entries, fixed timestamps, explicit modes.
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from grader.assignment import load_assignment
+from grader.constraints import constraints_file
 from grader.errors import GraderError, UsageError
 from grader.paths import PROJECT_ROOT
 from grader.pipeline import GradeResult
@@ -34,6 +39,8 @@ PROJECT = "convgrade"                      # the grader's project, under /autogr
 PROJECT_FILES = ("pyproject.toml", "README.md")
 PACKAGES = ("grader", "reference")
 SECRET = "secret/course_secret"            # a folder of its own: the grader hides it from workers
+CONSTRAINTS = "constraints.txt"            # setup.sh installs through it
+INSTALLED_EXTRAS = ("feedback",)           # what setup.sh installs: convgrade[feedback]
 _TIMESTAMP = (1980, 1, 1, 0, 0, 0)         # the earliest a zip can hold: the same bytes on every build
 EXECUTABLE, READABLE, PRIVATE = 0o755, 0o644, 0o600
 
@@ -67,6 +74,10 @@ def not_graded(assignment: str, reason: str) -> dict[str, Any]:
 def _entries(assignment: str, directory: Path) -> Iterator[tuple[str, bytes, int]]:
     for name in ROOT_SCRIPTS:
         yield name, _read(SCRIPTS / name), EXECUTABLE
+    header = (f"Every library setup.sh installs ({PROJECT}[{','.join(INSTALLED_EXTRAS)}], torch included), at the\n"
+              f"versions of the environment that built this bundle (Python {sys.version_info.major}."
+              f"{sys.version_info.minor}), written by `grade gradescope`.")
+    yield CONSTRAINTS, constraints_file(PROJECT, INSTALLED_EXTRAS, header).encode(), READABLE
     for name in PROJECT_FILES:
         yield f"{PROJECT}/{name}", _read(PROJECT_ROOT / name), READABLE
     for package in PACKAGES:

@@ -224,6 +224,7 @@ def _gradescope(argv: list[str]) -> int:
     parser.add_argument("assignment")
     parser.add_argument("--out", type=Path, required=True, help="the zip to write, e.g. autograder.zip")
     args = parser.parse_args(argv)
+    require_extra("staff", "grade gradescope")  # the bundle pins the feedback extra's versions from this install
     from grader.bundle import build_gradescope_bundle
 
     path = build_gradescope_bundle(args.assignment, args.out)

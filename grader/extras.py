@@ -20,7 +20,7 @@ from grader.errors import UsageError
 _FEEDBACK = ("matplotlib", "PIL", "nbconvert", "nh3")
 EXTRAS: Mapping[str, tuple[str, ...]] = {
     "feedback": _FEEDBACK,                      # grade NB --feedback: the feedback page
-    "staff": (*_FEEDBACK, "yaml", "rich"),      # grade batch, grade report
+    "staff": (*_FEEDBACK, "yaml", "rich", "packaging"),   # grade batch, grade report, grade gradescope
     "cluster": ("distributed",),                # grade batch --scheduler
 }
 
