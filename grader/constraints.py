@@ -18,7 +18,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from grader.errors import GraderError
+from grader.errors import UsageError
 
 # Gradescope's autograder image is Ubuntu, whatever machine builds the bundle.
 TARGET = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
@@ -39,7 +39,7 @@ def pinned_tree(project: str, extras: Iterable[str], *, target: dict[str, str] |
         try:
             distribution = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
-            raise GraderError(f"{name} is not installed here, so its version cannot be pinned: install "
+            raise UsageError(f"{name} is not installed here, so its version cannot be pinned: install "
                               f"{project}[{','.join(extras)}] where you build the bundle") from None
         if key != canonicalize_name(project):
             pins[key] = distribution.version

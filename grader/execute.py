@@ -21,12 +21,15 @@ import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from grader import platform_support, wire
 from grader.evidence import Evidence, EvidenceLog
 from grader.quote import QUOTE_LIMIT, cut
 from grader.testkit import StudentFailure
+
+if TYPE_CHECKING:
+    from grader.plain_worker import PlainLaunch
 
 # What the grader keeps of the text a worker sends: a worker is student code, so
 # these are enforced here whatever the worker's own bounds.
@@ -88,7 +91,7 @@ class Zygote:
     Thread-safe: a batch grades several submissions at once from one zygote.
     """
 
-    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | Any | None = None) -> None:
+    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch | None = None) -> None:
         launched = launched if launched is not None else platform_support.launch()
         if isinstance(launched, tuple):
             self._source: WorkerSource = _ForkServer(*launched)
