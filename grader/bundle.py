@@ -7,7 +7,10 @@ specification asks for (https://gradescope-autograders.readthedocs.io/en/latest/
 `pyproject.toml`, `README.md`), which is also a course of its own
 (`convgrade.toml`, the course's `reference/`, that one assignment's folder
 with its hidden tests), and the course secret, so that Gradescope grades with
-the same inputs as every other machine of the course. It goes to the course
+the same inputs as every other machine of the course. `constraints.txt` pins
+every library setup.sh installs (the grader's `feedback` extra, torch
+included) at the versions of the environment that built the bundle, so that
+every rebuild of the image installs the same grader. It goes to the course
 staff's Gradescope account only: it is everything a student must never see.
 
 The zip is reproducible: sorted entries, fixed timestamps, explicit modes.
@@ -16,12 +19,14 @@ The zip is reproducible: sorted entries, fixed timestamps, explicit modes.
 from __future__ import annotations
 
 import io
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from grader.assignment import load_assignment
+from grader.constraints import constraints_file
 from grader.errors import GraderError, UsageError
 from grader.course import COURSE_FILE, active, course_file_text
 from grader.paths import PROJECT_ROOT, grader_package
@@ -36,6 +41,8 @@ PROJECT = "convgrade"                      # the grader's project, under /autogr
 PROJECT_FILES = ("pyproject.toml", "README.md")
 COURSE_CODE = "reference"                  # the course's own code, which its hidden tests import
 SECRET = "secret/course_secret"            # a folder of its own: the grader hides it from workers
+CONSTRAINTS = "constraints.txt"            # setup.sh installs through it
+INSTALLED_EXTRAS = ("feedback",)           # what setup.sh installs: convgrade[feedback]
 _TIMESTAMP = (1980, 1, 1, 0, 0, 0)         # the earliest a zip can hold: the same bytes on every build
 EXECUTABLE, READABLE, PRIVATE = 0o755, 0o644, 0o600
 
@@ -69,6 +76,10 @@ def not_graded(assignment: str, reason: str) -> dict[str, Any]:
 def _entries(assignment: str, directory: Path) -> Iterator[tuple[str, bytes, int]]:
     for name in ROOT_SCRIPTS:
         yield name, _read(SCRIPTS / name), EXECUTABLE
+    header = (f"Every library setup.sh installs ({PROJECT}[{','.join(INSTALLED_EXTRAS)}], torch included), at the\n"
+              f"versions of the environment that built this bundle (Python {sys.version_info.major}."
+              f"{sys.version_info.minor}), written by `grade gradescope`.")
+    yield CONSTRAINTS, constraints_file(PROJECT, INSTALLED_EXTRAS, header).encode(), READABLE
     for name in PROJECT_FILES:
         yield f"{PROJECT}/{name}", _read(PROJECT_ROOT / name), READABLE
     yield from _tree(grader_package(), f"{PROJECT}/grader")

@@ -18,18 +18,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.course import (
-    COURSE_ENVIRONMENT,
-    COURSE_FILE,
-    DEFAULT_CALL_TIMEOUT,
-    Course,
-    locate,
-    using,
-)
+from grader.course import COURSE_ENVIRONMENT, COURSE_FILE, DEFAULT_CALL_TIMEOUT, Course, locate, using
 from grader.errors import ExitCode, GraderError, UsageError
+from grader.extras import require_extra
 
 if TYPE_CHECKING:
     from grader.execute import Limits
+    from grader.plain_worker import PlainLaunch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,12 +106,13 @@ UNCONFINED_HELP = ("run the hidden tests even where student code cannot be confi
 
 
 def _launch_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
-                   ) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """Start the worker zygote before the grader imports torch, so that the two imports overlap."""
-    from grader import seeding, zygote
+                   ) -> tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch:
+    """Start the worker zygote before the grader imports torch, so that the two imports overlap
+    (where this platform has no fork, see grader.platform_support: nothing to start yet)."""
+    from grader import platform_support, seeding
 
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
-    return zygote.launch(hidden, allow_unconfined=allow_unconfined)
+    return platform_support.launch(hidden, allow_unconfined=allow_unconfined)
 
 
 def _write(path: Path, text: str) -> None:
@@ -127,6 +123,8 @@ def _write(path: Path, text: str) -> None:
 
 def _grade(argv: list[str]) -> int:
     args = _grade_parser().parse_args(argv)
+    if args.feedback:
+        require_extra("feedback", "grade --feedback")
     with _in_course(args, near=[args.submission]) as course:
         return _grade_in(args, course)
 
@@ -245,6 +243,9 @@ def _batch(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    require_extra("staff", "grade batch")
+    if args.scheduler:
+        require_extra("cluster", "grade batch --scheduler")
     with _in_course(args, near=()) as course:
         return _batch_in(args, course)
 
@@ -293,6 +294,7 @@ def _gradescope(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the zip to write, e.g. autograder.zip")
     _add_course_option(parser)
     args = parser.parse_args(argv)
+    require_extra("staff", "grade gradescope")  # the bundle pins the feedback extra's versions from this install
     with _in_course(args, near=()) as course:
         return _gradescope_in(args, course)
 
@@ -313,6 +315,7 @@ def _report(argv: list[str]) -> int:
     parser.add_argument("folder", type=Path, metavar="DIR", help="the folder of 'grade batch PATH... --out DIR'")
     parser.add_argument("--out", type=Path, metavar="PATH", help="where to write the page (default: DIR/report.html)")
     args = parser.parse_args(argv)
+    require_extra("staff", "grade report")
     from grader.class_report import REPORT_FILE, class_report
     from grader.exports import write_summary
     from grader.gradebook import FILE_NAME, Gradebook

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from grader.assignment import Assignment, load_assignment
 from grader.errors import UsageError
+from grader.extras import require_extra
 
 if TYPE_CHECKING:
     from grader.batch import BatchOptions, ZygoteKeeper
@@ -32,10 +33,9 @@ _ON_THIS_WORKER = threading.Lock()  # a Dask worker runs tasks in several thread
 
 def grade_on_cluster(address: str, todo: Sequence[Found], options: BatchOptions, secret: bytes,
                      definitions: dict[str, Assignment]) -> Iterator[tuple[Found, GradeResult | str]]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise UsageError("--scheduler needs Dask: pip install 'dask[distributed]'") from None
+    require_extra("cluster", "grade batch --scheduler")
+    from distributed import Client, as_completed
+
     try:
         client = Client(address, timeout=30)
     except (OSError, TimeoutError, ValueError) as error:

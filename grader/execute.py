@@ -1,7 +1,9 @@
 """Execute stage: run a notebook in a confined worker and serve the tests' calls.
 
 The grader's side of the worker. A `Zygote` (one per grading run, or per
-batch) forks workers; an `Execution` owns the current worker of one
+batch) starts workers: on Linux it is the confined fork server
+(grader.zygote), elsewhere a source of plain subprocesses
+(grader.plain_worker, see grader.platform_support). An `Execution` owns the current worker of one
 submission: it runs the cells in order, answers the tests' requests with a
 timeout on each, and when student code hangs or kills its worker it kills the
 whole process tree, starts a fresh worker, replays the cells that had run
@@ -19,12 +21,15 @@ import threading
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from grader import wire, zygote
+from grader import platform_support, wire
 from grader.evidence import Evidence, EvidenceLog
 from grader.quote import QUOTE_LIMIT, cut
 from grader.testkit import StudentFailure
+
+if TYPE_CHECKING:
+    from grader.plain_worker import PlainLaunch
 
 # What the grader keeps of the text a worker sends: a worker is student code, so
 # these are enforced here whatever the worker's own bounds.
@@ -65,42 +70,96 @@ class ExecutionRecord:
     evidence: Evidence = Evidence({}, ())   # what the workers' guards reported (grader.guard)
 
 
+class WorkerSource(Protocol):
+    """Where a Zygote's workers come from (each call under the Zygote's lock)."""
+
+    def isolation(self) -> Mapping[str, Any]: ...
+
+    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket, socket.socket]: ...
+
+    def kill(self, pid: int) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class Zygote:
-    """A clean, confined process that has imported torch, forking workers on demand.
+    """Starts workers on demand: the confined fork server that has imported
+    torch (grader.zygote) where this platform has one, else plain subprocesses.
 
     Thread-safe: a batch grades several submissions at once from one zygote.
     """
 
-    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | None = None) -> None:
-        self._process, self._control = launched or zygote.launch()
-        self._isolation: Mapping[str, Any] | None = None
+    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch | None = None) -> None:
+        launched = launched if launched is not None else platform_support.launch()
+        if isinstance(launched, tuple):
+            self._source: WorkerSource = _ForkServer(*launched)
+        else:  # a PlainLaunch
+            from grader.plain_worker import PlainWorkers
+
+            self._source = PlainWorkers(launched)
         self._lock = threading.Lock()  # one request and its reply at a time on the control socket
 
     def isolation(self) -> Mapping[str, Any]:
         with self._lock:
-            return self._ready()
+            return self._source.isolation()
 
     def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket, socket.socket]:
         """A new worker: its pid, its socket, and its evidence channel (grader.evidence)."""
         with self._lock:
-            self._ready()
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            evidence_ours, evidence_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                self._control.settimeout(ZYGOTE_SPAWN_SECONDS)
-                socket.send_fds(self._control, [wire.encode(dict(settings))],
-                                [theirs.fileno(), evidence_theirs.fileno()])
-                reply = wire.receive(self._control, deadline=time.monotonic() + ZYGOTE_SPAWN_SECONDS,
-                                     bounds=CONTROL)
-                pid = int(reply["pid"])
-            except (EOFError, OSError, wire.WireError, KeyError, TypeError, ValueError) as error:
-                ours.close()
-                evidence_ours.close()
-                raise RuntimeError(f"the worker zygote stopped answering: {error}") from None
-            finally:
-                theirs.close()
-                evidence_theirs.close()
-            return pid, ours, evidence_ours
+            return self._source.spawn(settings)
+
+    def kill(self, pid: int) -> None:
+        """Kill a worker and everything it started (no lock: a spawn may be waiting on the source)."""
+        self._source.kill(pid)
+
+    def alive(self) -> bool:
+        return self._source.alive()
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Zygote:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+class _ForkServer:
+    """The confined zygote's control socket: spawn requests, answered by a pid."""
+
+    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket) -> None:
+        self._process, self._control = process, control
+        self._isolation: Mapping[str, Any] | None = None
+
+    def isolation(self) -> Mapping[str, Any]:
+        return self._ready()
+
+    def spawn(self, settings: Mapping[str, Any]) -> tuple[int, socket.socket, socket.socket]:
+        self._ready()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        evidence_ours, evidence_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._control.settimeout(ZYGOTE_SPAWN_SECONDS)
+            socket.send_fds(self._control, [wire.encode(dict(settings))],
+                            [theirs.fileno(), evidence_theirs.fileno()])
+            reply = wire.receive(self._control, deadline=time.monotonic() + ZYGOTE_SPAWN_SECONDS,
+                                 bounds=CONTROL)
+            pid = int(reply["pid"])
+        except (EOFError, OSError, wire.WireError, KeyError, TypeError, ValueError) as error:
+            ours.close()
+            evidence_ours.close()
+            raise RuntimeError(f"the worker zygote stopped answering: {error}") from None
+        finally:
+            theirs.close()
+            evidence_theirs.close()
+        return pid, ours, evidence_ours
+
+    def kill(self, pid: int) -> None:
+        _kill_group(pid)
 
     def alive(self) -> bool:
         return self._process.poll() is None
@@ -122,13 +181,6 @@ class Zygote:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
-
-    def __enter__(self) -> Zygote:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self.close()
 
 
 class Execution:
@@ -312,8 +364,9 @@ class Execution:
             ready = wire.receive(sock, deadline=time.monotonic() + max(self._remaining(), 1.0),
                                  bounds=CONTROL)
             self._isolation = dict(ready["ready"])
+            self._note_unconfined_platform()
         except (EOFError, OSError, wire.WireError, KeyError, TypeError, ValueError):
-            _kill_group(pid)
+            self._zygote.kill(pid)
             return False
         self._worker = (pid, sock)
         for index, outcome in sorted(self._outcomes.items()):
@@ -325,8 +378,15 @@ class Execution:
         if self._worker is not None:
             pid, sock = self._worker
             self._worker = None
-            _kill_group(pid)
+            self._zygote.kill(pid)
             sock.close()
+
+    def _note_unconfined_platform(self) -> None:
+        reason = self._isolation.get("portable")
+        note = (f"not confined ({cut(str(reason), QUOTE_LIMIT)}): student code ran in a plain subprocess with "
+                "your own rights, no namespaces, no seccomp; only the public tests run here unless --unconfined")
+        if reason and note not in self._notes:
+            self._notes.insert(0, note)
 
 
 def _kill_group(pid: int) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import _thread
 import json
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -59,10 +60,11 @@ def is_student_file(filename: str) -> bool:
 
 
 class _State:
-    __slots__ = ("fd", "identity", "context", "reported", "broken")
+    __slots__ = ("fd", "send", "identity", "context", "reported", "broken")
 
     def __init__(self) -> None:
         self.fd = -1
+        self.send: Callable[[bytes], int] | None = None   # the channel's own send, where it is a socket object
         self.identity: tuple[int, int] = (0, 0)
         self.context: str | None = None       # the from-scratch function being called; None while cells run
         self.reported: set[tuple[str | None, str]] = set()
@@ -72,22 +74,36 @@ class _State:
 _state = _State()
 
 
-def open_channel(fd: int) -> None:
-    """The worker's end of the evidence channel; written to without blocking."""
-    os.set_blocking(fd, False)
-    status = _fstat(fd)
-    _state.fd, _state.identity = fd, (status.st_dev, status.st_ino)
+def open_channel(channel: int | socket.socket) -> None:
+    """The worker's end of the evidence channel (a descriptor, or a socket, which on Windows is
+    no descriptor: then its own send, bound now); written to without blocking."""
+    if isinstance(channel, socket.socket):
+        channel.setblocking(False)
+        _state.send = channel.send
+        channel = channel.fileno()
+        if sys.platform == "win32":  # a socket handle, not a C runtime descriptor: nothing to fstat
+            _state.fd = channel
+            return
+    else:
+        os.set_blocking(channel, False)
+    status = _fstat(channel)
+    _state.fd, _state.identity = channel, (status.st_dev, status.st_ino)
 
 
 def _send(record: dict[str, Any]) -> None:
     if _state.fd < 0 or _state.broken:
         return
     try:
-        status = _fstat(_state.fd)
-        if (status.st_dev, status.st_ino) != _state.identity:
-            _state.broken = True  # the grader then misses this reply's seal, and says so
-            return
-        _write(_state.fd, (_dumps(record) + "\n").encode())
+        if _state.identity != (0, 0):
+            status = _fstat(_state.fd)
+            if (status.st_dev, status.st_ino) != _state.identity:
+                _state.broken = True  # the grader then misses this reply's seal, and says so
+                return
+        line = (_dumps(record) + "\n").encode()
+        if _state.send is not None:
+            _state.send(line)
+        else:
+            _write(_state.fd, line)
     except OSError:
         _state.broken = True
 
@@ -203,8 +219,11 @@ _WATCHED = frozenset(_REFUSED) | frozenset(_DIRECT) | frozenset(_NEAREST) | {"im
 
 def _refuse_threads_and_processes() -> None:
     """Python raises no audit event for a new thread in 3.11, nor for
-    `_posixsubprocess.fork_exec`: their entry points refuse instead."""
-    import _posixsubprocess
+    `_posixsubprocess.fork_exec` (POSIX only): their entry points refuse instead."""
+    try:
+        import _posixsubprocess
+    except ImportError:  # Windows: no fork_exec to replace; the hook refuses its subprocess.Popen event
+        _posixsubprocess = None
 
     def refusing(what: str) -> Callable[..., None]:
         def refused(*args: Any, **kwargs: Any) -> None:
@@ -217,7 +236,7 @@ def _refuse_threads_and_processes() -> None:
             (_thread, "start_new_thread", thread), (_thread, "start_new", thread),
             (_thread, "start_joinable_thread", thread), (threading, "_start_new_thread", thread),
             (threading, "_start_joinable_thread", thread), (_posixsubprocess, "fork_exec", process)):
-        if hasattr(module, name):
+        if module is not None and hasattr(module, name):
             setattr(module, name, replacement)
 
 

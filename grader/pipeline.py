@@ -17,7 +17,7 @@ from typing import Any, Literal
 from grader.assignment import POINTS_PER_ASSIGNMENT, Assignment, identify, load_assignment
 from grader.cell_failures import cell_notes, lost_names
 from grader.errors import GraderError, UsageError
-from grader.sandbox import missing_confinement
+from grader.platform_support import launch as launch_workers, missing_confinement
 from grader.execute import CellOutcome, Execution, Limits, Zygote
 from grader.load import Unusable, load
 from grader.score import Score, TestScore, score
@@ -25,7 +25,6 @@ from grader.seeding import course_secret, derive_seed
 from grader.static_check import library_convolutions, tampering
 from grader.student import StudentProxy
 from grader.test import run_tests
-from grader.zygote import launch as launch_zygote
 
 VERSION = "0.1.0"
 ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
@@ -67,16 +66,20 @@ def start_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False)
     """The process that forks workers; see grader.zygote. `hidden`: more folders workers must not see.
     `allow_unconfined`: hidden tests may run where confinement is not in force (recorded in every result)."""
     course_secret()  # made first, so that the zygote hides it from workers
-    return Zygote(launch_zygote(hidden, allow_unconfined=allow_unconfined))
+    return Zygote(launch_workers(hidden, allow_unconfined=allow_unconfined))
 
 
 def check_confinement(isolation: Mapping[str, Any], public_only: bool) -> None:
     """The policy: hidden tests run only in a confined worker (every step of
-    grader.sandbox.CONFINED_BY in force), unless the caller chose --unconfined.
+    grader.platform_support.CONFINED_BY in force), unless the caller chose --unconfined.
     Public tests run anyway: they hold nothing a student may not see."""
     if public_only or isolation.get("confined") is True or isolation.get("unconfined_allowed") is True:
         return
     missing = missing_confinement(dict(isolation))
+    if isolation.get("portable"):
+        raise UsageError(f"refusing to run hidden tests: student code cannot be confined here "
+                         f"({isolation['portable']}): grade them on Linux, or pass --public, or --unconfined to "
+                         "grade anyway, which lets student code read the hidden tests and the course secret")
     raise UsageError(f"refusing to run hidden tests: student code would not be confined on this machine (not in "
                      f"force: {', '.join(missing)}). Run as root, or enable unprivileged user namespaces "
                      "(sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; on Ubuntu 24.04 "

@@ -27,15 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from grader import mounts, rootfs
+from grader.platform_support import CONFINED_BY, missing_confinement  # noqa: F401 - the policy, kept portable
 from grader.mounts import (CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWUSER, CLONE_THREAD,
                            MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_REC, mount)
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 1, 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 UNPRIVILEGED_USER = "nobody"
-# Together they keep the secret, the hidden tests, the host, the network and every other student out of reach.
-CONFINED_BY = ("private_root", "network_namespace", "pid_namespace", "private_proc", "ipc_namespace",
-               "private_tmp", "privileges_dropped", "process_limit")
 PRIVATE_FOLDERS = (("/tmp", "256m"), ("/var/tmp", "64m"), ("/dev/shm", "64m"))
 # Refused to student code: new processes and programs, and every way back out of the namespaces and mounts.
 REFUSED_CALLS = ("fork", "vfork", "execve", "execveat", "unshare", "setns", "mount", "umount2", "pivot_root",
@@ -45,11 +43,6 @@ REFUSED_CALLS = ("fork", "vfork", "execve", "execveat", "unshare", "setns", "mou
 _user_namespace_of: str | None = None      # the invoking user, when the zygote entered a user namespace
 _nobody: tuple[int, int] | None = None      # resolved before the new root hides /etc's databases
 _dropped: list[str | None] = []             # drop_privileges' answer, once it has run in this process
-
-
-def missing_confinement(isolation: dict[str, Any]) -> list[str]:
-    """The steps of CONFINED_BY that are not in force; [] when confined."""
-    return [key for key in CONFINED_BY if isolation.get(key) is not True]
 
 
 def die_with_parent() -> None:

@@ -1,6 +1,9 @@
 """The worker: runs one notebook's cells and the grader's requests on its names.
 
-Everything here runs in the confined, forked process, beside student code.
+Everything here runs in the worker process, beside student code: confined
+and forked from grader.zygote on Linux, a plain subprocess elsewhere
+(grader.plain_worker). Nothing here is Linux-only: each caller confines the
+process as its platform allows before `serve`.
 It answers requests and nothing more; it never sees a test, an expected value
 or a score, so there is nothing here for a student to subvert into a grade.
 """
@@ -14,7 +17,7 @@ import socket
 import sys
 from typing import Any
 
-from grader import guard, recipes, sandbox, wire
+from grader import guard, recipes, wire
 
 OUTPUT_LIMIT = 20_000
 SKIPPED_MAGICS = ("pip", "conda", "mamba", "uv", "sx", "system", "sc")
@@ -23,10 +26,10 @@ SKIPPED_CELL_MAGICS = ("bash", "sh", "script", "system", "sx", "perl", "ruby", "
 _shell: Any = None
 
 
-def preload() -> None:
+def preload(ipython_dir: str = "/tmp/convgrade-ipython") -> None:
     """Build the IPython shell in the zygote, once, so every fork starts with it."""
     global _shell
-    os.environ["IPYTHONDIR"] = "/tmp/convgrade-ipython"
+    os.environ["IPYTHONDIR"] = ipython_dir
     os.makedirs(os.environ["IPYTHONDIR"], exist_ok=True)
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
@@ -67,10 +70,11 @@ class _Capture(io.TextIOBase):
         return "".join(self.parts) + ("\n[output truncated]" if self.size >= OUTPUT_LIMIT else "")
 
 
-def serve(sock: socket.socket, evidence: int, settings: dict[str, Any], isolation: dict[str, Any]) -> None:
-    """Answer the grader's messages on `sock`; what the guard sees goes to the `evidence` descriptor."""
-    limits = sandbox.limit_resources(int(settings["memory_bytes"]))
-    user = sandbox.drop_privileges()
+def serve(sock: socket.socket, evidence: int | socket.socket, settings: dict[str, Any],
+          isolation: dict[str, Any]) -> None:
+    """Answer the grader's messages on `sock`; what the guard sees goes to the `evidence` channel
+    (a descriptor, or a socket where sockets are no descriptors: Windows). `isolation`: what
+    the caller's confinement put in force, resource limits and user included."""
     _quiet_standard_streams()
     _seed(int(settings["seed"]))
     import torch
@@ -80,7 +84,7 @@ def serve(sock: socket.socket, evidence: int, settings: dict[str, Any], isolatio
     _skip_shell_escapes(notes)
     guard.open_channel(evidence)
     guard.install(_shell)  # last: nothing after it is the grader's own setup
-    wire.send(sock, {"ready": {**isolation, **limits, "separate_process": True, "user": user}})
+    wire.send(sock, {"ready": {**isolation, "separate_process": True}})
     while True:
         try:
             message = wire.receive(sock)

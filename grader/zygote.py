@@ -159,6 +159,8 @@ def _become_worker(fds: list[int], settings: dict[str, Any], isolation: dict[str
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         in_force = {**isolation, **_confined_worker(leader_closes=fds)}
         in_force["confined"] = not sandbox.missing_confinement(in_force)
+        in_force.update(sandbox.limit_resources(int(settings["memory_bytes"])))
+        in_force["user"] = sandbox.drop_privileges()  # idempotent: confine_worker has dropped them
         from grader import worker
 
         worker.serve(socket.socket(fileno=fds[0]), fds[1], settings, in_force)

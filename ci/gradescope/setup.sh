@@ -2,11 +2,13 @@
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu):
 # https://gradescope-autograders.readthedocs.io/en/latest/specs/
 # It installs Python, torch (CPU) and the grader packed into this bundle by
-# `grade gradescope NAME --out autograder.zip`.
+# `grade gradescope NAME --out autograder.zip`, every library at the version that
+# constraints.txt (written with the bundle) pins: each rebuild installs the same grader.
 set -euo pipefail
 
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
+CONSTRAINTS="$SOURCE/constraints.txt"
 export DEBIAN_FRONTEND=noninteractive
 
 apt-get update
@@ -21,9 +23,12 @@ fi
 
 "$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --quiet --upgrade pip
-# torch first, pinned and CPU-only: an open range would pull a multi-GB CUDA build.
-"$ROOT/venv/bin/python" -m pip install --quiet torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-"$ROOT/venv/bin/python" -m pip install --quiet "$SOURCE/convgrade"
+# torch first, CPU-only, at the pinned version: PyPI's build would pull a multi-GB CUDA build. Its own
+# dependencies come with the grader's below, from PyPI, pinned too (the CPU index mirrors only some versions).
+"$ROOT/venv/bin/python" -m pip install --quiet torch --no-deps --index-url https://download.pytorch.org/whl/cpu \
+    --constraint "$CONSTRAINTS"
+# The grader with its feedback extra (what grading with feedback needs; not the cluster extra).
+"$ROOT/venv/bin/python" -m pip install --quiet "$SOURCE/convgrade[feedback]" --constraint "$CONSTRAINTS"
 
 # The bundle (hidden tests, reference solutions, the secret) readable by root alone. Student code never
 # sees /autograder/source anyway (the workers' root holds only Python, torch and the installed grader);

