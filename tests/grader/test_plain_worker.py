@@ -109,7 +109,7 @@ def test_the_portable_path_grades_a_real_assignment_as_the_confined_path_does(
     notebook.cells.append(probe)
     submission = tmp_path / ACCEPTED.name
     nbformat.write(notebook, submission)
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(COURSE))
+    monkeypatch.setenv("CONVGRADE_COURSE", str(PROJECT_ROOT))
     monkeypatch.setenv("CONVGRADE_SECRET", "tests-secret")
 
     confined = tmp_path / "confined.json"
