@@ -23,6 +23,7 @@ from typing import Any
 
 import nbformat
 
+from grader.check_source import without_self_check
 from grader.json_shape import shape
 from grader.quote import encodable
 
@@ -59,7 +60,9 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
     notebook, notes = read
     if not notebook.cells:
         return Unusable(path, "has no cells")
-    cells = tuple(str(cell.get("source", "")) for cell in notebook.cells if cell.get("cell_type") == "code")
+    # The self-check's cell (`from grader import check; check()`) is left empty: it is no part of the work.
+    cells = without_self_check([str(cell.get("source", "")) for cell in notebook.cells
+                                if cell.get("cell_type") == "code"])
     if not cells:
         return Unusable(path, "has no code cells")
     metadata = notebook.metadata.get("convgrade", {})

@@ -35,10 +35,7 @@ def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = F
             cell.source = (_strip_code(cell.source, definition.notebook) if cell.cell_type == "code"
                            else _strip_text(cell.source, definition.notebook))
     if not with_solutions:
-        notebook.cells.append(nbformat.v4.new_markdown_cell(
-            "## Check your work\n\nRun the public tests (the hidden tests run when you submit):\n\n"
-            f"```\nCONVGRADE_ASSIGNMENTS=assignments grade --public {assignment}.ipynb\n```",
-            id="convgrade-check-your-work"))  # a fixed id: the same release, byte for byte
+        notebook.cells += _check_cells(assignment)
     notebook.metadata["convgrade"] = {"assignment": assignment}
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{assignment}.ipynb"
@@ -48,6 +45,22 @@ def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = F
     for name in PUBLIC_KIT:
         shutil.copyfile(definition.directory / name, kit / name)
     return target
+
+
+CHECK_CELL = "from grader import check; check()"
+
+
+def _check_cells(assignment: str) -> list[nbformat.NotebookNode]:
+    """The self-check, ready to run; fixed ids, so that a release is the same byte for byte."""
+    return [
+        nbformat.v4.new_markdown_cell(
+            "## Check your work\n\nRun the cell below to check what you have run so far against the public "
+            "tests (the hidden tests run when you submit). It grades your code in a separate process, and the "
+            "notebook need not be saved. `check(\"NAME\")` checks one function.\n\n"
+            f"Or, in a terminal in this folder, check the saved notebook:\n\n```\ngrade --public {assignment}.ipynb\n```",
+            id="convgrade-check-your-work"),
+        nbformat.v4.new_code_cell(CHECK_CELL, id="convgrade-check"),
+    ]
 
 
 def _strip_code(source: str, origin: Path) -> str:
