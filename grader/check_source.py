@@ -37,9 +37,10 @@ class _Names:
 
 
 def without_self_check(cells: Sequence[str]) -> tuple[str, ...]:
-    """Each cell without its top-level statements that import or call the
-    self-check, in order (an import in one cell names the call in the next).
-    A cell with none is returned as it is; one with nothing else left is ""."""
+    """Each cell without the statements that import or call the self-check,
+    in order (an import in one cell names the call in the next); each becomes
+    `pass`, so that what is left parses and every other line stays where it
+    was. A cell with none is returned as it is; one with nothing else left is ""."""
     names = _Names()
     return tuple(_without_check(source, names, stop_at_check=False) for source in cells)
 
@@ -90,6 +91,7 @@ def _without_check(source: str, names: _Names, *, stop_at_check: bool) -> str:
                 break
             removed.append(statement)
         else:
+            removed += _nested_checks(statement, names)
             _forget_rebound(statement, names)
     if not removed:
         return source
@@ -134,6 +136,13 @@ def _is_check(statement: ast.stmt, names: _Names) -> bool:
         names.package.update(alias.asname or alias.name for alias in statement.names)
         return True
     return _calls_check(statement, names)
+
+
+def _nested_checks(statement: ast.stmt, names: _Names) -> list[ast.stmt]:
+    """The self-check's statements inside a compound one (`if __name__ == "__main__": check()`,
+    `for name in names: check(name)`), in the order they are written."""
+    inner = [node for node in ast.walk(statement) if isinstance(node, ast.stmt) and node is not statement]
+    return [node for node in sorted(inner, key=lambda node: (node.lineno, node.col_offset)) if _is_check(node, names)]
 
 
 def _calls_check(statement: ast.stmt, names: _Names) -> bool:

@@ -66,6 +66,13 @@ def test_a_check_beside_other_code_leaves_the_other_code() -> None:
     assert sources(submission_cells(history)) == [(1, "pass\ny = 2"), (2, "x = 1; pass  # how far am I?")]
 
 
+def test_a_check_inside_a_block_becomes_pass() -> None:
+    history = numbered(f"{SCALE}\nfrom grader import check\nif __name__ == '__main__':\n    check(\n        'scale')\n"
+                       "for name in ['scale']:\n    check(name); print(name)")
+    [(_, kept)] = sources(submission_cells(history))
+    assert kept == f"{SCALE}\npass\nif __name__ == '__main__':\n    pass\nfor name in ['scale']:\n    pass; print(name)"
+
+
 def test_the_running_cell_counts_only_up_to_its_check() -> None:
     running = f"{SCALE}\nfrom grader import check\ncheck()\nnot_run_yet = undefined_name"
     [(number, kept)] = sources(submission_cells(numbered(running), running=1))
