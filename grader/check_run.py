@@ -79,6 +79,9 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
                         "reason": f"{function!r} is not graded in {name} (graded: {', '.join(definition.functions)})"}
             definition = dataclasses.replace(definition, tests=tuple(t for t in definition.tests
                                                                      if t.function == function))
+            if not definition.tests:
+                return {"status": "refused", "assignment": name,
+                        "reason": f"{function} has no public tests: its hidden tests run when you submit"}
         threading.Thread(target=warm_up_autograd, daemon=True).start()
         result = grade(notebook, assignment=name, public_only=True, zygote=workers, definitions={name: definition})
     if result.status == "unusable":
