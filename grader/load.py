@@ -24,6 +24,7 @@ from typing import Any
 
 import nbformat
 
+from grader.check_source import without_self_check
 from grader.json_shape import shape
 from grader.quote import encodable
 
@@ -62,7 +63,8 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
     if not notebook.cells:
         return Unusable(path, "has no cells")
     code = [(position, cell) for position, cell in enumerate(notebook.cells, start=1) if cell.get("cell_type") == "code"]
-    cells = tuple(str(cell.get("source", "")) for _, cell in code)
+    # The self-check's cell (`from grader import check; check()`) is left empty: it is no part of the work.
+    cells = without_self_check([str(cell.get("source", "")) for _, cell in code])
     if not cells:
         return Unusable(path, "has no code cells")
     metadata = notebook.metadata.get("convgrade", {})

@@ -44,10 +44,7 @@ def release_notebook(assignment: str, out_dir: Path, *, with_solutions: bool = F
             cell.source = (_strip_code(cell.source, definition.notebook) if cell.cell_type == "code"
                            else _strip_text(cell.source, definition.notebook))
     if not with_solutions:
-        notebook.cells.append(nbformat.v4.new_markdown_cell(
-            "## Check your work\n\nRun the public tests (the hidden tests run when you submit):\n\n"
-            f"```\ngrade --public {assignment}.ipynb\n```",
-            id="convgrade-check-your-work"))  # a fixed id: the same release, byte for byte
+        notebook.cells += _check_cells(assignment)
     notebook.metadata["convgrade"] = {"assignment": assignment}
     if not with_solutions:  # the notebook as students get it, checked whole before anything is written
         refuse_leaks(notebook, solutions, definition.notebook)
@@ -66,6 +63,22 @@ def _write_kit(directory: Path, assignment: str, out_dir: Path) -> None:
         shutil.copyfile(directory / name, kit / name)
     course = active()
     write_file(out_dir / COURSE_FILE, course_file_text(course.name, kit=True, limits=course))
+
+
+CHECK_CELL = "from grader import check; check()"
+
+
+def _check_cells(assignment: str) -> list[nbformat.NotebookNode]:
+    """The self-check, ready to run; fixed ids, so that a release is the same byte for byte."""
+    return [
+        nbformat.v4.new_markdown_cell(
+            "## Check your work\n\nRun the cell below to check what you have run so far against the public "
+            "tests (the hidden tests run when you submit). It grades your code in a separate process, and the "
+            "notebook need not be saved. `check(\"NAME\")` checks one function.\n\n"
+            f"Or, in a terminal in this folder, check the saved notebook:\n\n```\ngrade --public {assignment}.ipynb\n```",
+            id="convgrade-check-your-work"),
+        nbformat.v4.new_code_cell(CHECK_CELL, id="convgrade-check"),
+    ]
 
 
 def _strip_code(source: str, origin: Path) -> str:

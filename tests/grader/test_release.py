@@ -163,16 +163,21 @@ def test_the_metadata_names_the_assignment_and_keeps_the_kernel(root: Path, out:
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
-def test_the_release_ends_with_how_to_check_your_work(root: Path, out: Path) -> None:
+def test_the_release_ends_with_the_self_check_ready_to_run(root: Path, out: Path) -> None:
     cells = released_cells(release_notebook("tiny", out))
-    assert len(cells) == 5
-    assert cells[-1].cell_type == "markdown" and "grade --public tiny.ipynb" in cells[-1].source
+    assert len(cells) == 6
+    assert cells[-2].cell_type == "markdown" and "```\ngrade --public tiny.ipynb\n```" in cells[-2].source
+    assert "CONVGRADE_ASSIGNMENTS" not in cells[-2].source
+    assert cells[-1].cell_type == "code" and cells[-1].source == "from grader import check; check()"
+    assert [cell.id for cell in cells[-2:]] == ["convgrade-check-your-work", "convgrade-check"]
+    assert release_notebook("tiny", out / "again").read_bytes() == (out / "tiny.ipynb").read_bytes()
 
 
 def test_the_released_notebook_loads_for_grading_as_its_assignment(root: Path, out: Path) -> None:
     submission = load(release_notebook("tiny", out))
     assert isinstance(submission, Submission)
-    assert submission.assignment == "tiny" and len(submission.cells) == 2
+    assert submission.assignment == "tiny" and len(submission.cells) == 3
+    assert submission.cells[-1] == ""  # the self-check's cell is no part of the work
 
 
 def test_the_public_kit_is_copied_beside_the_notebook(root: Path, out: Path) -> None:
