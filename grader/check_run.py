@@ -49,11 +49,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _check(notebook: Path, requested: str | None, function: str | None) -> dict[str, Any]:
     # The zygote first, so that its torch import overlaps the grader's (as the grade command does).
     from grader import seeding, zygote
+    from grader.course import locate
+    from grader.errors import UsageError
 
+    try:
+        course = locate()  # from the kernel's folder: the kit's, where the notebook was opened
+    except UsageError as error:
+        return {"status": "refused", "reason": f"{error.message} (open the notebook from the folder of the "
+                                               "assignment's kit, or start Jupyter there)"}
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
     launched = zygote.launch()
     from grader.assignment import available, identify, load_assignment
-    from grader.execute import Zygote
+    from grader.execute import Limits, Zygote
     from grader.load import Unusable, load
     from grader.paths import assignments_root
     from grader.pipeline import grade, warm_up_autograd
@@ -83,7 +90,9 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
                 return {"status": "refused", "assignment": name,
                         "reason": f"{function} has no public tests: its hidden tests run when you submit"}
         threading.Thread(target=warm_up_autograd, daemon=True).start()
-        result = grade(notebook, assignment=name, public_only=True, zygote=workers, definitions={name: definition})
+        limits = Limits(call_timeout=course.call_timeout, memory_bytes=course.memory_mb << 20)
+        result = grade(notebook, assignment=name, public_only=True, limits=limits, zygote=workers,
+                       definitions={name: definition})
     if result.status == "unusable":
         return {"status": "unusable", "assignment": name, "reason": result.reason}
     cell_notes = {f"cell {c.index + 1}: {c.status}: {c.message}" for c in result.cells}

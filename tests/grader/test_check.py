@@ -214,11 +214,11 @@ def marks(page: str) -> dict[str, str]:
 
 def test_check_in_a_jupyter_kernel_shows_the_public_tests_of_what_ran(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(COURSE_ASSIGNMENTS))
+    monkeypatch.setenv("CONVGRADE_COURSE", str(COURSE_ASSIGNMENTS.parent))
     kit = tmp_path / "kit"
     released = nbformat.read(release_notebook("cross_correlation", kit), as_version=4)
     assert released.cells[-1].source == CHECK and released.cells[-1].id == "convgrade-check"
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(kit / "assignments"))  # the lead's course replaces this
+    monkeypatch.delenv("CONVGRADE_COURSE")  # the kit is a course: found from the kernel's folder
     accepted = nbformat.read(COURSE_ASSIGNMENTS / "cross_correlation" / "accepted" / "vectorized.ipynb", as_version=4)
     code = [cell.source for cell in accepted.cells if cell.cell_type == "code"]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in [
@@ -226,7 +226,7 @@ def test_check_in_a_jupyter_kernel_shows_the_public_tests_of_what_ran(tmp_path: 
         "def corr2d(X, K):\n    return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)",
         "check()", 'check("corr2d")']])
     NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(kit)}}).execute()
-    assert sorted(p.name for p in kit.iterdir()) == ["assignments", "cross_correlation.ipynb"]  # nothing saved
+    assert sorted(p.name for p in kit.iterdir()) == ["assignments", "convgrade.toml", "cross_correlation.ipynb"]
 
     full, buggy, one = (output_html(cell) for cell in notebook.cells[len(code):] if "check(" in cell.source)
     assert "<table>" in full and "cross_correlation: 24 / 24 points on the public tests" in full
