@@ -52,7 +52,7 @@ def main_entry() -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade", description="Grade a convolution notebook against its assignment's tests.",
-        epilog="Other commands: 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
+        epilog="Other commands: 'grade new NAME', 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
                "'grade gradescope NAME --out ZIP', 'grade report DIR', 'grade list'.")
     parser.add_argument("submission", type=Path, help="the student's .ipynb")
     parser.add_argument("--assignment", help="the assignment (default: from the notebook's metadata)")
@@ -139,6 +139,25 @@ def _release(argv: list[str]) -> int:
 
     path = release_notebook(args.assignment, args.out, with_solutions=args.with_solutions)
     print(f"wrote {path}")
+    return int(ExitCode.GRADED)
+
+
+def _new(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade new", description="Scaffold an assignment in the course's assignments folder: its declaration, "
+                                      "a teaching notebook, one public and one hidden example test, accepted/.")
+    parser.add_argument("assignment", metavar="NAME", help="the assignment's name: a Python identifier")
+    parser.add_argument("--function", metavar="NAME", help="the graded function's name (default: the assignment's)")
+    parser.add_argument("--title", help="the assignment's title (default: from its name)")
+    args = parser.parse_args(argv)
+    from grader.scaffold import new_assignment
+
+    scaffold = new_assignment(args.assignment, function=args.function, title=args.title)
+    print(f"wrote {scaffold.folder}/:")
+    for path in scaffold.files:
+        print(f"  {path}")
+    print(f"next: write the notebook and the tests, add accepted answers to {scaffold.folder / 'accepted'}/, "
+          f"then run: grade audit {args.assignment}")
     return int(ExitCode.GRADED)
 
 
@@ -287,5 +306,5 @@ def _audit(argv: list[str]) -> int:
 
 
 _COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "list": _list, "release": _release,
+    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "list": _list, "new": _new, "release": _release,
     "report": _report}
