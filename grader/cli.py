@@ -52,7 +52,8 @@ def main_entry() -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade", description="Grade a convolution notebook against its assignment's tests.",
-        epilog="Other commands: 'grade new NAME', 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
+        epilog="Other commands: 'grade new NAME', 'grade audit [NAME...]', 'grade batch PATH... --out DIR', "
+               "'grade release NAME --out DIR', "
                "'grade gradescope NAME --out ZIP', 'grade report DIR', 'grade list'.")
     parser.add_argument("submission", type=Path, help="the student's .ipynb")
     parser.add_argument("--assignment", help="the assignment (default: from the notebook's metadata)")

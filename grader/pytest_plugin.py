@@ -80,18 +80,15 @@ class SubmissionGrading:
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if not _assignment_tests(file_path) or _python_collects(file_path, parent):
             return None  # pytest's own collection asks pytest_pycollect_makemodule instead
-        return self._collector(file_path, parent)
+        if self.public_only and TEST_FILES[file_path.name]:
+            return None
+        return AssignmentTests.from_parent(parent, path=file_path, grading=self)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makemodule(self, module_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
         if not _assignment_tests(module_path):
             return None
-        return self._collector(module_path, parent)
-
-    def _collector(self, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-        if self.public_only and TEST_FILES[path.name]:
-            return None
-        return AssignmentTests.from_parent(parent, path=path, grading=self)
+        return AssignmentTests.from_parent(parent, path=module_path, grading=self)  # named: --public says why not
 
     def definition(self, folder: Path) -> Assignment:
         """The assignment in `folder`, loaded once; a usage error if the course does not hold it."""
@@ -112,8 +109,8 @@ class SubmissionGrading:
             return
         names = sorted(d.name for d in self.definitions.values())
         if len(names) > 1:
-            raise pytest.UsageError(f"--submission grades one notebook for one assignment; collected {', '.join(names)}: "
-                                    "give one assignment's folder")
+            raise pytest.UsageError(f"--submission grades one notebook for one assignment; collected "
+                                    f"{', '.join(names)}: give one assignment's folder")
         if not names and not session.testsfailed:
             raise pytest.UsageError("--submission: no assignment collected: give an assignment's folder, "
                                     "e.g. pytest assignments/NAME --submission NB.ipynb")
@@ -121,7 +118,8 @@ class SubmissionGrading:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # In the assignment's own order, public tests first, as `grade` runs them: a notebook's
         # state (a counter, a cache) may carry from one call to the next.
-        order = {test.name: index for definition in self.definitions.values() for index, test in enumerate(definition.tests)}
+        order = {test.name: index for definition in self.definitions.values()
+                 for index, test in enumerate(definition.tests)}
         items.sort(key=lambda item: order.get(item.name, -1) if isinstance(item, GradedTestItem) else -1)
 
     def pytest_report_header(self, config: pytest.Config) -> str:
@@ -213,11 +211,14 @@ class AssignmentTests(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from grader.errors import GraderError
 
+        hidden = TEST_FILES[self.path.name]
+        if hidden and self.grading.public_only:
+            raise self.CollectError(f"--public runs no test of {self.path}: give the assignment's folder, "
+                                    "or its public_tests.py")
         try:
             definition = self.grading.definition(self.path.parent)
         except GraderError as error:
             raise self.CollectError(error.message) from None
-        hidden = TEST_FILES[self.path.name]
         for test in definition.tests:
             if test.hidden == hidden:
                 yield GradedTestItem.from_parent(self, name=test.name, test=test)
@@ -241,7 +242,8 @@ class GradedTestItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int, str]:
         kind = "hidden, " if self.test.hidden else ""
         points = f"{self.test.points:g} point{'' if self.test.points == 1 else 's'}"
-        return self.path, self.test.body.__code__.co_firstlineno - 1, f"{self.name} ({kind}{self.test.function}, {points})"
+        line = self.test.body.__code__.co_firstlineno - 1
+        return self.path, line, f"{self.name} ({kind}{self.test.function}, {points})"
 
     def _traceback_filter(self, excinfo: ExceptionInfo[BaseException]) -> Traceback:
         # From the test function on, as pytest shows a plain test: the plugin's frames are not the author's.

@@ -27,6 +27,7 @@ from grader.errors import UsageError
 from grader.paths import assignments_root
 
 TEMPLATE = "assignment"
+SUFFIX = ".tmpl"            # not .py: nothing byte-compiles, lints or imports a template's placeholders
 NOTEBOOK_TEMPLATE = "notebook.ipynb"
 MAX_NAME_LENGTH = 60        # a notebook cell's id is at most 64 characters, and holds the name
 # Names the teaching notebook's own code uses: a function of that name would shadow them.
@@ -83,6 +84,7 @@ def _write_template(folder: Path, name: str, values: Mapping[str, str]) -> None:
     template = resources.files("grader") / "templates" / TEMPLATE
     replacements = {**values, "title_toml": json.dumps(values["title"], ensure_ascii=False)}  # a TOML basic string
     for relative, text in _template_files(template):
+        relative = relative.removesuffix(SUFFIX)
         if relative == NOTEBOOK_TEMPLATE:
             notebook = nbformat.reads(text, as_version=4)
             notebook = nbformat.from_dict(_substituted(notebook, replacements))

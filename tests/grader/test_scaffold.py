@@ -99,7 +99,8 @@ def test_an_existing_assignment_is_refused_and_left_as_it_was(
     assert [p.name for p in root.iterdir()] == ["pooling2"]  # no staging folder left behind
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", "a\\b", "2d", "with-dash", "class", "", "池化", "x" * 61, "torch"])
+@pytest.mark.parametrize("name", ["../escape", "a/b", "a\\b", "2d", "with-dash", "class", "", "池化", "x" * 61,
+                                  "torch"])
 def test_an_invalid_name_is_refused_and_nothing_is_written(
         root: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
     assert main(["new", name]) == ExitCode.USAGE
@@ -115,16 +116,18 @@ def test_an_invalid_function_name_is_refused(root: Path, capsys: pytest.CaptureF
 
 
 def test_without_an_assignments_folder_it_says_how_to_get_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("CONVGRADE_ASSIGNMENTS", str(tmp_path / "nowhere"))
+        root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root.rmdir()  # the course's assignments folder is gone
     assert main(["new", "pooling2"]) == ExitCode.USAGE
     assert "grade init" in capsys.readouterr().err
-    assert not (tmp_path / "nowhere").exists()
+    assert not root.exists()
 
 
 def test_the_templates_are_package_data_of_the_wheel() -> None:
-    patterns = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["grader"]
+    setuptools = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = setuptools["package-data"]["grader"]
     package = PROJECT_ROOT / "grader"
     shipped = {path for pattern in patterns for path in package.glob(pattern) if path.is_file()}
-    templates = {path for path in (package / "templates").rglob("*") if path.is_file() and "__pycache__" not in path.parts}
+    templates = {path for path in (package / "templates").rglob("*")
+                 if path.is_file() and "__pycache__" not in path.parts}
     assert templates and templates <= shipped
