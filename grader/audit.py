@@ -116,7 +116,10 @@ def audit(name: str, zygote: Zygote, secret: bytes, options: AuditOptions = Audi
     checks = [_scores("teaching notebook scores 100", results["teaching"], 100.0),
               _scores("released stub scores 0", results["stub"], 0.0)]
     if not accepted:
-        checks.append(Check(f"{ACCEPTED_FOLDER}/ holds accepted answers", "fail", "none found"))
+        folder = definition.directory / ACCEPTED_FOLDER
+        checks.append(Check(f"{ACCEPTED_FOLDER}/ holds accepted answers", "fail",
+                            f"none found: add notebooks that must score 100 to {folder}/ "
+                            "(the lecture's own code, a vectorized answer; see docs/authoring.md)"))
     checks += [_scores(f"{label} scores 100", results[label], 100.0)
                for label in (f"{ACCEPTED_FOLDER}/{p.name}" for p in accepted)]
     checks += [_at_most(f"does nothing: {kind}", results[f"nothing: {kind}"], definition) for kind in KINDS]

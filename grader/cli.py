@@ -59,7 +59,8 @@ def main_entry() -> None:
 def _grade_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grade", description="Grade a convolution notebook against its assignment's tests.",
-        epilog="Other commands: 'grade init DIR', 'grade audit [NAME...]', 'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
+        epilog="Other commands: 'grade init DIR', 'grade new NAME', 'grade audit [NAME...]', "
+               "'grade batch PATH... --out DIR', 'grade release NAME --out DIR', "
                "'grade gradescope NAME --out ZIP', 'grade report DIR', 'grade list'.")
     parser.add_argument("submission", type=Path, help="the student's .ipynb")
     parser.add_argument("--assignment", help="the assignment (default: from the notebook's metadata)")
@@ -196,6 +197,31 @@ def _release_in(args: argparse.Namespace, course: Course) -> int:
 
     path = release_notebook(args.assignment, args.out, with_solutions=args.with_solutions)
     print(f"wrote {path}")
+    return int(ExitCode.GRADED)
+
+
+def _new(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="grade new", description="Scaffold an assignment in the course's assignments folder: its declaration, "
+                                      "a teaching notebook, one public and one hidden example test, accepted/.")
+    parser.add_argument("assignment", metavar="NAME", help="the assignment's name: a Python identifier")
+    parser.add_argument("--function", metavar="NAME", help="the graded function's name (default: the assignment's)")
+    parser.add_argument("--title", help="the assignment's title (default: from its name)")
+    _add_course_option(parser)
+    args = parser.parse_args(argv)
+    with _in_course(args):
+        return _new_in(args)
+
+
+def _new_in(args: argparse.Namespace) -> int:
+    from grader.scaffold import new_assignment
+
+    scaffold = new_assignment(args.assignment, function=args.function, title=args.title)
+    print(f"wrote {scaffold.folder}/:")
+    for path in scaffold.files:
+        print(f"  {path}")
+    print(f"next: write the notebook and the tests, add accepted answers to {scaffold.folder / 'accepted'}/, "
+          f"then run: grade audit {args.assignment}")
     return int(ExitCode.GRADED)
 
 
@@ -380,5 +406,6 @@ def _audit_in(args: argparse.Namespace, course: Course) -> int:
 
 
 _COMMANDS: dict[str, Callable[[list[str]], int]] = {
-    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "init": _init, "list": _list, "release": _release,
+    "audit": _audit, "batch": _batch, "gradescope": _gradescope, "init": _init, "list": _list, "new": _new,
+    "release": _release,
     "report": _report}

@@ -24,7 +24,7 @@ from grader.score import Score, TestScore, score
 from grader.seeding import course_secret, derive_seed
 from grader.static_check import library_convolutions, tampering
 from grader.student import StudentProxy
-from grader.test import run_tests
+from grader.test import TestRunner, run_tests
 
 VERSION = "0.1.0"
 ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
@@ -109,10 +109,12 @@ def warm_up_autograd() -> None:
 
 def grade(path: Path, *, assignment: str | None = None, public_only: bool = False, device: str = "cpu",
           limits: Limits = Limits(), zygote: Zygote | None = None, content: bytes | None = None,
-          secret: bytes | None = None, definitions: Mapping[str, Assignment] | None = None) -> GradeResult:
+          secret: bytes | None = None, definitions: Mapping[str, Assignment] | None = None,
+          run: TestRunner = run_tests) -> GradeResult:
     """Grade one notebook. A batch passes the file's `content`, the course
     `secret` and the assignments it has `definitions` for already, so that
-    another machine grades exactly what this one would."""
+    another machine grades exactly what this one would. `run` runs the tests
+    while the notebook's worker is up (the pytest plugin runs them as pytest items)."""
     started = time.perf_counter()
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {device!r}: use cpu or cuda")
@@ -129,7 +131,7 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
     try:
         check_confinement(zygote.isolation(), public_only)
         return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
-                      definitions or {}, started)
+                      definitions or {}, started, run)
     finally:
         if own_zygote:
             zygote.close()
@@ -137,7 +139,7 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
 
 def _grade(path: Path, content: bytes | None, requested: str | None, public_only: bool, device: str,
            limits: Limits, zygote: Zygote, secret: bytes, definitions: Mapping[str, Assignment],
-           started: float) -> GradeResult:
+           started: float, run: TestRunner) -> GradeResult:
     submission = load(path, content)
     if isinstance(submission, Unusable):
         return _unusable(path, requested, submission.reason, public_only, started)
@@ -154,7 +156,7 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
         lost = lost_names(submission.cells, submission.positions, execution.cell_outcomes(), definition.functions)
         student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch,
                                may_not_call=definition.may_not_call, missing_because=lost)
-        outcomes = run_tests(definition.tests, student, seed_for)
+        outcomes = run(definition.tests, student, seed_for)
         record = execution.record()
     # The worker's replies and its evidence channel, the source: the stricter signal wins.
     dispatched = {name: student.library_convolutions.get(name, set()) | set(record.evidence.convolutions.get(name, ()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 
@@ -22,15 +23,22 @@ from grader.quote import MESSAGE_LIMIT, cut
 from grader.testkit import GradedTest, Student, StudentFailure, TestFailure
 
 
+TestStatus = Literal["passed", "failed", "grader_error"]
+
+
 @dataclasses.dataclass(frozen=True)
 class TestOutcome:
     __test__ = False  # not a pytest class
 
     test: GradedTest
-    status: str            # "passed" | "failed" | "grader_error"
+    status: TestStatus
     message: str = ""      # the full reason; only instructors see it for hidden tests
     seconds: float = 0.0
     comparisons: tuple[Comparison, ...] = ()   # what a public test compared; always empty for a hidden one
+
+
+# (tests, student, seed_for) -> their outcomes: how the pipeline runs an assignment's tests.
+TestRunner = Callable[[Sequence[GradedTest], Student, Callable[[str], int]], tuple[TestOutcome, ...]]
 
 
 def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[[str], int]) -> tuple[TestOutcome, ...]:
@@ -48,12 +56,20 @@ def run_test(test: GradedTest, student: Student, seed: int) -> TestOutcome:
                        () if test.hidden else tuple(comparisons))
 
 
-def _run(test: GradedTest, student: Student, rng: torch.Generator) -> tuple[str, str]:
+def _run(test: GradedTest, student: Student, rng: torch.Generator) -> tuple[TestStatus, str]:
     try:
         test(student, rng)
-    except (TestFailure, StudentFailure) as failure:
-        return "failed", failure.message
-    except Exception as error:  # noqa: BLE001 - a defect in the test, not the student's fault
-        # Its text may quote a student's value (a KeyError on a returned dict's key).
-        return "grader_error", cut(f"the test itself failed: {type(error).__name__}: {error}", MESSAGE_LIMIT)
-    return "passed", ""
+    except Exception as error:  # noqa: BLE001 - verdict() tells the student's failure from the test's defect
+        return verdict(error)
+    return verdict(None)
+
+
+def verdict(error: Exception | None) -> tuple[TestStatus, str]:
+    """How a test that raised `error` (None: it returned) counts: its status and message."""
+    if error is None:
+        return "passed", ""
+    if isinstance(error, (TestFailure, StudentFailure)):
+        return "failed", error.message
+    # A defect in the test, not the student's fault. Its text may quote a
+    # student's value (a KeyError on a returned dict's key).
+    return "grader_error", cut(f"the test itself failed: {type(error).__name__}: {error}", MESSAGE_LIMIT)
