@@ -18,7 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.course import COURSE_ENVIRONMENT, COURSE_FILE, DEFAULT_CALL_TIMEOUT, Course, locate, using
+from grader.course import (
+    COURSE_ENVIRONMENT,
+    COURSE_FILE,
+    DEFAULT_CALL_TIMEOUT,
+    Course,
+    locate,
+    using,
+)
 from grader.errors import ExitCode, GraderError, UsageError
 from grader.extras import require_extra
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, Traceback
 
     from grader.assignment import Assignment
+    from grader.course import Course
     from grader.pipeline import GradeResult
     from grader.test import TestOutcome
     from grader.testkit import GradedTest, Student
@@ -74,6 +75,7 @@ class SubmissionGrading:
         self.unusable = ""                      # why the notebook could not be graded: each item fails with it
         self.outcomes: dict[str, TestOutcome] = {}
         self.result: GradeResult | None = None
+        self.course: Course | None = None       # the collected assignment's, found from its folder
 
     # ------------------------------------------------------------------ collection
 
@@ -93,15 +95,18 @@ class SubmissionGrading:
     def definition(self, folder: Path) -> Assignment:
         """The assignment in `folder`, loaded once; a usage error if the course does not hold it."""
         from grader.assignment import load_assignment
+        from grader.course import locate, using
         from grader.errors import UsageError
-        from grader.paths import assignments_root
 
         folder = folder.resolve()
         if folder not in self.definitions:
-            if (assignments_root() / folder.name).resolve() != folder:
-                raise UsageError(f"{folder} is not an assignment of this course (its assignments are in "
-                                 f"{assignments_root()}): run pytest from inside the assignment's course")
-            self.definitions[folder] = load_assignment(folder.name, public_only=self.public_only)
+            course = locate(near=[folder])  # the course that holds the collected folder
+            if (course.assignments / folder.name).resolve() != folder:
+                raise UsageError(f"{folder} is not an assignment of the course at {course.root} (its assignments "
+                                 f"are in {course.assignments}): give a folder of that course")
+            with using(course):
+                self.definitions[folder] = load_assignment(folder.name, public_only=self.public_only)
+            self.course = course
         return self.definitions[folder]
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -145,8 +150,11 @@ class SubmissionGrading:
             stopped.extend(_run_protocol(session))
             return tuple(self.outcomes[t.name] for t in tests if t.name in self.outcomes)
 
+        from grader.course import using
+
+        assert self.course is not None
         try:
-            with start_zygote(allow_unconfined=self.unconfined) as zygote:
+            with using(self.course), start_zygote(allow_unconfined=self.unconfined) as zygote:
                 self.result = grade(self.submission, assignment=definition.name, public_only=self.public_only,
                                     zygote=zygote, definitions={definition.name: definition}, run=run_items)
         except GraderError as error:
