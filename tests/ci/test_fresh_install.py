@@ -9,10 +9,10 @@ kernel. Slow (a venv and the wheel's dependencies), so marked slow.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,7 +63,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     shutil.copytree(PROJECT_ROOT / "grader", source / "grader", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(PROJECT_ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "-w", str(folder / "dist"), str(source)], check=True, capture_output=True)
     (wheel,) = (folder / "dist").glob("convgrade-*.whl")
     venv = folder / "venv"
@@ -106,7 +106,6 @@ def test_an_instructor_makes_a_course_and_a_student_checks_their_work_in_the_kit
     stub = session.run([grade, "--public", "pooling2.ipynb"], cwd=student)
     assert "Score: 0 /" in stub, stub
 
-    declared = tomllib.loads((course / "assignments" / "pooling2" / "assignment.toml").read_text())["functions"]
     finished = nbformat.read(tmp_path / "solved" / "pooling2.ipynb", as_version=4)
     finished.cells.append(nbformat.v4.new_code_cell("from grader import check\ncheck()"))
     nbformat.write(finished, student / "finished.ipynb")
@@ -116,5 +115,6 @@ def test_an_instructor_makes_a_course_and_a_student_checks_their_work_in_the_kit
                  str(tmp_path / "executed.ipynb")], cwd=student)
     executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
     html = "".join(output.get("data", {}).get("text/html", "") for output in executed.cells[-1].outputs)
-    assert "<table" in html and all(name in html for name in declared), executed.cells[-1].outputs
-    assert "fail" not in html.lower() or "0 failed" in html.lower(), html
+    marks = re.findall(r"<tr><td[^>]*><code>([^<]*)</code></td><td>([^<]*)</td><td[^>]*>(\w+)</td>", html)
+    assert marks and all(mark == "pass" for _, _, mark in marks), executed.cells[-1].outputs
+    assert "confined" not in html.lower() or "not confined" not in html.lower()
