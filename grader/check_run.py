@@ -60,6 +60,7 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
     launched = zygote.launch()
     from grader.assignment import available, identify, load_assignment
+    from grader.cell_failures import cell_label, failure_text
     from grader.execute import Limits, Zygote
     from grader.load import Unusable, load
     from grader.paths import assignments_root
@@ -95,14 +96,16 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
                        definitions={name: definition})
     if result.status == "unusable":
         return {"status": "unusable", "assignment": name, "reason": result.reason}
-    cell_notes = {f"cell {c.index + 1}: {c.status}: {c.message}" for c in result.cells}
+    # The grader's notes on failed cells name them by position, which means little in a history: the
+    # report names them by execution number instead, from "cells".
+    failed = tuple(failure_text(c, cell_label(submission.positions, c.index)) for c in result.cells if c.status != "ok")
     return {
         "status": result.status, "assignment": name, "reason": result.reason,
         "tests": [{"name": t.name, "function": t.function, "score": t.score, "max_score": t.max_score,
                    "passed": t.passed, "message": t.feedback} for t in result.tests if not t.hidden],
         "cells": [{"index": c.index, "status": c.status, "message": c.message}
                   for c in result.cells if c.status != "ok"],
-        "notes": [note for note in result.notes if note not in cell_notes],
+        "notes": [note for note in result.notes if not note.startswith(failed)],
         "confined": result.isolation.get("confined") is True,
     }
 

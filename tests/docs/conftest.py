@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.course import COURSE_ENVIRONMENT, COURSE_FILE, course_file_text
 from grader.execute import Zygote
 from grader.paths import PROJECT_ROOT
 from grader.pipeline import start_zygote
@@ -69,8 +70,9 @@ def guide_course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     write_example(course / "assignments")
     shutil.copytree(PROJECT_ROOT / "reference", course / "reference",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    (course / COURSE_FILE).write_text(course_file_text("the guide's course"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CONVGRADE_ASSIGNMENTS", str(course / "assignments"))
+        patch.setenv(COURSE_ENVIRONMENT, str(course))
         patch.setenv("CONVGRADE_SECRET", "tests-secret")
         patch.chdir(course)
         yield course

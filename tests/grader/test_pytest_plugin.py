@@ -25,7 +25,7 @@ BUG = ("Y.reshape((c_o, h, w))", "Y.reshape((c_o, w, h))")  # the 1x1 convolutio
 def course(monkeypatch: pytest.MonkeyPatch) -> None:
     """The project's own assignments (the course the plugin's runs find) and a fixed secret, here and in pytester's
     subprocesses, whatever other test modules set."""
-    monkeypatch.delenv("CONVGRADE_ASSIGNMENTS", raising=False)
+    monkeypatch.delenv("CONVGRADE_COURSE", raising=False)  # each run finds the course from the folder it collects
     monkeypatch.setenv("CONVGRADE_SECRET", "tests-secret")
 
 
