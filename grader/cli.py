@@ -90,7 +90,7 @@ def _grade_parser() -> argparse.ArgumentParser:
 def _add_course_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--course", type=Path, metavar="DIR",
                         help=f"the course folder, which holds {COURSE_FILE} (default: ${COURSE_ENVIRONMENT}, else the "
-                             "first one in the notebook's folder or above it, else in the current folder or above it)")
+                             "first one in the current folder or above it, else in the notebook's folder or above it)")
 
 
 def _add_call_timeout_option(parser: argparse.ArgumentParser) -> None:

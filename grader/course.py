@@ -1,8 +1,9 @@
 """The course: a folder whose `convgrade.toml` names its assignments, its secret and its limits.
 
-A course is found as pytest finds its rootdir: `--course DIR`, else
-`$CONVGRADE_COURSE`, else the first `convgrade.toml` in the notebook's folder
-or above it, else in the current directory or above it. This checkout is a
+A course is found much as pytest finds its rootdir: `--course DIR`, else
+`$CONVGRADE_COURSE`, else the first `convgrade.toml` in the current directory
+or above it, else in the notebook's folder or above it (the current
+directory first, since the notebook's folder may be a student's). This checkout is a
 course itself; `grade init DIR` makes an empty one, and `grade release`
 writes a student kit that is a course of its own (`kit = true`: public tests
 only). Nothing of a course is part of the grader's wheel.
@@ -70,14 +71,16 @@ def using(course: Course) -> Iterator[Course]:
 
 
 def locate(explicit: Path | None = None, near: Sequence[Path] = ()) -> Course:
-    """`explicit` (--course), else $CONVGRADE_COURSE, else upward from each of `near`, else upward from the cwd."""
+    """`explicit` (--course), else $CONVGRADE_COURSE, else upward from the cwd, else upward from each of `near`."""
     configured = explicit if explicit is not None else _from_environment()
     if configured is not None:
         folder = configured.parent if configured.name == COURSE_FILE else configured
         if not (folder / COURSE_FILE).is_file():
             raise UsageError(f"{folder} has no {COURSE_FILE}: run 'grade init {folder}' to make it a course")
         return read_course(folder)
-    starts = [path if path.is_dir() else path.parent for path in near] + [Path.cwd()]
+    # The current directory first: a folder beside a student's notebook is theirs, and a course planted
+    # there must not grade them unless the grader runs from no course at all.
+    starts = [Path.cwd()] + [path if path.is_dir() else path.parent for path in near]
     for start in starts:
         found = _upward(start.resolve())
         if found is not None:
@@ -121,7 +124,7 @@ def course_file_text(name: str, *, kit: bool = False, limits: Course | None = No
     call_timeout = limits.call_timeout if limits else DEFAULT_CALL_TIMEOUT
     memory_mb = limits.memory_mb if limits else DEFAULT_MEMORY_MB
     lines = [
-        "# A convgrade course: `grade` finds this file in the notebook's folder or above it.",
+        "# A convgrade course: `grade` finds this file from the current folder or the notebook's, upward.",
         "[course]",
         f"name = {_toml_string(name)}",
         f'grader = "{grader_version_line()}"          # the grader version this course was written for',

@@ -52,13 +52,13 @@ def test_a_course_is_found_upward_from_the_current_directory(nowhere: Path) -> N
     assert (found.kit, found.call_timeout, found.memory_mb, found.secret) == (False, 10.0, 2048, None)
 
 
-def test_the_notebooks_folder_comes_before_the_current_directory(nowhere: Path) -> None:
+def test_the_current_directory_comes_before_the_notebooks_folder(nowhere: Path) -> None:
     here = write_course(nowhere / "here", "")
-    there = write_course(nowhere / "there", "")
+    there = write_course(nowhere / "there", "")  # say, a course a student planted beside their notebook
+    assert locate(near=[there / "sub" / "nb.ipynb"]).root == there  # from no course at all: the notebook's
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(here)
-        assert locate(near=[there / "sub" / "nb.ipynb"]).root == there
-        assert locate(near=[nowhere / "downloads" / "nb.ipynb"]).root == here  # no course above it: the cwd's
+        assert locate(near=[there / "sub" / "nb.ipynb"]).root == here
         assert locate().root == here
 
 

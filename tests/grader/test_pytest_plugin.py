@@ -25,7 +25,7 @@ BUG = ("Y.reshape((c_o, h, w))", "Y.reshape((c_o, w, h))")  # the 1x1 convolutio
 def course(monkeypatch: pytest.MonkeyPatch) -> None:
     """The project's own assignments (the course the plugin's runs find) and a fixed secret, here and in pytester's
     subprocesses, whatever other test modules set."""
-    monkeypatch.delenv("CONVGRADE_COURSE", raising=False)  # each run finds the course from the folder it collects
+    monkeypatch.setenv("CONVGRADE_COURSE", str(PROJECT_ROOT))
     monkeypatch.setenv("CONVGRADE_SECRET", "tests-secret")
 
 
@@ -150,3 +150,12 @@ def test_public_without_a_submission_is_a_usage_error(pytester: pytest.Pytester)
     result = pytester.runpytest_subprocess("--public")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--public and --unconfined need --submission*"])
+
+
+def test_the_course_is_the_one_that_holds_the_collected_folder(pytester: pytest.Pytester,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONVGRADE_COURSE", raising=False)  # pytester's folder is in no course: the folder's is found
+    monkeypatch.setenv("CONVGRADE_SECRET", "tests-secret")
+    result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(ACCEPTED), "--public")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert score_line(result.stdout.str()).startswith("Score: ")
