@@ -13,6 +13,9 @@ component at a time with O_NOFOLLOW, relative to the folder above; a link
 found there is replaced by a real folder. The folders above `base` are the
 user's own path (`--out DIR`, `--results PATH`): those are followed, as any
 command follows the paths it is given.
+
+Where the platform has no folder descriptors (Windows), the same staging and
+rename go by path: a new file with O_EXCL, then `os.replace`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 OUTPUT_MODE = 0o644          # never group- or world-writable, whatever the umask
-_DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-_STAGED_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+BY_DESCRIPTOR = hasattr(os, "O_DIRECTORY") and hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd
+_DIRECTORY_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_STAGED_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0))
 
 
 def write_file(path: Path, data: bytes | str, *, base: Path | None = None, mode: int = OUTPUT_MODE) -> Path:
@@ -35,6 +40,8 @@ def write_file(path: Path, data: bytes | str, *, base: Path | None = None, mode:
     content = data.encode("utf-8") if isinstance(data, str) else data
     base = path.parent if base is None else base
     below = path.parent.relative_to(base).parts  # ValueError when `path` is not under `base`: a caller's bug
+    if not BY_DESCRIPTOR:
+        return _write_by_path(path, content, mode)
     with _opened_folder(base, below) as folder:
         staged, descriptor = _create_staged(folder, path.name)
         try:
@@ -51,9 +58,33 @@ def write_file(path: Path, data: bytes | str, *, base: Path | None = None, mode:
 
 def make_folder(folder: Path, *, base: Path) -> Path:
     """`folder` (under `base`) as a real folder: made if missing, a link there replaced by one."""
+    if not BY_DESCRIPTOR:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
     with _opened_folder(base, folder.relative_to(base).parts):
         pass
     return folder
+
+
+def _write_by_path(path: Path, content: bytes, mode: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        staged = path.with_name(f".{path.name[:80]}.{secrets.token_hex(8)}.partial")
+        try:
+            descriptor = os.open(staged, _STAGED_FLAGS, 0o600)
+        except FileExistsError:
+            continue
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(content)
+            os.chmod(staged, mode)
+            os.replace(staged, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged)
+            raise
+        return path
+    raise FileExistsError(f"cannot stage {path.name}: every staging name is taken")
 
 
 def _create_staged(folder: int, name: str) -> tuple[str, int]:

@@ -6,8 +6,9 @@ started through `interpreter(folder)` (the grader, and each worker it
 starts with `sys.executable`) first runs a `sitecustomize` that makes the
 Linux-only modules unimportable (`pwd`, `resource`, `fcntl`, `termios`,
 pyseccomp, and the grader's own `sandbox`, `zygote`, `mounts`, `rootfs`)
-and removes `os.fork`, `os.setsid`, `os.killpg` and SCM_RIGHTS
-(`socket.send_fds`/`recv_fds`). Code that still reached for one of them
+and removes `os.fork`, `os.setsid`, `os.killpg`, SCM_RIGHTS
+(`socket.send_fds`/`recv_fds`) and folder descriptors (`os.O_DIRECTORY`,
+`os.O_NOFOLLOW`, as on Windows). Code that still reached for one of them
 fails, so a run that grades proves the portable path needs none of them.
 """
 
@@ -23,7 +24,8 @@ from pathlib import Path
 LINUX_ONLY_MODULES = ("pwd", "grp", "resource", "fcntl", "termios", "pyseccomp", "grader.sandbox", "grader.zygote",
                       "grader.mounts", "grader.rootfs")
 LINUX_ONLY_FUNCTIONS = (("os", "fork"), ("os", "forkpty"), ("os", "setsid"), ("os", "killpg"),
-                        ("socket", "send_fds"), ("socket", "recv_fds"))
+                        ("socket", "send_fds"), ("socket", "recv_fds"),
+                        ("os", "O_DIRECTORY"), ("os", "O_NOFOLLOW"))  # Windows has no folder descriptors
 
 _SITECUSTOMIZE = '''
 import os, socket, sys

@@ -83,3 +83,18 @@ def test_a_failed_write_leaves_the_old_file_and_no_staged_one(tmp_path: Path,
     with pytest.raises(OSError, match="No space"):
         write_file(path, "new")
     assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+def test_without_folder_descriptors_the_output_is_still_staged_and_renamed_into_place(
+        tmp_path: Path, victim: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("grader.safe_write.BY_DESCRIPTOR", False)  # as on Windows
+    target = tmp_path / "out" / "results.json"
+    write_file(target, "first")
+    target.unlink()
+    target.symlink_to(victim)
+    original = victim.read_bytes()
+    assert write_file(target, "second") == target
+    assert target.read_text() == "second" and not target.is_symlink() and victim.read_bytes() == original
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+    assert make_folder(tmp_path / "out" / "feedback", base=tmp_path).is_dir()
