@@ -107,7 +107,8 @@ def reason(function: str, evidence: Iterable[str]) -> str:
     """Why `function`'s tests score 0, e.g. "pool2d calls torch.nn.functional.max_pool2d (in the source):
     this assignment asks for pooling from scratch, without library pooling, so its tests score 0"."""
     evidence = tuple(evidence)
-    shown = [FAMILIES[name] for name in sorted({family_of_evidence(e) for e in evidence} - {None})]
+    families = {family for family in map(family_of_evidence, evidence) if family is not None}
+    shown = [FAMILIES[name] for name in sorted(families)]
     used = ", ".join(evidence)
     if not shown:
         return (f"{function} must be written from scratch, but what it ran went around the grader's watch "

@@ -26,7 +26,8 @@ TARGET = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix
 
 def pinned_tree(project: str, extras: Iterable[str], *, target: dict[str, str] | None = None) -> dict[str, str]:
     """{distribution: installed version} for everything `project[extras]` installs, `project` itself excluded."""
-    environment = {**default_environment(), "platform_machine": platform.machine(), **(target or TARGET)}
+    environment: dict[str, str] = {key: str(value) for key, value in default_environment().items()}
+    environment.update(platform_machine=platform.machine(), **(target or TARGET))
     pins: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
     todo = [(project, extra) for extra in ("", *extras)]
