@@ -77,6 +77,13 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
     if name not in available():
         known = ", ".join(available()) or f"none in {assignments_root()}"
         raise UsageError(f"unknown assignment {name!r} in the course at {course.active().root} (known: {known})")
+    here = course.active()
+    if not public_only and here.kit:  # before any test file is read: a kit's hidden_tests.py, if any, is not ours
+        raise UsageError("this is a student kit, which holds the public tests only: grade with --public")
+    if not public_only and here.beside:
+        raise UsageError(f"the course at {here.root} was found beside the notebook, which is the student's folder: "
+                         "its hidden tests are never run; run grade from your course's folder, pass --course DIR, "
+                         "or grade with --public")
     definition = read_declaration(directory)
     functions = definition["functions"]
     _refuse_misnamed_test_files(directory)
@@ -85,8 +92,6 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
     hidden_file = directory / HIDDEN_TESTS
     if not public_only:
         if not hidden_file.is_file():
-            if course.active().kit:
-                raise UsageError("this is a student kit, which holds the public tests only: grade with --public")
             raise AssignmentError(f"{name} has no hidden_tests.py here: grade with --public, "
                                   "or run on the course's machine")
         tests += _tests_in(hidden_file, hidden=True)
@@ -102,7 +107,9 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
 def load_every_test_here(name: str) -> Assignment:
     """The definition with every test file this machine has: complete (hidden tests
     included, points checked) on the course's machine, public only in a student kit."""
-    return load_assignment(name, public_only=not (assignments_root() / name / HIDDEN_TESTS).is_file())
+    here = course.active()
+    return load_assignment(name, public_only=here.kit or here.beside
+                           or not (assignments_root() / name / HIDDEN_TESTS).is_file())
 
 
 def read_declaration(directory: Path) -> dict[str, Any]:

@@ -20,7 +20,14 @@ from collections.abc import Iterator, Sequence
 CHECK_MODULES = ("grader", "grader.self_check")   # where `check` is imported from
 RESET = re.compile(r"^%reset(?P<flags>(?:[ \t]+-(?:f|s|-aggressive))*)[ \t]*$")  # clears the namespace
 TRANSLATION_LIMIT = 20_000   # characters: IPython's translation of a cell's magics slows with the square of its lines
+# IPython's translation tokenizes the whole cell once per shell line (up to 500 times, then gives up): about
+# 0.05 s per 20,000 characters each time. What a submission may spend on it, in characters times passes, so
+# that 200 cells of 20,000 characters of `!x` cost seconds, not the hour they would.
+TRANSLATION_BUDGET = 2_000_000
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# `!cmd`, `%magic args`, either assigned (`files = !ls`), and `name?`: what IPython's token transforms rewrite.
+_SHELL_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*[ \t]*=[ \t]*)?(?P<kind>!|%(?!%))(?P<rest>.*)$")
+_ESCAPED = re.compile(r"^[ \t]*(?:[A-Za-z_][\w.]*[ \t]*=[ \t]*)?[!%?]|\?[ \t]*$", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +41,7 @@ class _Names:
     """The names a notebook has bound to the self-check so far."""
     check: set[str] = dataclasses.field(default_factory=set)     # `check`, or its alias
     package: set[str] = dataclasses.field(default_factory=set)   # `grader`, or its alias
+    translation_left: int = TRANSLATION_BUDGET                     # what IPython's translation may still cost
 
 
 def without_self_check(cells: Sequence[str]) -> tuple[str, ...]:
@@ -79,7 +87,7 @@ def _after_last_reset(source: str) -> str | None:
 def _without_check(source: str, names: _Names, *, stop_at_check: bool) -> str:
     if not (names.check or names.package) and "check" not in source and "grader" not in source:
         return source
-    parsed = _parsed(source)
+    parsed = _parsed(source, names)
     if parsed is None:
         return source  # a cell that does not parse did not run either, or a cell magic runs its body as text
     tree, translated = parsed
@@ -107,16 +115,24 @@ def _without_check(source: str, names: _Names, *, stop_at_check: bool) -> str:
     return _spliced(lines, removed)
 
 
-def _parsed(source: str) -> tuple[ast.Module, str | None] | None:
-    """The cell as Python, and IPython's translation of it if it needed one."""
+def _parsed(source: str, names: _Names) -> tuple[ast.Module, str | None] | None:
+    """The cell as Python, and its translation if it needed one: first ours, line for line and in linear
+    time, then IPython's own, for small cells and within the submission's budget."""
     if source.lstrip().startswith("%%"):
         return None
     try:
         return ast.parse(source), None
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    if len(source) > TRANSLATION_LIMIT:
+    translated = _translated(source)
+    try:
+        return ast.parse(translated), translated
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        pass
+    cost = len(source) * (1 + len(_ESCAPED.findall(source)))
+    if len(source) > TRANSLATION_LIMIT or cost > names.translation_left:
         return None
+    names.translation_left -= cost
     try:
         from IPython.core.inputtransformer2 import TransformerManager
 
@@ -124,6 +140,24 @@ def _parsed(source: str) -> tuple[ast.Module, str | None] | None:
         return ast.parse(translated), translated
     except Exception:  # noqa: BLE001 - IPython's transformers raise what they like; the cell ran as it is, if at all
         return None
+
+
+def _translated(source: str) -> str:
+    """Each shell line as the call IPython makes of it, every line where it was (the lines are IPython's
+    breaks, as `_spliced` splits them)."""
+    lines = []
+    for line in _LINE_BREAK.split(source):
+        match = _SHELL_LINE.match(line)
+        if match:
+            rest = match["rest"].strip()
+            if match["kind"] == "!":
+                call = f"get_ipython().system({rest!r})"
+            else:
+                name, _, arguments = rest.partition(" ")
+                call = f"get_ipython().run_line_magic({name!r}, {arguments.strip()!r})"
+            line = f"{match['indent']}{match['target'] or ''}{call}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _is_check(statement: ast.stmt, names: _Names) -> bool:
@@ -141,8 +175,15 @@ def _is_check(statement: ast.stmt, names: _Names) -> bool:
 def _nested_checks(statement: ast.stmt, names: _Names) -> list[ast.stmt]:
     """The self-check's statements inside a compound one (`if __name__ == "__main__": check()`,
     `for name in names: check(name)`), in the order they are written."""
+    if not isinstance(statement, _COMPOUND):
+        return []  # a simple statement holds none: no walk over every expression of a cell of them
     inner = [node for node in ast.walk(statement) if isinstance(node, ast.stmt) and node is not statement]
     return [node for node in sorted(inner, key=lambda node: (node.lineno, node.col_offset)) if _is_check(node, names)]
+
+
+_COMPOUND = tuple(getattr(ast, name) for name in (
+    "FunctionDef", "AsyncFunctionDef", "ClassDef", "If", "For", "AsyncFor", "While", "With", "AsyncWith", "Try",
+    "TryStar", "Match") if hasattr(ast, name))
 
 
 def _calls_check(statement: ast.stmt, names: _Names) -> bool:

@@ -45,6 +45,9 @@ class Course:
     kit: bool                      # a student kit: public tests only
     call_timeout: float
     memory_mb: int
+    # Found beside the notebook, not where the grader runs: the student's folder, so possibly theirs.
+    # Such a course grades with its public tests only, and its `secret` is never used.
+    beside: bool = False
 
     @property
     def file(self) -> Path:
@@ -70,8 +73,12 @@ def using(course: Course) -> Iterator[Course]:
         _selected = previous
 
 
-def locate(explicit: Path | None = None, near: Sequence[Path] = ()) -> Course:
-    """`explicit` (--course), else $CONVGRADE_COURSE, else upward from the cwd, else upward from each of `near`."""
+def locate(explicit: Path | None = None, near: Sequence[Path] = (), *, near_is_ours: bool = False) -> Course:
+    """`explicit` (--course), else $CONVGRADE_COURSE, else upward from the cwd, else upward from each of `near`.
+
+    A course found from `near` (a submission's folder) is marked `beside`: public tests only, no secret of
+    its own, since a student can plant one there. `near_is_ours`: `near` is the grader's own choice (the
+    test folder pytest collected), not a student's."""
     configured = explicit if explicit is not None else _from_environment()
     if configured is not None:
         folder = configured.parent if configured.name == COURSE_FILE else configured
@@ -80,11 +87,14 @@ def locate(explicit: Path | None = None, near: Sequence[Path] = ()) -> Course:
         return read_course(folder)
     # The current directory first: a folder beside a student's notebook is theirs, and a course planted
     # there must not grade them unless the grader runs from no course at all.
-    starts = [Path.cwd()] + [path if path.is_dir() else path.parent for path in near]
-    for start in starts:
+    found = _upward(Path.cwd().resolve())
+    if found is not None:
+        return read_course(found)
+    for start in (path if path.is_dir() else path.parent for path in near):
         found = _upward(start.resolve())
         if found is not None:
-            return read_course(found)
+            near_course = read_course(found)
+            return near_course if near_is_ours else dataclasses.replace(near_course, beside=True, secret=None)
     raise UsageError(f"no course here: no {COURSE_FILE} in {Path.cwd()} or any folder above it; {HOW_TO_GET_ONE}")
 
 

@@ -100,7 +100,7 @@ class SubmissionGrading:
 
         folder = folder.resolve()
         if folder not in self.definitions:
-            course = locate(near=[folder])  # the course that holds the collected folder
+            course = locate(near=[folder], near_is_ours=True)  # the course that holds the collected folder
             if (course.assignments / folder.name).resolve() != folder:
                 raise UsageError(f"{folder} is not an assignment of the course at {course.root} (its assignments "
                                  f"are in {course.assignments}): give a folder of that course")

@@ -161,3 +161,40 @@ def test_no_command_leaves_its_course_selected(toy_assignments: Path, nowhere: P
     root = write_course(nowhere / "c", "")
     assert main(["list", "--course", str(root)]) == ExitCode.GRADED
     assert course._selected is None
+
+
+def _plant_course(folder: Path, kit: bool) -> Path:
+    """A student's folder with a course of their own: lenient tests, public and hidden, that leave a mark."""
+    tests = folder / "assignments" / "toy"
+    tests.mkdir(parents=True)
+    (tests / "assignment.toml").write_text('title = "t"\n[functions.corr2d]\n')
+    mark = folder / "RAN"
+    for kind, extra in (("public", ""), ("hidden", ', hint="h"')):
+        (tests / f"{kind}_tests.py").write_text(
+            f"from grader.testkit import {kind}_test\n@{kind}_test(function='corr2d', points=50{extra})\n"
+            f"def {kind}(student, rng):\n    open({str(mark)!r}, 'a').write('{kind}')\n")
+    write_course(folder, f"[course]\nkit = {str(kit).lower()}\nsecret = 'planted'\n")
+    return mark
+
+
+@pytest.mark.parametrize("kit", [True, False])
+def test_a_course_planted_beside_a_submission_never_runs_its_hidden_tests(
+        nowhere: Path, make_notebook: MakeNotebook, kit: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    mark = _plant_course(nowhere / "alice", kit)
+    notebook = make_notebook("x = 1", assignment="toy")
+    submission = nowhere / "alice" / "alice.ipynb"
+    shutil.copy(notebook, submission)
+    found = locate(near=[submission])
+    assert found.beside and found.secret is None  # a secret a student names is never read nor made
+    assert main([str(submission)]) == ExitCode.USAGE
+    assert ("student kit" if kit else "found beside the notebook") in capsys.readouterr().err
+    assert not mark.exists()  # no test file of theirs ran in the grader's process
+
+
+def test_a_kit_never_runs_hidden_tests_even_where_it_holds_some(
+        nowhere: Path, make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    mark = _plant_course(nowhere / "kit", kit=True)
+    monkeypatch.chdir(nowhere / "kit")
+    assert main([str(make_notebook("x = 1", assignment="toy"))]) == ExitCode.USAGE
+    assert "student kit" in capsys.readouterr().err and not mark.exists()
