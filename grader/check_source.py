@@ -17,17 +17,10 @@ import dataclasses
 import re
 from collections.abc import Iterator, Sequence
 
+from grader import shell_lines
+
 CHECK_MODULES = ("grader", "grader.self_check")   # where `check` is imported from
 RESET = re.compile(r"^%reset(?P<flags>(?:[ \t]+-(?:f|s|-aggressive))*)[ \t]*$")  # clears the namespace
-TRANSLATION_LIMIT = 20_000   # characters: IPython's translation of a cell's magics slows with the square of its lines
-# IPython's translation tokenizes the whole cell once per shell line (up to 500 times, then gives up): about
-# 0.05 s per 20,000 characters each time. What a submission may spend on it, in characters times passes, so
-# that 200 cells of 20,000 characters of `!x` cost seconds, not the hour they would.
-TRANSLATION_BUDGET = 2_000_000
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
-# `!cmd`, `%magic args`, either assigned (`files = !ls`), and `name?`: what IPython's token transforms rewrite.
-_SHELL_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*[ \t]*=[ \t]*)?(?P<kind>!|%(?!%))(?P<rest>.*)$")
-_ESCAPED = re.compile(r"^[ \t]*(?:[A-Za-z_][\w.]*[ \t]*=[ \t]*)?[!%?]|\?[ \t]*$", re.MULTILINE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +34,7 @@ class _Names:
     """The names a notebook has bound to the self-check so far."""
     check: set[str] = dataclasses.field(default_factory=set)     # `check`, or its alias
     package: set[str] = dataclasses.field(default_factory=set)   # `grader`, or its alias
-    translation_left: int = TRANSLATION_BUDGET                     # what IPython's translation may still cost
+    translation_left: int = shell_lines.IPYTHON_BUDGET                     # what IPython's translation may still cost
 
 
 def without_self_check(cells: Sequence[str]) -> tuple[str, ...]:
@@ -79,7 +72,7 @@ def submission_cells(history: Sequence[tuple[int, str]], *, running: int | None 
 
 def _after_last_reset(source: str) -> str | None:
     """What follows a cell's last top-level `%reset` line (with flags only), or None if it has none."""
-    lines = _LINE_BREAK.split(source)
+    lines = shell_lines.LINE_BREAK.split(source)
     resets = [index for index, line in enumerate(lines) if RESET.match(line)]
     return "\n".join(lines[resets[-1] + 1:]) if resets else None
 
@@ -105,9 +98,9 @@ def _without_check(source: str, names: _Names, *, stop_at_check: bool) -> str:
         return source
     if len(removed) == len(tree.body):
         return ""
-    lines = _LINE_BREAK.split(source)
+    lines = shell_lines.LINE_BREAK.split(source)
     if translated is not None:
-        translated_lines = _LINE_BREAK.split(translated)
+        translated_lines = shell_lines.LINE_BREAK.split(translated)
         spanned = {line for s in removed for line in range(s.lineno - 1, (s.end_lineno or s.lineno))}
         if any(line >= len(lines) or line >= len(translated_lines) or lines[line] != translated_lines[line]
                for line in spanned):
@@ -124,40 +117,20 @@ def _parsed(source: str, names: _Names) -> tuple[ast.Module, str | None] | None:
         return ast.parse(source), None
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    translated = _translated(source)
+    ours = shell_lines.translated(source)
     try:
-        return ast.parse(translated), translated
+        return ast.parse(ours), ours
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    cost = len(source) * (1 + len(_ESCAPED.findall(source)))
-    if len(source) > TRANSLATION_LIMIT or cost > names.translation_left:
+    cost = shell_lines.ipython_cost(source)
+    if cost is None or cost > names.translation_left:
         return None
     names.translation_left -= cost
+    translated = shell_lines.ipython_translated(source)
     try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        translated = TransformerManager().transform_cell(source)
-        return ast.parse(translated), translated
-    except Exception:  # noqa: BLE001 - IPython's transformers raise what they like; the cell ran as it is, if at all
+        return (ast.parse(translated), translated) if translated is not None else None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-
-
-def _translated(source: str) -> str:
-    """Each shell line as the call IPython makes of it, every line where it was (the lines are IPython's
-    breaks, as `_spliced` splits them)."""
-    lines = []
-    for line in _LINE_BREAK.split(source):
-        match = _SHELL_LINE.match(line)
-        if match:
-            rest = match["rest"].strip()
-            if match["kind"] == "!":
-                call = f"get_ipython().system({rest!r})"
-            else:
-                name, _, arguments = rest.partition(" ")
-                call = f"get_ipython().run_line_magic({name!r}, {arguments.strip()!r})"
-            line = f"{match['indent']}{match['target'] or ''}{call}"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _is_check(statement: ast.stmt, names: _Names) -> bool:

@@ -138,6 +138,9 @@ def _grade(argv: list[str]) -> int:
 
 
 def _grade_in(args: argparse.Namespace, course: Course) -> int:
+    if course.beside:  # the submission's own folder named it: say so, since a student may have put it there
+        print(f"grade: using the course at {course.root}, found beside the notebook: public tests only",
+              file=sys.stderr)
     launched = _launch_zygote(allow_unconfined=args.unconfined)
     from grader.execute import Zygote
     from grader.pipeline import grade

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import ast
 import functools
-import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from IPython.core.inputtransformer2 import TransformerManager
-
-from grader import banned_calls
+from grader import banned_calls, shell_lines
 
 LIBRARIES = ("torch", "numpy", "scipy")
 
@@ -163,8 +160,14 @@ def parsed_cells(cells: tuple[str, ...]) -> Iterator[ast.Module]:
     """Each cell as Python, IPython syntax (magics, !shell) translated first.
     A cell magic's body (`%%time`) is read as the code it is; a cell that does
     not parse did not run either, so it is skipped."""
+    budget = shell_lines.IPYTHON_BUDGET
     for source in cells:
         tree = _parsed(source)
+        if tree is None:
+            cost = shell_lines.ipython_cost(source)
+            if cost is not None and cost <= budget:  # counted cached or not: the same cells, the same verdicts
+                budget -= cost
+                tree = _parsed_by_ipython(source)
         if tree is not None:
             yield tree
 
@@ -179,40 +182,22 @@ def _parsed(source: str) -> ast.Module | None:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         pass
-    # IPython's syntax is never valid Python, so only a cell that fails to parse needs a translation:
-    # first ours, line by line and in linear time, then IPython's own, whose time grows with the square
-    # of a cell's shell lines (80 KB of `!ls` took minutes) and so is for small cells only.
+    # IPython's syntax is never valid Python, so only a cell that fails to parse needs a translation.
     try:
-        return ast.parse(_translated(source))
+        return ast.parse(shell_lines.translated(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
-    if len(source) > IPYTHON_TRANSLATION_LIMIT:
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_by_ipython(source: str) -> ast.Module | None:
+    if source.lstrip().startswith("%%"):
+        source = source.lstrip().partition("\n")[2]
+    translated = shell_lines.ipython_translated(source)
     try:
-        return ast.parse(TransformerManager().transform_cell(source))
-    except Exception:  # noqa: BLE001 - IPython's transformers raise what they like (RuntimeError, say)
+        return ast.parse(translated) if translated is not None else None
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-
-
-IPYTHON_TRANSLATION_LIMIT = 20_000  # characters
-# `!cmd`, `%magic args`, and either assigned (`files = !ls`), as IPython translates them.
-_SHELL_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<target>[A-Za-z_][\w.]*[ \t]*=[ \t]*)?(?P<kind>!|%(?!%))(?P<rest>.*)$")
-
-
-def _translated(source: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        match = _SHELL_LINE.match(line)
-        if match:
-            rest = match["rest"].strip()
-            if match["kind"] == "!":
-                call = f"get_ipython().system({rest!r})"
-            else:
-                name, _, arguments = rest.partition(" ")
-                call = f"get_ipython().run_line_magic({name!r}, {arguments.strip()!r})"
-            line = f"{match['indent']}{match['target'] or ''}{call}"
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _tampering_module(dotted: str) -> bool:

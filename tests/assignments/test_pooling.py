@@ -3,9 +3,10 @@
 The two levels of checks (in process over several seeds; end to end through
 `grade()`) are described, and their shared helpers kept, in `solutions.py`.
 
-There is one graded name, `pool2d`, from scratch with library pooling banned
-(`may_not_call = ["pooling"]`): every bug costs its points, and a library
-pooling call costs all of them, while a library convolution or `unfold` does not.
+There is one graded name, `pool2d`, from scratch with library pooling and
+convolutions banned (`may_not_call = ["pooling", "convolution"]`): every bug
+costs its points, and a library pooling or convolution call costs all of
+them, while `unfold` does not.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ def pool2d(X, pool_size, mode='max', padding=0, stride=None):
     adaptive(flat, out.shape[-2:])
     return out
 '''
-# A library convolution is no pooling: this assignment bans pooling only.
+# Average pooling as a convolution with a constant kernel (the notebook's exercise 1): no pooling from scratch.
 AVG_BY_CONVOLUTION = '''
 import torch.nn.functional as F
 def pool2d(X, pool_size, mode='max', padding=0, stride=None):
@@ -164,7 +165,7 @@ WRONG = {"stride 1 by default": STRIDE_1_BY_DEFAULT, "avg without the padded zer
 
 def test_points_total_100_with_most_of_them_hidden(definition: Assignment) -> None:
     assert_points_mostly_hidden(definition, FUNCTIONS, set(FUNCTIONS), one_in=10)
-    assert definition.may_not_call == {"pool2d": frozenset({"pooling"})}
+    assert definition.may_not_call == {"pool2d": frozenset({"pooling", "convolution"})}
 
 
 def test_the_tips_are_worth_no_points_and_everything_else_is_graded(definition: Assignment) -> None:
@@ -244,12 +245,12 @@ def test_library_pooling_is_seen_by_the_dispatcher_watch(definition: Assignment,
     assert set(student.library_convolutions) == {"pool2d"} and all("pool" in op for op in seen)
 
 
-def test_a_library_convolution_is_not_library_pooling(definition: Assignment) -> None:
+def test_average_pooling_by_a_library_convolution_is_no_pooling_from_scratch(definition: Assignment) -> None:
+    assert definition.may_not_call["pool2d"] == {"pooling", "convolution"}
     names = solution_namespace(ASSIGNMENT, KEEP_THE_SOLUTION, AVG_BY_CONVOLUTION)
     student = local_student(names, from_scratch=definition.from_scratch, may_not_call=definition.may_not_call)
     student.pool2d(torch.ones(1, 4, 4), 2, mode="avg")
-    assert student.library_convolutions == {}
-    assert points_per_function(definition, names, 0)["pool2d"] == full(definition, "pool2d")
+    assert student.library_convolutions == {"pool2d": {"aten.convolution.default"}}
 
 
 def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> None:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from grader.static_check import library_convolutions
+from grader.static_check import library_convolutions, parsed_cells
 
 
 def found(*cells: str, functions: tuple[str, ...] = ("corr2d",)) -> dict[str, set[str]]:
@@ -304,3 +304,20 @@ def test_library_pooling_in_a_helper_counts_against_the_function_that_calls_it()
     cells = ("from torch import nn", "def _window_max(X, p):\n    return nn.MaxPool2d(p)(X)",
              "def pool2d(X, p):\n    return _window_max(X, p)")
     assert library_convolutions(cells, ["pool2d"], POOLING) == {"pool2d": {"torch.nn.MaxPool2d"}}
+
+
+def test_ipython_translation_has_a_budget_per_submission() -> None:
+    # Cells that neither parse nor translate line by line go to IPython's translation, which tokenizes the
+    # cell once per shell line: about 24 s for 20,000 characters of `!x`. A submission gets a few seconds of it.
+    broken = "!x\n" * 6600 + "(\n"
+    started = time.monotonic()
+    assert list(parsed_cells((broken,) * 50)) == []
+    assert time.monotonic() - started < 30
+
+
+def test_a_line_separator_inside_a_string_does_not_hide_a_cell_with_shell_lines() -> None:
+    # Python breaks lines at \n and \r only: splitting at U+2028 too would break the string, fail the
+    # translation and, in a cell too big for IPython's, skip the cell whole.
+    cell = ("!ls\nimport torch.nn.functional as F\nlabel = 'a\u2028b'\n# " + "x" * 25_000 + "\n"
+            "def corr2d(X, K):\n    return F.conv2d(X, K)")
+    assert library_convolutions((cell,), ["corr2d"]) == {"corr2d": {"torch.nn.functional.conv2d"}}
