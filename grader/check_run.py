@@ -91,8 +91,7 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
                 return {"status": "refused", "assignment": name,
                         "reason": f"{function} has no public tests: its hidden tests run when you submit"}
         threading.Thread(target=warm_up_autograd, daemon=True).start()
-        limits = Limits(call_timeout=course.call_timeout, memory_bytes=course.memory_mb << 20)
-        result = grade(notebook, assignment=name, public_only=True, limits=limits, zygote=workers,
+        result = grade(notebook, assignment=name, public_only=True, limits=Limits.of(course), zygote=workers,
                        definitions={name: definition})
     if result.status == "unusable":
         return {"status": "unusable", "assignment": name, "reason": result.reason}

@@ -102,7 +102,7 @@ def _add_call_timeout_option(parser: argparse.ArgumentParser) -> None:
 def _limits(args: argparse.Namespace, course: Course) -> Limits:
     from grader.execute import Limits
 
-    return Limits(call_timeout=args.call_timeout or course.call_timeout, memory_bytes=course.memory_mb << 20)
+    return Limits.of(course, call_timeout=args.call_timeout)
 
 
 def _in_course(args: argparse.Namespace, near: Sequence[Path] = ()) -> contextlib.AbstractContextManager[Course]:

@@ -29,6 +29,7 @@ from grader.quote import QUOTE_LIMIT, cut
 from grader.testkit import StudentFailure
 
 if TYPE_CHECKING:
+    from grader.course import Course
     from grader.plain_worker import PlainLaunch
 
 # What the grader keeps of the text a worker sends: a worker is student code, so
@@ -49,6 +50,11 @@ class Limits:
     memory_bytes: int = 2 << 30
     max_restarts: int = 6
     threads: int = max(1, min(4, os.cpu_count() or 1))
+
+    @classmethod
+    def of(cls, course: Course, *, call_timeout: float | None = None) -> Limits:
+        """The course's limits (`[limits]` in its convgrade.toml); `call_timeout` overrides its own."""
+        return cls(call_timeout=call_timeout or course.call_timeout, memory_bytes=course.memory_mb << 20)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -310,7 +316,7 @@ class Execution:
         try:
             sock.sendall(request)
             reply = wire.receive(sock, deadline=deadline, bounds=wire.REPLY)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self._kill()
             return _TIMED_OUT
         except wire.WireError as error:

@@ -31,15 +31,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from grader.paths import PROJECT_ROOT
+from grader.paths import worker_environment
 from grader.platform_support import CONFINED_BY
 
 START_SECONDS = 60.0           # until a new worker has connected both channels (before it imports torch)
 _ROLES = (b"r", b"e")          # its requests, its evidence
 _TOKEN_BYTES = 16
 # Windows needs SYSTEMROOT for its sockets, and TEMP/TMP for a temporary folder.
-_PASSED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV",
-                       "SYSTEMROOT", "TEMP", "TMP", "TMPDIR")
+_ALSO_PASSED = ("SYSTEMROOT", "TEMP", "TMP", "TMPDIR")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +78,8 @@ class PlainWorkers:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             process = subprocess.Popen(
                 [sys.executable, "-m", "grader.plain_worker"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL, env=_environment(),
-                cwd=folder, start_new_session=hasattr(os, "setsid"))
+                stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL,
+                env=worker_environment(*_ALSO_PASSED), cwd=folder, start_new_session=hasattr(os, "setsid"))
             with self._lock:
                 self._running[process.pid] = _Running(process, folder)
             try:
@@ -117,13 +116,6 @@ class PlainWorkers:
             self.kill(pid)
 
 
-def _environment() -> dict[str, str]:
-    environment = {key: os.environ[key] for key in _PASSED_ENVIRONMENT if key in os.environ}
-    # The grader package's parent alone, as for the zygote: never the caller's PYTHONPATH.
-    environment["PYTHONPATH"] = str(PROJECT_ROOT)
-    return environment
-
-
 def _accept(listener: socket.socket, token: str, process: subprocess.Popen[bytes],
             deadline: float) -> dict[bytes, socket.socket]:
     """The worker's two connections; any other local process that connects is dropped."""
@@ -138,7 +130,7 @@ def _accept(listener: socket.socket, token: str, process: subprocess.Popen[bytes
         listener.settimeout(min(remaining, 0.5))
         try:
             connection, _ = listener.accept()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             continue
         connection.settimeout(max(deadline - time.monotonic(), 0.1))
         try:
@@ -179,6 +171,7 @@ def main() -> None:
 
     import numpy  # noqa: F401
     import torch  # noqa: F401
+
     from grader import worker
 
     worker.preload(ipython_dir=os.path.join(config["folder"], "ipython"))

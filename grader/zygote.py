@@ -27,10 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import rootfs, sandbox
-from grader.paths import PROJECT_ROOT, grader_package, private_paths
-
-
-_PASSED_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
+from grader.paths import grader_package, private_paths, worker_environment
 
 
 def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
@@ -50,10 +47,8 @@ def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     hide = private_paths() + [path.resolve() for path in hidden if path.exists()]
     paths = json.dumps({"hidden": [str(p) for p in hide], "allow_unconfined": allow_unconfined})
-    environment = {key: os.environ[key] for key in _PASSED_ENVIRONMENT if key in os.environ}
+    environment = worker_environment()
     environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
-    # The grader package's parent alone: never the caller's PYTHONPATH, which may name the course's checkout.
-    environment["PYTHONPATH"] = str(PROJECT_ROOT)
     process = subprocess.Popen(
         [sys.executable, "-m", "grader.zygote", str(theirs.fileno())],
         pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -79,6 +74,7 @@ def main(argv: list[str]) -> None:
     import numpy  # noqa: F401 - imported once here so no worker pays for it
     import pyseccomp  # noqa: F401
     import torch  # noqa: F401
+
     from grader import worker
 
     worker.preload()

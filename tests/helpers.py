@@ -12,6 +12,24 @@ import pytest
 from grader.course import COURSE_ENVIRONMENT, COURSE_FILE
 from grader.paths import PROJECT_ROOT
 
+# Answers to the grader's own toy assignment (tests/grader/assignments/toy): corr2d from scratch, and scale.
+SOLVED_CORR2D = """
+import torch
+def corr2d(X, K):
+    h, w = K.shape
+    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)
+    for a in range(h):
+        for b in range(w):
+            Y = Y + K[a, b] * X[a:a + Y.shape[0], b:b + Y.shape[1]]
+    return Y
+"""
+ZEROS_CORR2D = """
+import torch
+def corr2d(X, K):
+    return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)
+"""
+SCALE = "def scale(x):\n    return 2 * x"
+
 
 def use_course(patch: pytest.MonkeyPatch, assignments: Path) -> Path:
     """Make the grader read `assignments` as its course's assignments folder; returns the course's root."""

@@ -26,7 +26,7 @@ from grader.pipeline import grade
 from grader.progress import PlainProgress
 from tests.conftest import MakeNotebook
 from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
-from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 from tests.helpers import use_course
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"

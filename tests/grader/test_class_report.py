@@ -29,7 +29,7 @@ from tests.grader.assignments.toy.hidden_tests import HIDDEN_MARKER
 from tests.grader.test_batch import CRASHES
 from tests.grader.test_feedback import Elements
 from tests.grader.test_gradebook import make_row
-from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
 HOSTILE = "<script>alert('owned')</script>"
 HOSTILE_REASON = '<img src="https://example.com/x.png" onerror="alert(1)"> is truncated'

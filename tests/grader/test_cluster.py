@@ -15,7 +15,7 @@ from grader.execute import Zygote
 from grader.pipeline import grade
 from grader.progress import PlainProgress
 from tests.conftest import MakeNotebook
-from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ from grader.report import gradescope
 from grader.score import TestScore as ScoredTest  # aliased: pytest would try to collect Test*
 from tests.browser import PNG_SIGNATURE, dump_dom, images_loaded, requires_chromium, screenshot
 from tests.conftest import MakeNotebook
-from tests.grader.test_pipeline import FAST, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.grader.test_pipeline import FAST
+from tests.helpers import SOLVED_CORR2D, ZEROS_CORR2D
 
 TOY_HIDDEN_TESTS = Path(__file__).parent / "assignments" / "toy" / "hidden_tests.py"
 EXAMPLE = PROJECT_ROOT / "examples" / "cross_correlation_submission.ipynb"

@@ -19,7 +19,7 @@ from grader.pipeline import GradeResult, grade
 from grader.student import StudentProxy
 from grader.testkit import StudentFailure
 from tests.conftest import MakeNotebook
-from tests.helpers import use_course
+from tests.helpers import SCALE, SOLVED_CORR2D, use_course
 
 FAST = Limits(call_timeout=4.0, cell_timeout=6.0, budget=60.0)
 CHEAT = "corr2d"  # the from-scratch function of these workers
@@ -419,23 +419,9 @@ def corr2d(X, K):
     assert "a new process is not allowed while grading" in failures[0]
 
 
-SOLVED_TOY = """
-import torch
-def corr2d(X, K):
-    h, w = K.shape
-    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)
-    for a in range(h):
-        for b in range(w):
-            Y = Y + K[a, b] * X[a:a + Y.shape[0], b:b + Y.shape[1]]
-    return Y
-def scale(x):
-    return 2 * x
-"""
-
-
 @pytest.mark.parametrize("timing", ["%time y = 1", "%timeit -n 1 -r 1 y = 1", "%%time\ny = 1"])
 def test_a_timing_magic_is_no_tampering(make_notebook: MakeNotebook, zygote: Zygote, timing: str) -> None:
     """IPython loads such magics on first use, which changes its magics table: that is IPython's doing."""
-    result = grade(make_notebook(SOLVED_TOY, timing, assignment="toy"), zygote=zygote)
+    result = grade(make_notebook(SOLVED_CORR2D, SCALE, timing, assignment="toy"), zygote=zygote)
     assert result.status == "graded" and result.score == result.max_score, result.notes
     assert not result.library_convolutions

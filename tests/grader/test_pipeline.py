@@ -18,23 +18,8 @@ from grader.execute import Limits, Zygote
 from grader.pipeline import GradeResult, grade
 from grader.release import release_notebook
 from tests.conftest import MakeNotebook
+from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
-SOLVED_CORR2D = """
-import torch
-def corr2d(X, K):
-    h, w = K.shape
-    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)
-    for a in range(h):
-        for b in range(w):
-            Y = Y + K[a, b] * X[a:a + Y.shape[0], b:b + Y.shape[1]]
-    return Y
-"""
-ZEROS_CORR2D = """
-import torch
-def corr2d(X, K):
-    return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)
-"""
-SCALE = "def scale(x):\n    return 2 * x"
 WRONG_SCORE = 40.0
 FAST = Limits(call_timeout=3.0, cell_timeout=5.0, budget=60.0)
 

@@ -32,7 +32,7 @@ from grader.paths import PROJECT_ROOT, assignments_root
 from grader.pipeline import check_confinement, start_zygote, unconfined_note
 from grader.student import StudentProxy
 from tests.conftest import MakeNotebook
-from tests.grader.test_pipeline import SCALE, SOLVED_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D
 from tests.unprivileged import run_as_nobody
 
 FAST = Limits(call_timeout=20.0, cell_timeout=20.0, budget=120.0)
