@@ -13,7 +13,7 @@ one warm process, on the same notebooks:
 
 (a) nbconvert's HTMLExporter(template_name="basic").from_notebook_node: the
     notebook alone, as any nbconvert-based feedback would start from;
-(b) grader.feedback.feedback_page: the notebook, the summary, each test's
+(b) grader.report.feedback.feedback_page: the notebook, the summary, each test's
     results and the heatmaps of its comparisons.
 
 Both first render one unchanged base notebook, untimed: the first page a
@@ -42,9 +42,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.assignment import defined_names  # noqa: E402
-from grader.feedback import feedback_page  # noqa: E402
-from grader.pipeline import GradeResult, grade, start_zygote  # noqa: E402
+from grader.course.assignment import defined_names  # noqa: E402
+from grader.grading.pipeline import GradeResult, grade, start_zygote  # noqa: E402
+from grader.report.feedback import feedback_page  # noqa: E402
 from tests.assignments.solutions import SEEDS_DOUBLE_LOOP_CORR2D  # noqa: E402
 from tests.assignments.test_cross_correlation import (  # noqa: E402
     CONV2D_WITHOUT_BIAS,

@@ -1,4 +1,4 @@
-"""The feedback page's time and size for the worst notebooks under grader.load's caps.
+"""The feedback page's time and size for the worst notebooks under grader.grading.load's caps.
 
     python benchmarks/hostile_page.py [--repeat 3]
 
@@ -12,7 +12,7 @@ the maximum number of cells each with many outputs. The issue's own attacks
 loading refuses them; they are timed too, given straight to feedback_page, as
 a notebook that did not come through the load stage would be.
 
-For each: the seconds to read the file (grader.feedback.read_notebook, which
+For each: the seconds to read the file (grader.report.feedback.read_notebook, which
 applies the load caps), the seconds to build the page (feedback_page, in a
 process that has built one page before, as a batch has), best of --repeat,
 and the page's size. Target: under 2 s and under 5 MB for every case.
@@ -34,10 +34,17 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.feedback import feedback_page, read_notebook  # noqa: E402
-from grader.load import MAX_CELL_CHARS, MAX_CELLS, MAX_NOTEBOOK_BYTES, MAX_SOURCE_CHARS, Submission, load  # noqa: E402
-from grader.pipeline import GradeResult  # noqa: E402
-from grader.score import TestScore  # noqa: E402
+from grader.grading.load import (  # noqa: E402
+    MAX_CELL_CHARS,
+    MAX_CELLS,
+    MAX_NOTEBOOK_BYTES,
+    MAX_SOURCE_CHARS,
+    Submission,
+    load,
+)
+from grader.grading.pipeline import GradeResult  # noqa: E402
+from grader.grading.score import TestScore  # noqa: E402
+from grader.report.feedback import feedback_page, read_notebook  # noqa: E402
 
 code, markdown, output = nbformat.v4.new_code_cell, nbformat.v4.new_markdown_cell, nbformat.v4.new_output
 CORR2D = "import torch\ndef corr2d(X, K):\n    return X\n"

@@ -12,14 +12,14 @@ __all__ = ["check", "grade"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that the worker importing grader.recipes does not load the grading pipeline,
+    # Lazy, so that the worker importing grader.worker.requests does not load the grading pipeline,
     # and a student's kernel importing check() loads neither.
     if name == "grade":
-        from grader.pipeline import grade
+        from grader.grading.pipeline import grade
 
         return grade
     if name == "check":
-        from grader.self_check import check
+        from grader.self_check.check import check
 
         return check
     raise AttributeError(name)

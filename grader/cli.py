@@ -30,8 +30,8 @@ from grader.errors import ExitCode, GraderError, UsageError
 from grader.extras import require_extra
 
 if TYPE_CHECKING:
-    from grader.execute import Limits
-    from grader.plain_worker import PlainLaunch
+    from grader.host.execute import Limits
+    from grader.host.plain_workers import PlainLaunch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,7 +100,7 @@ def _add_call_timeout_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _limits(args: argparse.Namespace, course: Course) -> Limits:
-    from grader.execute import Limits
+    from grader.host.execute import Limits
 
     return Limits.of(course, call_timeout=args.call_timeout)
 
@@ -116,8 +116,9 @@ UNCONFINED_HELP = ("run the hidden tests even where student code cannot be confi
 def _launch_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
                    ) -> tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch:
     """Start the worker zygote before the grader imports torch, so that the two imports overlap
-    (where this platform has no fork, see grader.platform_support: nothing to start yet)."""
-    from grader import platform_support, seeding
+    (where this platform has no fork, see grader.host.platform_support: nothing to start yet)."""
+    from grader.course import seeding
+    from grader.host import platform_support
 
     seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
     return platform_support.launch(hidden, allow_unconfined=allow_unconfined)
@@ -142,9 +143,15 @@ def _grade_in(args: argparse.Namespace, course: Course) -> int:
         print(f"grade: using the course at {course.root}, found beside the notebook: public tests only",
               file=sys.stderr)
     launched = _launch_zygote(allow_unconfined=args.unconfined)
-    from grader.execute import Zygote
-    from grader.pipeline import grade
-    from grader.report import classroom, classroom_step_output, gradescope, junit, table
+    from grader.grading.pipeline import grade
+    from grader.host.execute import Zygote
+    from grader.report.formats import (
+        classroom,
+        classroom_step_output,
+        gradescope,
+        junit,
+        table,
+    )
 
     with Zygote(launched) as workers:
         result = grade(args.submission, assignment=args.assignment, public_only=args.public, device=args.device,
@@ -152,7 +159,7 @@ def _grade_in(args: argparse.Namespace, course: Course) -> int:
     if args.results:
         _write(args.results, json.dumps(gradescope(result), indent=2, allow_nan=False) + "\n")
     if args.feedback:
-        from grader.feedback import feedback_page, read_notebook
+        from grader.report.feedback import feedback_page, read_notebook
 
         notebook = read_notebook(args.submission) if result.status == "graded" else None
         _write(args.feedback, feedback_page(result, notebook))
@@ -203,7 +210,7 @@ def _release(argv: list[str]) -> int:
 
 
 def _release_in(args: argparse.Namespace, course: Course) -> int:
-    from grader.release import release_notebook
+    from grader.course.release import release_notebook
 
     path = release_notebook(args.assignment, args.out, with_solutions=args.with_solutions)
     print(f"wrote {path}")
@@ -224,7 +231,7 @@ def _new(argv: list[str]) -> int:
 
 
 def _new_in(args: argparse.Namespace) -> int:
-    from grader.scaffold import new_assignment
+    from grader.course.scaffold import new_assignment
 
     scaffold = new_assignment(args.assignment, function=args.function, title=args.title)
     print(f"wrote {scaffold.folder}/:")
@@ -244,7 +251,7 @@ def _list(argv: list[str]) -> int:
 
 
 def _list_in(args: argparse.Namespace, course: Course) -> int:
-    from grader.assignment import available, load_every_test_here
+    from grader.course.assignment import available, load_every_test_here
 
     broken: list[tuple[str, str]] = []
     for name in available():
@@ -289,11 +296,11 @@ def _batch(argv: list[str]) -> int:
 def _batch_in(args: argparse.Namespace, course: Course) -> int:
     args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
     launched = None if args.scheduler else _launch_zygote(hidden=(args.out,), allow_unconfined=args.unconfined)
-    from grader.batch import BatchOptions, grade_batch
-    from grader.execute import Zygote
-    from grader.pipeline import check_confinement
-    from grader.progress import LiveProgress, PlainProgress, log_line
-    from grader.report import points
+    from grader.batch.progress import LiveProgress, PlainProgress, log_line
+    from grader.batch.run import BatchOptions, grade_batch
+    from grader.grading.pipeline import check_confinement
+    from grader.host.execute import Zygote
+    from grader.report.formats import points
 
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
     options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
@@ -336,7 +343,7 @@ def _gradescope(argv: list[str]) -> int:
 
 
 def _gradescope_in(args: argparse.Namespace, course: Course) -> int:
-    from grader.bundle import build_gradescope_bundle
+    from grader.integrations.gradescope import build_gradescope_bundle
 
     path = build_gradescope_bundle(args.assignment, args.out)
     print(f"wrote {path}: upload it as the assignment's autograder on Gradescope (staff only)")
@@ -352,9 +359,9 @@ def _report(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, metavar="PATH", help="where to write the page (default: DIR/report.html)")
     args = parser.parse_args(argv)
     require_extra("staff", "grade report")
-    from grader.class_report import REPORT_FILE, class_report
-    from grader.exports import write_summary
-    from grader.gradebook import FILE_NAME, Gradebook
+    from grader.batch.class_report import REPORT_FILE, class_report
+    from grader.batch.exports import write_summary
+    from grader.batch.gradebook import FILE_NAME, Gradebook
 
     if not (args.folder / FILE_NAME).is_file():
         raise UsageError(f"{args.folder} has no gradebook: run grade batch PATH... --out {args.folder} first")
@@ -388,7 +395,7 @@ def _audit(argv: list[str]) -> int:
 
 
 def _audit_in(args: argparse.Namespace, course: Course) -> int:
-    from grader.assignment import available
+    from grader.course.assignment import available
 
     known = available()
     names = args.assignments or list(known)
@@ -397,9 +404,9 @@ def _audit_in(args: argparse.Namespace, course: Course) -> int:
         raise UsageError(f"unknown assignment {', '.join(unknown)} in the course at {course.root} "
                          f"(known: {', '.join(known) or 'none'})")
     launched = _launch_zygote(allow_unconfined=True)  # the course's own notebooks: no student code
-    from grader.audit import AuditOptions, audit, render
-    from grader.execute import Zygote
-    from grader.seeding import course_secret
+    from grader.course.audit import AuditOptions, audit, render
+    from grader.course.seeding import course_secret
+    from grader.host.execute import Zygote
 
     options = AuditOptions(jobs=args.jobs, per_function=args.mutants, limits=_limits(args, course))
     failed = []

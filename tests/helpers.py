@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.course import COURSE_ENVIRONMENT, COURSE_FILE
-from grader.paths import PROJECT_ROOT
+from grader.host.paths import PROJECT_ROOT
 
 # Answers to the grader's own toy assignment (tests/grader/assignments/toy): corr2d from scratch, and scale.
 SOLVED_CORR2D = """

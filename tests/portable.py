@@ -1,7 +1,7 @@
 """Run Python as on a platform without the Linux confinement's pieces (macOS, Windows), on this Linux machine.
 
 The switch the tests use to route grading through the portable path
-(grader.platform_support, grader.plain_worker) honestly: every Python
+(grader.host.platform_support, grader.host.plain_workers) honestly: every Python
 started through `interpreter(folder)` (the grader, and each worker it
 starts with `sys.executable`) first runs a `sitecustomize` that makes the
 Linux-only modules unimportable (`pwd`, `resource`, `fcntl`, `termios`,
@@ -21,8 +21,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-LINUX_ONLY_MODULES = ("pwd", "grp", "resource", "fcntl", "termios", "pyseccomp", "grader.sandbox", "grader.zygote",
-                      "grader.mounts", "grader.rootfs")
+LINUX_ONLY_MODULES = ("pwd", "grp", "resource", "fcntl", "termios", "pyseccomp", "grader.worker.sandbox", "grader.worker.zygote",
+                      "grader.worker.mounts", "grader.worker.rootfs")
 LINUX_ONLY_FUNCTIONS = (("os", "fork"), ("os", "forkpty"), ("os", "setsid"), ("os", "killpg"),
                         ("socket", "send_fds"), ("socket", "recv_fds"),
                         ("os", "O_DIRECTORY"), ("os", "O_NOFOLLOW"))  # Windows has no folder descriptors

@@ -20,7 +20,7 @@ from pathlib import Path
 _LAUNCHER = r'''
 import json, os, sys
 from pathlib import Path
-from grader import mounts
+from grader.worker import mounts
 from tests.unprivileged import make_traversable
 settings = json.loads(sys.argv[1])
 mounts.unshare(mounts.CLONE_NEWNS)
@@ -53,7 +53,14 @@ def run_as_nobody(argv: Sequence[str], env: Mapping[str, str], cwd: Path, *, ref
 def make_traversable(needed: list[Path]) -> None:
     """Cover each closed ancestor of `needed` with an open, empty tmpfs and
     move back only the children on the needed paths."""
-    from grader.mounts import MS_BIND, MS_MOVE, MS_NODEV, MS_NOSUID, MS_REC, mount
+    from grader.worker.mounts import (
+        MS_BIND,
+        MS_MOVE,
+        MS_NODEV,
+        MS_NOSUID,
+        MS_REC,
+        mount,
+    )
 
     closed: dict[Path, set[str]] = {}
     for path in needed:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 import reference
-from grader.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
+from grader.authoring.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
 
 
 def _int(rng: torch.Generator, low: int, high: int) -> int:

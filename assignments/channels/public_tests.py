@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.testkit import Student, expect_close, public_test
+from grader.authoring.testkit import Student, expect_close, public_test
 
 # d2l's two-channel example (seed 003, section 6.4.1).
 X_TWO = torch.tensor([[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]],

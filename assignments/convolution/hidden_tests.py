@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 import reference
-from grader.testkit import Student, expect, expect_close, hidden_test
+from grader.authoring.testkit import Student, expect, expect_close, hidden_test
 
 # Seed 000's Gaussian blur kernel.
 GAUSSIAN_BLUR = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=torch.float64) / 16

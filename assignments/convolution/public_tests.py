@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from grader.testkit import Student, expect_close, public_test
+from grader.authoring.testkit import Student, expect_close, public_test
 
 
 @public_test(function="convolve2d", points=4)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 import reference
-from grader.testkit import Student, TestFailure, Training, expect, expect_close, hidden_test
+from grader.authoring.testkit import Student, TestFailure, Training, expect, expect_close, hidden_test
 
 F64 = torch.float64
 

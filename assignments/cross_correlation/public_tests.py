@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from grader.testkit import Student, TestFailure, Training, expect, expect_close, public_test
+from grader.authoring.testkit import Student, TestFailure, Training, expect, expect_close, public_test
 
 
 def library_corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

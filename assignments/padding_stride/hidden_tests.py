@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import reference
-from grader.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
+from grader.authoring.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
 
 F64 = torch.float64
 

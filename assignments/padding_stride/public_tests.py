@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from grader.testkit import Student, StudentFailure, TestFailure, expect, expect_close, public_test
+from grader.authoring.testkit import Student, StudentFailure, TestFailure, expect, expect_close, public_test
 
 # d2l's examples on an 8x8 input (seed 003, section 6.3): kernel, padding, stride -> output shape.
 D2L_EXAMPLES = [

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 import reference
-from grader.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
+from grader.authoring.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
 
 F64 = torch.float64
 MODES = ("max", "avg")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.testkit import Student, expect_close, public_test
+from grader.authoring.testkit import Student, expect_close, public_test
 
 # d2l 6.5.1's 3x3 input, and 6.5.2's 4x4 one with a batch and a channel axis.
 X_3X3 = torch.tensor([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]])

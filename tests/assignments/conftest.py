@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from grader.assignment import Assignment, load_assignment
-from grader.execute import Zygote
-from grader.pipeline import start_zygote
+from grader.course.assignment import Assignment, load_assignment
+from grader.grading.pipeline import start_zygote
+from grader.host.execute import Zygote
 
 # The shared checks assert on behalf of the modules that call them: pytest explains
 # a failed assert only in modules it rewrites, and rewrites them only if told before

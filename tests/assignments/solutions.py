@@ -27,14 +27,14 @@ from typing import Any
 import nbformat
 import torch
 
-from grader.assignment import Assignment, load_assignment
-from grader.audit import ACCEPTED_FOLDER, notebook_namespace
-from grader.do_nothing import NothingKind, do_nothing_cells
-from grader.execute import Limits, Zygote
-from grader.pipeline import GradeResult, grade
-from grader.release import release_notebook
-from grader.student import local_student
-from grader.test import run_test
+from grader.course.assignment import Assignment, load_assignment
+from grader.course.audit import ACCEPTED_FOLDER, notebook_namespace
+from grader.course.do_nothing import NothingKind, do_nothing_cells
+from grader.course.release import release_notebook
+from grader.grading.pipeline import GradeResult, grade
+from grader.grading.student import local_student
+from grader.grading.testing import run_test
+from grader.host.execute import Limits, Zygote
 from tests.conftest import MakeNotebook
 
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"

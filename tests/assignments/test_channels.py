@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.assignment import Assignment
-from grader.do_nothing import KINDS
-from grader.execute import Zygote
-from grader.student import local_student
+from grader.course.assignment import Assignment
+from grader.course.do_nothing import KINDS
+from grader.grading.student import local_student
+from grader.host.execute import Zygote
 from tests.assignments.solutions import (
     SEEDS,
     SEEDS_DOUBLE_LOOP_CORR2D,

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.assignment import Assignment
-from grader.execute import Zygote
-from grader.pipeline import grade
-from grader.student import local_student
+from grader.course.assignment import Assignment
+from grader.grading.pipeline import grade
+from grader.grading.student import local_student
+from grader.host.execute import Zygote
 from tests.assignments.solutions import (
     FAST,
     SEEDS,
@@ -81,7 +81,7 @@ class Conv2D(nn.Module):
 '''
 
 # Answers that do nothing, crafted against this assignment's tests (ones, losses that fall) on top of
-# grade audit's generic ones (grader.do_nothing): at most 10 points (issue 10).
+# grade audit's generic ones (grader.course.do_nothing): at most 10 points (issue 10).
 _DO_NOTHING_CONV2D = '''
 class Conv2D(nn.Module):
     def __init__(self, kernel_size):

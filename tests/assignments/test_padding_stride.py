@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import torch
 
-from grader.assignment import Assignment
-from grader.execute import Zygote
-from grader.student import local_student
+from grader.course.assignment import Assignment
+from grader.grading.student import local_student
+from grader.host.execute import Zygote
 from tests.assignments.solutions import (
     SEEDS,
     accepted_namespace,

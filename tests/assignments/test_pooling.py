@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import torch
 
-from grader.assignment import Assignment
-from grader.do_nothing import KINDS
-from grader.execute import Zygote
-from grader.student import local_student
-from grader.test import run_test
+from grader.course.assignment import Assignment
+from grader.course.do_nothing import KINDS
+from grader.grading.student import local_student
+from grader.grading.testing import run_test
+from grader.host.execute import Zygote
 from tests.assignments.solutions import (
     SEEDS,
     accepted_namespace,

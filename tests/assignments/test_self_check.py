@@ -11,13 +11,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assignment import available, load_assignment
 from grader.cli import main
+from grader.course.assignment import available, load_assignment
+from grader.course.release import (
+    CODE_BEGIN,
+    CODE_END,
+    TEXT_BEGIN,
+    TEXT_END,
+    release_notebook,
+)
 from grader.errors import ExitCode
-from grader.execute import Zygote
-from grader.paths import PROJECT_ROOT
-from grader.pipeline import grade, start_zygote
-from grader.release import CODE_BEGIN, CODE_END, TEXT_BEGIN, TEXT_END, release_notebook
+from grader.grading.pipeline import grade, start_zygote
+from grader.host.execute import Zygote
+from grader.host.paths import PROJECT_ROOT
 
 ASSIGNMENTS = ("cross_correlation", "padding_stride", "channels", "convolution", "pooling")
 

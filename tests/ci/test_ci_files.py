@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from grader.cli import main
-from grader.paths import PROJECT_ROOT
+from grader.host.paths import PROJECT_ROOT
 
 CI = PROJECT_ROOT / "ci"
 CLASSROOM = CI / "github-classroom" / ".github" / "workflows" / "classroom.yml"

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.paths import PROJECT_ROOT
+from grader.host.paths import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -81,8 +81,8 @@ def test_the_wheel_holds_the_grader_and_nothing_of_a_course(session: Session) ->
     files = listing.split()
     assert any(name.startswith("grader/") for name in files)
     assert not [name for name in files if name.startswith(("reference/", "assignments/", "tests/"))
-                or ("hidden_tests" in name and not name.startswith("grader/templates/"))]
-    assert "grader/templates/assignment/hidden_tests.py.tmpl" in files  # the scaffold's: an example, no course's
+                or ("hidden_tests" in name and not name.startswith("grader/course/templates/"))]
+    assert "grader/course/templates/assignment/hidden_tests.py.tmpl" in files  # the scaffold's: an example, no course's
 
 
 def test_an_instructor_makes_a_course_and_a_student_checks_their_work_in_the_kit(

@@ -18,9 +18,9 @@ import nbformat
 import pytest
 
 from grader.course import COURSE_ENVIRONMENT, COURSE_FILE, course_file_text
-from grader.execute import Zygote
-from grader.paths import PROJECT_ROOT
-from grader.pipeline import start_zygote
+from grader.grading.pipeline import start_zygote
+from grader.host.execute import Zygote
+from grader.host.paths import PROJECT_ROOT
 
 GUIDE = PROJECT_ROOT / "docs" / "authoring.md"
 EXAMPLE = "guide"                     # the assignment the guide's blocks build

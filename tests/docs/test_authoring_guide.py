@@ -15,13 +15,22 @@ from pathlib import Path
 
 import pytest
 
-import grader.testkit
-from grader.assignment import load_assignment
-from grader.audit import AuditOptions, audit
-from grader.execute import Zygote
-from grader.pipeline import grade
-from grader.release import release_notebook
-from tests.docs.conftest import EXAMPLE, FRAGMENT, PARTS, QUOTED, SCRIPT, Block, blocks_of, guide_blocks
+import grader.authoring.testkit
+from grader.course.assignment import load_assignment
+from grader.course.audit import AuditOptions, audit
+from grader.course.release import release_notebook
+from grader.grading.pipeline import grade
+from grader.host.execute import Zygote
+from tests.docs.conftest import (
+    EXAMPLE,
+    FRAGMENT,
+    PARTS,
+    QUOTED,
+    SCRIPT,
+    Block,
+    blocks_of,
+    guide_blocks,
+)
 
 ALLOWED_KEYS = {"title", "functions"}
 ALLOWED_FUNCTION_KEYS = {"from_scratch", "may_not_call"}
@@ -36,7 +45,7 @@ def test_every_block_is_of_a_kind_the_guide_test_knows() -> None:
 
 
 def test_the_guide_shows_every_name_of_the_test_api_and_every_request_of_the_student_proxy() -> None:
-    tree = ast.parse(Path(grader.testkit.__file__).read_text())
+    tree = ast.parse(Path(grader.authoring.testkit.__file__).read_text())
     names = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     names |= {target.id for node in tree.body if isinstance(node, ast.Assign)
               for target in node.targets if isinstance(target, ast.Name)}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.execute import Zygote
-from grader.pipeline import start_zygote
+from grader.grading.pipeline import start_zygote
+from grader.host.execute import Zygote
 from tests.helpers import use_course
 
 TOY_ASSIGNMENTS = Path(__file__).parent / "assignments"

@@ -10,9 +10,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from grader import pipeline
 from grader.cli import main
 from grader.errors import ExitCode
+from grader.grading import pipeline
 from tests.conftest import MakeNotebook
 from tests.helpers import use_course
 

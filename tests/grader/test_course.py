@@ -7,9 +7,17 @@ import pytest
 
 from grader import course
 from grader.cli import main
-from grader.course import COURSE_ENVIRONMENT, COURSE_FILE, active, init_course, locate, read_course, using
+from grader.course import (
+    COURSE_ENVIRONMENT,
+    COURSE_FILE,
+    active,
+    init_course,
+    locate,
+    read_course,
+    using,
+)
 from grader.errors import AssignmentError, ExitCode, UsageError
-from grader.paths import assignments_root, secret_file
+from grader.host.paths import assignments_root, secret_file
 from tests.conftest import MakeNotebook
 
 SLOW_CORR2D = """
@@ -171,7 +179,7 @@ def _plant_course(folder: Path, kit: bool) -> Path:
     mark = folder / "RAN"
     for kind, extra in (("public", ""), ("hidden", ', hint="h"')):
         (tests / f"{kind}_tests.py").write_text(
-            f"from grader.testkit import {kind}_test\n@{kind}_test(function='corr2d', points=50{extra})\n"
+            f"from grader.authoring.testkit import {kind}_test\n@{kind}_test(function='corr2d', points=50{extra})\n"
             f"def {kind}(student, rng):\n    open({str(mark)!r}, 'a').write('{kind}')\n")
     write_course(folder, f"[course]\nkit = {str(kit).lower()}\nsecret = 'planted'\n")
     return mark

@@ -15,7 +15,7 @@ import pytest
 
 from grader.cli import main
 from grader.extras import EXTRAS
-from grader.paths import PROJECT_ROOT
+from grader.host.paths import PROJECT_ROOT
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
 

@@ -10,11 +10,25 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference import corr2d, corr2d_multi_in, corr2d_multi_in_out, corr2d_multi_in_out_1x1
+from reference import (
+    corr2d,
+    corr2d_multi_in,
+    corr2d_multi_in_out,
+    corr2d_multi_in_out_1x1,
+)
 
 from ._reference_testing import (
-    FEW, PROPERTY, assert_matches, dtypes, f64, large_input_paths, library_convolutions_used, make,
-    on_both_paths, seeds)
+    FEW,
+    PROPERTY,
+    assert_matches,
+    dtypes,
+    f64,
+    large_input_paths,
+    library_convolutions_used,
+    make,
+    on_both_paths,
+    seeds,
+)
 
 # d2l section 6.4.1's two-channel example (seed 003).
 X_TWO = torch.tensor([[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]],

@@ -9,8 +9,15 @@ from hypothesis import strategies as st
 from reference import convolve2d, corr1d, corr2d, corr3d
 
 from ._reference_testing import (
-    PROPERTY, assert_matches, dtypes, f64, library_convolutions_used, make, on_both_paths, seeds)
-
+    PROPERTY,
+    assert_matches,
+    dtypes,
+    f64,
+    library_convolutions_used,
+    make,
+    on_both_paths,
+    seeds,
+)
 
 Shapes = tuple[tuple[int, ...], tuple[int, ...]]
 

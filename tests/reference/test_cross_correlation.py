@@ -9,8 +9,17 @@ from hypothesis import strategies as st
 from reference import Conv2D, corr2d, horizontal_edge_kernel, learn_kernel
 
 from ._reference_testing import (
-    FEW, PROPERTY, assert_matches, dtypes, f64, library_convolutions_used, make, on_both_paths, seeds,
-    large_input_paths)
+    FEW,
+    PROPERTY,
+    assert_matches,
+    dtypes,
+    f64,
+    large_input_paths,
+    library_convolutions_used,
+    make,
+    on_both_paths,
+    seeds,
+)
 
 
 def edge_image() -> torch.Tensor:

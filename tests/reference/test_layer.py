@@ -11,8 +11,18 @@ from hypothesis import strategies as st
 from reference import conv2d, pool2d
 
 from ._reference_testing import (
-    FEW, PROPERTY, assert_matches, dtypes, expected_dtype, f64, large_input_paths, library_convolutions_used, make,
-    on_both_paths, seeds)
+    FEW,
+    PROPERTY,
+    assert_matches,
+    dtypes,
+    expected_dtype,
+    f64,
+    large_input_paths,
+    library_convolutions_used,
+    make,
+    on_both_paths,
+    seeds,
+)
 
 # PyTorch's own note that its oracle copies the input for even 'same' kernels.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")

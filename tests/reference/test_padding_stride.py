@@ -12,7 +12,15 @@ from torch import nn
 from reference import comp_conv2d, conv_output_shape, corr2d_pad_stride
 
 from ._reference_testing import (
-    PROPERTY, assert_matches, dtypes, f64, library_convolutions_used, make, on_both_paths, seeds)
+    PROPERTY,
+    assert_matches,
+    dtypes,
+    f64,
+    library_convolutions_used,
+    make,
+    on_both_paths,
+    seeds,
+)
 
 # PyTorch's own note that its oracle copies the input for even 'same' kernels.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")

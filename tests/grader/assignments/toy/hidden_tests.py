@@ -3,7 +3,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from grader.testkit import Student, expect_close, hidden_test
+from grader.authoring.testkit import Student, expect_close, hidden_test
 
 # A marker the adversarial tests look for: it must never reach a worker or a student.
 HIDDEN_MARKER = "toy-hidden-marker-5f0c"

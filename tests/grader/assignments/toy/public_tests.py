@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.testkit import Student, expect_close, public_test
+from grader.authoring.testkit import Student, expect_close, public_test
 
 
 @public_test(function="corr2d", points=20)

@@ -1,0 +1,1 @@
+"""What an assignment's test files import."""

@@ -1,0 +1,1 @@
+"""Grading many notebooks: collect, run (locally or on a cluster), the gradebook and its exports."""

@@ -1,0 +1,1 @@
+"""The stages of grading one notebook: load -> execute -> test -> score."""

@@ -1,0 +1,198 @@
+"""`grade()`: load -> execute -> test -> score, for one notebook.
+
+Returns a `GradeResult` for anything a student can upload; raises
+`GraderError` only for misuse (an unknown assignment, no GPU for `--device
+cuda`) and broken assignment definitions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from grader.course.assignment import (
+    POINTS_PER_ASSIGNMENT,
+    Assignment,
+    identify,
+    load_assignment,
+)
+from grader.course.seeding import course_secret, derive_seed
+from grader.errors import GraderError, UsageError
+from grader.grading.cell_failures import cell_notes, lost_names
+from grader.grading.load import Unusable, load
+from grader.grading.score import Score, TestScore, score
+from grader.grading.static_check import library_convolutions, tampering
+from grader.grading.student import StudentProxy
+from grader.grading.testing import TestRunner, run_tests
+from grader.host.execute import CellOutcome, Execution, Limits, Zygote
+from grader.host.platform_support import launch as launch_workers
+from grader.worker.confinement import missing_confinement
+
+VERSION = "0.1.0"
+ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
+
+
+@dataclasses.dataclass(frozen=True)
+class GradeResult:
+    submission: Path
+    assignment: str | None
+    status: ResultStatus
+    reason: str                                  # why unusable or not graded; "" when graded
+    tests: tuple[TestScore, ...] = ()
+    library_convolutions: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    cells: tuple[CellOutcome, ...] = ()
+    notes: tuple[str, ...] = ()
+    isolation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    student_output: str = ""
+    seconds: float = 0.0
+    max_score_if_unusable: float = 0.0
+    assignment_digest: str = ""                  # the version of the tests that graded it
+    timeouts: int = 0                            # cells and calls that ran out of time
+    crashes: int = 0                             # cells and calls whose worker died
+
+    @property
+    def score(self) -> float:
+        """The points earned; 0 unless graded (a grader error is never a lower score: there is none)."""
+        return sum(t.score for t in self.tests) if self.status == "graded" else 0.0
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests) if self.tests else self.max_score_if_unusable
+
+    @property
+    def grader_errors(self) -> tuple[str, ...]:
+        return tuple(f"{t.name}: {t.detail}" for t in self.tests if t.grader_error)
+
+
+def start_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False) -> Zygote:
+    """The process that forks workers; see grader.worker.zygote. `hidden`: more folders workers must not see.
+    `allow_unconfined`: hidden tests may run where confinement is not in force (recorded in every result)."""
+    course_secret()  # made first, so that the zygote hides it from workers
+    return Zygote(launch_workers(hidden, allow_unconfined=allow_unconfined))
+
+
+def check_confinement(isolation: Mapping[str, Any], public_only: bool) -> None:
+    """The policy: hidden tests run only in a confined worker (every step of
+    grader.worker.confinement.CONFINED_BY in force), unless the caller chose --unconfined.
+    Public tests run anyway: they hold nothing a student may not see."""
+    if public_only or isolation.get("confined") is True or isolation.get("unconfined_allowed") is True:
+        return
+    missing = missing_confinement(dict(isolation))
+    if isolation.get("portable"):
+        raise UsageError(f"refusing to run hidden tests: student code cannot be confined here "
+                         f"({isolation['portable']}): grade them on Linux, or pass --public, or --unconfined to "
+                         "grade anyway, which lets student code read the hidden tests and the course secret")
+    raise UsageError(f"refusing to run hidden tests: student code would not be confined on this machine (not in "
+                     f"force: {', '.join(missing)}). Run as root, or enable unprivileged user namespaces "
+                     "(sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; on Ubuntu 24.04 "
+                     "also kernel.apparmor_restrict_unprivileged_userns=0), or pass --public, or --unconfined to "
+                     "grade anyway, which lets student code read the hidden tests and the course secret")
+
+
+def unconfined_note(isolation: Mapping[str, Any], public_only: bool) -> str | None:
+    """The note a result carries when its hidden tests ran without confinement."""
+    if public_only or isolation.get("confined") is True:
+        return None
+    return ("graded unconfined (--unconfined): student code could read the hidden tests and the course secret "
+            f"(not in force: {', '.join(missing_confinement(dict(isolation)))})")
+
+
+def warm_up_autograd() -> None:
+    """The first backward through overlapping strided windows (as the
+    reference builds them) imports sympy: half a second, paid here while the
+    worker starts, not in a test."""
+    import torch
+
+    X = torch.ones(6, 7, dtype=torch.float64, requires_grad=True)
+    windows = X.as_strided((2, 3, 5, 5), (7, 1, 7, 1)).reshape(6, 25)  # overlapping: reshape copies
+    Y = torch.mm(torch.ones(1, 6, dtype=torch.float64), windows).view(5, 5)
+    Y.backward(torch.ones(5, 5, dtype=torch.float64))
+
+
+def grade(path: Path, *, assignment: str | None = None, public_only: bool = False, device: str = "cpu",
+          limits: Limits = Limits(), zygote: Zygote | None = None, content: bytes | None = None,
+          secret: bytes | None = None, definitions: Mapping[str, Assignment] | None = None,
+          run: TestRunner = run_tests) -> GradeResult:
+    """Grade one notebook. A batch passes the file's `content`, the course
+    `secret` and the assignments it has `definitions` for already, so that
+    another machine grades exactly what this one would. `run` runs the tests
+    while the notebook's worker is up (the pytest plugin runs them as pytest items)."""
+    started = time.perf_counter()
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"unknown device {device!r}: use cpu or cuda")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available on this machine")
+    if definitions is None:  # a batch passes its definitions, and warms up once for all its submissions
+        threading.Thread(target=warm_up_autograd, daemon=True).start()
+    secret = course_secret() if secret is None else secret
+    own_zygote = zygote is None
+    zygote = zygote or start_zygote()
+    try:
+        check_confinement(zygote.isolation(), public_only)
+        return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
+                      definitions or {}, started, run)
+    finally:
+        if own_zygote:
+            zygote.close()
+
+
+def _grade(path: Path, content: bytes | None, requested: str | None, public_only: bool, device: str,
+           limits: Limits, zygote: Zygote, secret: bytes, definitions: Mapping[str, Assignment],
+           started: float, run: TestRunner) -> GradeResult:
+    submission = load(path, content)
+    if isinstance(submission, Unusable):
+        return _unusable(path, requested, submission.reason, public_only, started)
+    name, why = identify(requested, submission.assignment, submission.cells)
+    if name is None:
+        return _unusable(path, requested, why, public_only, started)
+    definition = definitions.get(name) or load_assignment(name, public_only=public_only)
+
+    def seed_for(label: str) -> int:
+        return derive_seed(secret, submission.digest, label)
+
+    with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
+        execution.run_notebook()
+        lost = lost_names(submission.cells, submission.positions, execution.cell_outcomes(), definition.functions)
+        student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch,
+                               may_not_call=definition.may_not_call, missing_because=lost)
+        outcomes = run(definition.tests, student, seed_for)
+        record = execution.record()
+    # The worker's replies and its evidence channel, the source: the stricter signal wins.
+    dispatched = {name: student.library_convolutions.get(name, set()) | set(record.evidence.convolutions.get(name, ()))
+                  for name in set(student.library_convolutions) | set(record.evidence.convolutions)}
+    scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=dispatched,
+                          in_source=library_convolutions(submission.cells, definition.from_scratch,
+                                                         definition.may_not_call),
+                          tampering=tampering(submission.cells) | set(record.evidence.tampering))
+    notes = list(submission.notes) + list(record.notes)
+    unconfined = unconfined_note(record.isolation, public_only) if record.isolation else None
+    if unconfined is not None and record.isolation.get("unconfined_allowed") is not True:
+        # The zygote's probe promised confinement, but this worker's steps failed: no score rests on it.
+        raise GraderError(f"{path}: not graded: its worker was not confined, although the zygote's probe was "
+                          f"({unconfined.split('(not in force: ')[1]}")
+    notes += [unconfined] if unconfined else []
+    notes += cell_notes(submission.positions, record.cells, lost)
+    broken = [t.name for t in scored.tests if t.grader_error]
+    reason = (f"not graded: a grader error in {', '.join(broken)} (the test failed on its own code, not on "
+              "yours); the course staff must fix it and grade again") if broken else ""
+    return GradeResult(
+        submission=path, assignment=name, status="error" if broken else "graded", reason=reason, tests=scored.tests,
+        library_convolutions=scored.library_convolutions, cells=record.cells, notes=tuple(notes),
+        isolation={**record.isolation, "restarts": record.restarts, "grader_version": VERSION},
+        student_output=record.student_output, seconds=time.perf_counter() - started,
+        assignment_digest=definition.digest, timeouts=record.timeouts, crashes=record.crashes)
+
+
+def _unusable(path: Path, requested: str | None, reason: str, public_only: bool, started: float) -> GradeResult:
+    max_score = POINTS_PER_ASSIGNMENT
+    if requested is not None:
+        max_score = load_assignment(requested, public_only=public_only).max_score
+    return GradeResult(submission=path, assignment=requested, status="unusable", reason=reason,
+                       seconds=time.perf_counter() - started, max_score_if_unusable=max_score)

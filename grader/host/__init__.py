@@ -1,0 +1,1 @@
+"""The grader's handles on its workers: starting them, talking to them, killing them."""

@@ -1,0 +1,71 @@
+"""Where the grader's files live, and which of them workers must never see.
+
+Every course path comes from the active course (grader.course). Imports
+nothing heavy: the CLI uses it to start the worker zygote before the grader
+itself imports torch, so that the two imports overlap.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from grader import course
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_WORKER_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
+
+
+def assignments_root() -> Path:
+    return course.active().assignments
+
+
+def secret_file() -> Path:
+    """`$CONVGRADE_SECRET_FILE`, else the course's `secret`, else one per user under XDG_CONFIG_HOME."""
+    configured = os.environ.get("CONVGRADE_SECRET_FILE")
+    if configured:
+        return Path(configured)
+    chosen = course.active().secret
+    if chosen is not None:
+        return chosen
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "convgrade" / "secret"
+
+
+def course_code_root() -> Path:
+    """The course's root, which holds the course's own code that hidden tests import (`reference/`):
+    never part of the grader's wheel, which students may install."""
+    return course.active().root
+
+
+def make_course_code_importable() -> None:
+    root = str(course_code_root())
+    if root not in sys.path:
+        sys.path.append(root)
+
+
+def worker_environment(*also: str) -> dict[str, str]:
+    """What a process that runs student code starts with: a few of the grader's variables (and `also`),
+    and on its path the grader package's parent alone, never the caller's PYTHONPATH, which may name
+    the course's checkout."""
+    environment = {key: os.environ[key] for key in (*_WORKER_ENVIRONMENT, *also) if key in os.environ}
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+    return environment
+
+
+def grader_package() -> Path:
+    """The `grader` package's own folder: all of the course's files that workers may see."""
+    return Path(__file__).resolve().parents[1]
+
+
+def private_paths() -> list[Path]:
+    """Never seen by workers: the tests, the reference solutions, the course secret, the checkouts' history.
+    The whitelist root leaves them out already; these are covered even where they lie inside what it binds."""
+    root = course_code_root()
+    paths = [assignments_root(), secret_file().parent, root / "reference", PROJECT_ROOT / "reference",
+             root / ".git", PROJECT_ROOT / ".git"]
+    reference = importlib.util.find_spec("reference")
+    if reference is not None and reference.origin:
+        paths.append(Path(reference.origin).parent)
+    return sorted({path for path in paths if path.exists()})

@@ -1,0 +1,1 @@
+"""The grader inside other tools: pytest, Gradescope, pip constraints."""
