@@ -33,8 +33,7 @@ from typing import Any
 
 from grader.host.paths import worker_environment
 from grader.worker.confinement import CONFINED_BY
-from grader.worker.plain import ROLES as _ROLES  # noqa: E402
-from grader.worker.plain import START_SECONDS
+from grader.worker.plain import ROLES, START_SECONDS
 
 _TOKEN_BYTES = 16
 # Windows needs SYSTEMROOT for its sockets, and TEMP/TMP for a temporary folder.
@@ -121,7 +120,7 @@ def _accept(listener: socket.socket, token: str, process: subprocess.Popen[bytes
     """The worker's two connections; any other local process that connects is dropped."""
     expected = token.encode()
     channels: dict[bytes, socket.socket] = {}
-    while len(channels) < len(_ROLES):
+    while len(channels) < len(ROLES):
         remaining = deadline - time.monotonic()
         if remaining <= 0 or process.poll() is not None:
             for channel in channels.values():
@@ -138,7 +137,7 @@ def _accept(listener: socket.socket, token: str, process: subprocess.Popen[bytes
         except OSError:
             greeting = b""
         role = greeting[-1:]
-        if hmac.compare_digest(greeting[:-1], expected) and role in _ROLES and role not in channels:
+        if hmac.compare_digest(greeting[:-1], expected) and role in ROLES and role not in channels:
             connection.settimeout(None)
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             channels[role] = connection
