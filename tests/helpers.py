@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import COURSE_ENVIRONMENT, COURSE_FILE
+import grader.course
+from grader.course import COURSE_FILE, Course, read_course
+from grader.environment import COURSE_ENVIRONMENT
 from grader.host.paths import PROJECT_ROOT
 
 # Answers to the grader's own toy assignment (tests/grader/assignments/toy): corr2d from scratch, and scale.
@@ -29,13 +31,25 @@ def corr2d(X, K):
     return torch.zeros(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)
 """
 SCALE = "def scale(x):\n    return 2 * x"
+TESTS_SECRET = b"tests-secret"   # every test session seeds with it, so scores are the same on every machine
+TOY_ASSIGNMENTS = PROJECT_ROOT / "tests" / "grader" / "assignments"
 
 
 def use_course(patch: pytest.MonkeyPatch, assignments: Path) -> Path:
-    """Make the grader read `assignments` as its course's assignments folder; returns the course's root."""
+    """Make the grader read `assignments` as its course's assignments folder; returns the course's root.
+    Selected in this process (the library reads no environment) and in $CONVGRADE_COURSE (for the CLI
+    and the processes a test starts)."""
     root = _course_for(assignments.resolve())
-    patch.setenv(COURSE_ENVIRONMENT, str(root))
+    select_course(patch, root)
     return root
+
+
+def select_course(patch: pytest.MonkeyPatch, root: Path) -> Course:
+    """Make the course at `root` the current one, in this process and (for the CLI) in $CONVGRADE_COURSE."""
+    selected = read_course(root)
+    patch.setattr(grader.course, "_selected", selected)
+    patch.setenv(COURSE_ENVIRONMENT, str(root))
+    return selected
 
 
 @functools.cache

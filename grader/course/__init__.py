@@ -17,17 +17,16 @@ import contextlib
 import dataclasses
 import importlib.metadata
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from grader.environment import COURSE_ENVIRONMENT
 from grader.errors import AssignmentError, UsageError
 
 COURSE_FILE = "convgrade.toml"
-COURSE_ENVIRONMENT = "CONVGRADE_COURSE"
 DEFAULT_CALL_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048
 HOW_TO_GET_ONE = (f"run 'grade init DIR' to start a course, pass --course DIR, or set {COURSE_ENVIRONMENT}; "
@@ -73,15 +72,38 @@ def using(course: Course) -> Iterator[Course]:
         _selected = previous
 
 
+def assignment_names(course: Course) -> tuple[str, ...]:
+    """The folders that declare an assignment, well formed or not (loading one says what is wrong)."""
+    try:
+        return tuple(sorted(p.name for p in course.assignments.iterdir() if _is_file(p / "assignment.toml")))
+    except OSError:  # no such folder, or not a folder, or not readable
+        return ()
+
+
+def require_assignment(course: Course, name: str) -> None:
+    """A UsageError for a name the course does not declare: checked before any worker starts."""
+    known = assignment_names(course)
+    if name not in known:
+        raise UsageError(f"unknown assignment {name!r} in the course at {course.root} "
+                         f"(known: {', '.join(known) or f'none in {course.assignments}'})")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def locate(explicit: Path | None = None, near: Sequence[Path] = (), *, near_is_ours: bool = False) -> Course:
-    """`explicit` (--course), else $CONVGRADE_COURSE, else upward from the cwd, else upward from each of `near`.
+    """`explicit` (--course, or $CONVGRADE_COURSE read by the entry point), else upward from the cwd, else upward
+    from each of `near`.
 
     A course found from `near` (a submission's folder) is marked `beside`: public tests only, no secret of
     its own, since a student can plant one there. `near_is_ours`: `near` is the grader's own choice (the
     test folder pytest collected), not a student's."""
-    configured = explicit if explicit is not None else _from_environment()
-    if configured is not None:
-        folder = configured.parent if configured.name == COURSE_FILE else configured
+    if explicit is not None:
+        folder = explicit.parent if explicit.name == COURSE_FILE else explicit
         if not (folder / COURSE_FILE).is_file():
             raise UsageError(f"{folder} has no {COURSE_FILE}: run 'grade init {folder}' to make it a course")
         return read_course(folder)
@@ -158,11 +180,6 @@ def grader_version() -> str:
 
 def grader_version_line() -> str:
     return ".".join(grader_version().split(".")[:2])
-
-
-def _from_environment() -> Path | None:
-    value = os.environ.get(COURSE_ENVIRONMENT)
-    return Path(value) if value else None
 
 
 def _upward(start: Path) -> Path | None:

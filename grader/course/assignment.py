@@ -62,27 +62,14 @@ class Assignment:
 
 
 def available() -> tuple[str, ...]:
-    """The folders that declare an assignment, well formed or not (loading one says what is wrong)."""
-    root = assignments_root()
-    try:
-        return tuple(sorted(p.name for p in root.iterdir() if _is_file(p / "assignment.toml")))
-    except OSError:  # no such folder, or not a folder, or not readable
-        return ()
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except OSError:
-        return False
+    """The active course's assignments (grader.course.assignment_names)."""
+    return course.assignment_names(course.active())
 
 
 def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
     directory = assignments_root() / name
-    if name not in available():
-        known = ", ".join(available()) or f"none in {assignments_root()}"
-        raise UsageError(f"unknown assignment {name!r} in the course at {course.active().root} (known: {known})")
     here = course.active()
+    course.require_assignment(here, name)
     if not public_only and here.kit:  # before any test file is read: a kit's hidden_tests.py, if any, is not ours
         raise UsageError("this is a student kit, which holds the public tests only: grade with --public")
     if not public_only and here.beside:

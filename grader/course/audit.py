@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import nbformat
 import torch
@@ -38,10 +38,13 @@ from grader.course.do_nothing import KINDS, do_nothing_cells
 from grader.course.mutants import Mutant, mutants
 from grader.course.release import release_notebook
 from grader.course.seeding import derive_seed
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import GradeResult, grade_notebook
 from grader.grading.student import StudentProxy, local_transport
 from grader.grading.testing import run_tests
-from grader.host.execute import Limits, Zygote
+from grader.host.execute import Limits
+
+if TYPE_CHECKING:
+    from grader.session import Grader
 
 Verdict = Literal["pass", "fail"]
 MutantOutcome = Literal["killed", "equivalent", "survived", "collateral", "grader error"]
@@ -86,7 +89,8 @@ class AuditOptions:
     limits: Limits = Limits()
 
 
-def audit(name: str, zygote: Zygote, secret: bytes, options: AuditOptions = AuditOptions()) -> AssignmentAudit:
+def audit(name: str, grader: Grader, options: AuditOptions = AuditOptions()) -> AssignmentAudit:
+    secret = grader.secret
     definition = load_assignment(name)
     teaching = nbformat.read(definition.notebook, as_version=4)
     cells = tuple(c.source for c in teaching.cells if c.cell_type == "code")
@@ -108,8 +112,8 @@ def audit(name: str, zygote: Zygote, secret: bytes, options: AuditOptions = Audi
 
     def graded(item: tuple[str, bytes, bytes]) -> GradeResult:
         label, content, key = item
-        return grade(Path(f"{label}.ipynb"), assignment=name, zygote=zygote, content=content, secret=key,
-                     definitions={name: definition}, limits=options.limits)
+        return grade_notebook(Path(f"{label}.ipynb"), assignment=name, zygote=grader.zygote(), content=content,
+                              secret=key, definitions={name: definition}, limits=options.limits)
 
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
         results = dict(zip((label for label, _, _ in work), pool.map(graded, work), strict=True))

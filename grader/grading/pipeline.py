@@ -1,4 +1,4 @@
-"""`grade()`: load -> execute -> test -> score, for one notebook.
+"""`grade_notebook()`: load -> execute -> test -> score, for one notebook.
 
 Returns a `GradeResult` for anything a student can upload; raises
 `GraderError` only for misuse (an unknown assignment, no GPU for `--device
@@ -8,9 +8,10 @@ cuda`) and broken assignment definitions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from grader.course.assignment import (
     identify,
     load_assignment,
 )
-from grader.course.seeding import course_secret, derive_seed
+from grader.course.seeding import derive_seed
 from grader.errors import GraderError, UsageError
 from grader.grading.cell_failures import cell_notes, lost_names
 from grader.grading.load import Unusable, load
@@ -29,7 +30,6 @@ from grader.grading.static_check import library_convolutions, tampering
 from grader.grading.student import StudentProxy
 from grader.grading.testing import TestRunner, run_tests
 from grader.host.execute import CellOutcome, Execution, Limits, Zygote
-from grader.host.platform_support import launch as launch_workers
 from grader.worker.confinement import missing_confinement
 
 VERSION = "0.1.0"
@@ -66,13 +66,6 @@ class GradeResult:
     @property
     def grader_errors(self) -> tuple[str, ...]:
         return tuple(f"{t.name}: {t.detail}" for t in self.tests if t.grader_error)
-
-
-def start_zygote(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False) -> Zygote:
-    """The process that forks workers; see grader.worker.zygote. `hidden`: more folders workers must not see.
-    `allow_unconfined`: hidden tests may run where confinement is not in force (recorded in every result)."""
-    course_secret()  # made first, so that the zygote hides it from workers
-    return Zygote(launch_workers(hidden, allow_unconfined=allow_unconfined))
 
 
 def check_confinement(isolation: Mapping[str, Any], public_only: bool) -> None:
@@ -113,14 +106,14 @@ def warm_up_autograd() -> None:
     Y.backward(torch.ones(5, 5, dtype=torch.float64))
 
 
-def grade(path: Path, *, assignment: str | None = None, public_only: bool = False, device: str = "cpu",
-          limits: Limits = Limits(), zygote: Zygote | None = None, content: bytes | None = None,
-          secret: bytes | None = None, definitions: Mapping[str, Assignment] | None = None,
-          run: TestRunner = run_tests) -> GradeResult:
-    """Grade one notebook. A batch passes the file's `content`, the course
-    `secret` and the assignments it has `definitions` for already, so that
-    another machine grades exactly what this one would. `run` runs the tests
-    while the notebook's worker is up (the pytest plugin runs them as pytest items)."""
+def grade_notebook(path: Path, *, zygote: Zygote, secret: bytes, assignment: str | None = None,
+                   public_only: bool = False, device: str = "cpu", limits: Limits = Limits(),
+                   content: bytes | None = None, definitions: Mapping[str, Assignment] | None = None,
+                   run: TestRunner | None = None, on_step: Callable[[str], None] | None = None) -> GradeResult:
+    """Grade one notebook with a session's zygote and secret (grader.session.Grader.grade). A batch passes
+    the file's `content` and the assignments it has `definitions` for already, so that another machine
+    grades exactly what this one would. `run` runs the tests while the notebook's worker is up (the pytest
+    plugin runs them as pytest items). `on_step` hears each cell and test as it starts."""
     started = time.perf_counter()
     if device not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {device!r}: use cpu or cuda")
@@ -131,21 +124,14 @@ def grade(path: Path, *, assignment: str | None = None, public_only: bool = Fals
             raise UsageError("--device cuda: no CUDA device is available on this machine")
     if definitions is None:  # a batch passes its definitions, and warms up once for all its submissions
         threading.Thread(target=warm_up_autograd, daemon=True).start()
-    secret = course_secret() if secret is None else secret
-    own_zygote = zygote is None
-    zygote = zygote or start_zygote()
-    try:
-        check_confinement(zygote.isolation(), public_only)
-        return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
-                      definitions or {}, started, run)
-    finally:
-        if own_zygote:
-            zygote.close()
+    check_confinement(zygote.isolation(), public_only)
+    return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
+                  definitions or {}, started, run or functools.partial(run_tests, on_step=on_step), on_step)
 
 
 def _grade(path: Path, content: bytes | None, requested: str | None, public_only: bool, device: str,
            limits: Limits, zygote: Zygote, secret: bytes, definitions: Mapping[str, Assignment],
-           started: float, run: TestRunner) -> GradeResult:
+           started: float, run: TestRunner, on_step: Callable[[str], None] | None) -> GradeResult:
     submission = load(path, content)
     if isinstance(submission, Unusable):
         return _unusable(path, requested, submission.reason, public_only, started)
@@ -158,7 +144,7 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
         return derive_seed(secret, submission.digest, label)
 
     with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
-        execution.run_notebook()
+        execution.run_notebook(on_step=on_step)
         lost = lost_names(submission.cells, submission.positions, execution.cell_outcomes(), definition.functions)
         student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch,
                                may_not_call=definition.may_not_call, missing_because=lost)

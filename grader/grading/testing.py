@@ -40,8 +40,14 @@ class TestOutcome:
 TestRunner = Callable[[Sequence[GradedTest], Student, Callable[[str], int]], tuple[TestOutcome, ...]]
 
 
-def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[[str], int]) -> tuple[TestOutcome, ...]:
-    return tuple(run_test(test, student, seed_for(test.name)) for test in tests)
+def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[[str], int], *,
+              on_step: Callable[[str], None] | None = None) -> tuple[TestOutcome, ...]:
+    outcomes = []
+    for test in tests:
+        if on_step is not None:
+            on_step(f"test {test.name}")
+        outcomes.append(run_test(test, student, seed_for(test.name)))
+    return tuple(outcomes)
 
 
 def run_test(test: GradedTest, student: Student, seed: int) -> TestOutcome:

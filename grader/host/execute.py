@@ -18,12 +18,11 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from grader.authoring.testkit import StudentFailure
-from grader.host import platform_support
 from grader.host.evidence import Evidence, EvidenceLog
 from grader.host.fork_server import CONTROL, ForkServer
 from grader.worker import wire
@@ -95,8 +94,8 @@ class Zygote:
     Thread-safe: a batch grades several submissions at once from one zygote.
     """
 
-    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch | None = None) -> None:
-        launched = launched if launched is not None else platform_support.launch()
+    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch) -> None:
+        # Only grader.session.Grader launches one: it makes the secret first, so the zygote can hide it.
         if isinstance(launched, tuple):
             self._source: WorkerSource = ForkServer(*launched)
         else:  # a PlainLaunch
@@ -156,8 +155,10 @@ class Execution:
         self._evidence = EvidenceLog()
         self._calls = 0
 
-    def run_notebook(self) -> None:
+    def run_notebook(self, *, on_step: Callable[[str], None] | None = None) -> None:
         for index in range(len(self._cells)):
+            if on_step is not None:
+                on_step(f"cell {index + 1} of {len(self._cells)}")
             self._run_cell(index, replaying=False)
 
     def perform(self, request: dict[str, Any]) -> Any:

@@ -11,19 +11,23 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.host.paths import private_paths, worker_environment
 from grader.worker import wire
+
+if TYPE_CHECKING:
+    from grader.course.seeding import CourseSecret
 
 CONTROL = wire.Bounds(message_bytes=1 << 16, document_bytes=1 << 16)  # from the zygote, and a worker's first
 ZYGOTE_START_SECONDS = 300.0        # it imports torch, on a machine that may be busy
 ZYGOTE_SPAWN_SECONDS = 60.0
 
 
-def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
+def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
            ) -> tuple[subprocess.Popen[bytes], socket.socket]:
     """Start a zygote (grader side); returns the process and its control socket.
+    It takes the session's `secret`, made already, so that its file is hidden from every worker.
 
     A fresh exec with only a few environment variables: the zygote, and so
     every worker, holds nothing of the grader's memory or environment.
@@ -34,11 +38,13 @@ def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
     """
     if os.geteuid() != 0:
         # The grader holds the secret: a process of the same user may not ptrace it or read its /proc files.
-        from grader.worker import sandbox  # Linux-only: this module stays importable where the portable path runs
+        from grader.worker import (
+            sandbox,  # Linux-only: this module stays importable where the portable path runs
+        )
 
         sandbox.make_undumpable()
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    hide = private_paths() + [path.resolve() for path in hidden if path.exists()]
+    hide = private_paths(secret) + [path.resolve() for path in hidden if path.exists()]
     paths = json.dumps({"hidden": [str(p) for p in hide], "allow_unconfined": allow_unconfined})
     environment = worker_environment()
     environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap

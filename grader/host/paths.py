@@ -11,8 +11,12 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import course
+
+if TYPE_CHECKING:
+    from grader.course.seeding import CourseSecret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _WORKER_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
@@ -20,17 +24,6 @@ _WORKER_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBL
 
 def assignments_root() -> Path:
     return course.active().assignments
-
-
-def secret_file() -> Path:
-    """`$CONVGRADE_SECRET_FILE`, else the course's `secret`, else one per user under XDG_CONFIG_HOME."""
-    configured = os.environ.get("CONVGRADE_SECRET_FILE")
-    if configured:
-        return Path(configured)
-    chosen = course.active().secret
-    if chosen is not None:
-        return chosen
-    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "convgrade" / "secret"
 
 
 def course_code_root() -> Path:
@@ -59,12 +52,12 @@ def grader_package() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def private_paths() -> list[Path]:
+def private_paths(secret: CourseSecret) -> list[Path]:
     """Never seen by workers: the tests, the reference solutions, the course secret, the checkouts' history.
     The whitelist root leaves them out already; these are covered even where they lie inside what it binds."""
     root = course_code_root()
-    paths = [assignments_root(), secret_file().parent, root / "reference", PROJECT_ROOT / "reference",
-             root / ".git", PROJECT_ROOT / ".git"]
+    paths = [assignments_root(), root / "reference", PROJECT_ROOT / "reference", root / ".git", PROJECT_ROOT / ".git"]
+    paths += [secret.file.parent] if secret.file is not None else []
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         paths.append(Path(reference.origin).parent)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from grader.course.seeding import CourseSecret
     from grader.host.plain_workers import PlainLaunch
 
 # What grader.worker.zygote and grader.worker.sandbox are built from, besides Linux itself.
@@ -47,7 +48,7 @@ def portable_reason() -> str | None:
         else f"this Python has no {missing[0]}"
 
 
-def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
+def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
            ) -> tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch:
     """The worker source for this platform, started where it has a process of
     its own: the zygote (grader.host.fork_server.launch) on Linux, else a plain launch."""
@@ -55,7 +56,7 @@ def launch(hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
     if reason is None:
         from grader.host import fork_server
 
-        return fork_server.launch(hidden, allow_unconfined=allow_unconfined)
+        return fork_server.launch(secret, hidden, allow_unconfined=allow_unconfined)
     from grader.host.plain_workers import PlainLaunch
 
     return PlainLaunch(reason=reason, allow_unconfined=allow_unconfined)

@@ -27,7 +27,6 @@ from typing import Any
 
 from grader.course import COURSE_FILE, active, course_file_text
 from grader.course.assignment import load_assignment
-from grader.course.seeding import course_secret
 from grader.errors import GraderError, UsageError
 from grader.grading.pipeline import GradeResult
 from grader.host.paths import PROJECT_ROOT, grader_package
@@ -47,13 +46,13 @@ _TIMESTAMP = (1980, 1, 1, 0, 0, 0)         # the earliest a zip can hold: the sa
 EXECUTABLE, READABLE, PRIVATE = 0o755, 0o644, 0o600
 
 
-def build_gradescope_bundle(assignment: str, out: Path) -> Path:
-    """Write the autograder zip for `assignment` to `out`. Refuses an
-    assignment without hidden tests: Gradescope is where they run."""
+def build_gradescope_bundle(assignment: str, out: Path, secret: bytes) -> Path:
+    """Write the autograder zip for `assignment` to `out`, with the course `secret` that seeds its hidden inputs.
+    Refuses an assignment without hidden tests: Gradescope is where they run."""
     if out.suffix != ".zip":
         raise UsageError(f"--out {out}: Gradescope takes a .zip file")
     definition = load_assignment(assignment)  # the complete definition: hidden tests present and valid
-    entries = sorted(_entries(definition.name, definition.directory), key=lambda entry: entry[0])
+    entries = sorted(_entries(definition.name, definition.directory, secret), key=lambda entry: entry[0])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content, mode in entries:
@@ -73,7 +72,7 @@ def not_graded(assignment: str, reason: str) -> dict[str, Any]:
     return gradescope(result)
 
 
-def _entries(assignment: str, directory: Path) -> Iterator[tuple[str, bytes, int]]:
+def _entries(assignment: str, directory: Path, secret: bytes) -> Iterator[tuple[str, bytes, int]]:
     for name in ROOT_SCRIPTS:
         yield name, _read(SCRIPTS / name), EXECUTABLE
     header = (f"Every library setup.sh installs ({PROJECT}[{','.join(INSTALLED_EXTRAS)}], torch included), at the\n"
@@ -89,7 +88,7 @@ def _entries(assignment: str, directory: Path) -> Iterator[tuple[str, bytes, int
     # The bundle is a course of its own, with this course's limits; its secret comes beside it.
     yield f"{PROJECT}/{COURSE_FILE}", course_file_text(course.name, limits=course).encode(), READABLE
     yield from _tree(directory, f"{PROJECT}/assignments/{assignment}")
-    yield SECRET, course_secret() + b"\n", PRIVATE
+    yield SECRET, secret + b"\n", PRIVATE
 
 
 def _tree(folder: Path, prefix: str) -> Iterator[tuple[str, bytes, int]]:

@@ -2,7 +2,7 @@
 
 For authors writing tests: pytest's selection and reports (-k, -x, --pdb, -v)
 over exactly what `grade NB` does. The notebook runs once, in a confined
-worker, through the grading pipeline (grader.grading.pipeline.grade); each GradedTest
+worker, through a Grader session (grader.session); each GradedTest
 is a pytest item that runs in this process against the `Student` proxy, while
 that worker is up. The pipeline then scores the outcomes as `grade` does
 (library convolutions and tampering included), and the total ends the run.
@@ -96,11 +96,12 @@ class SubmissionGrading:
         """The assignment in `folder`, loaded once; a usage error if the course does not hold it."""
         from grader.course import locate, using
         from grader.course.assignment import load_assignment
+        from grader.environment import configured_course
         from grader.errors import UsageError
 
         folder = folder.resolve()
         if folder not in self.definitions:
-            course = locate(near=[folder], near_is_ours=True)  # the course that holds the collected folder
+            course = locate(configured_course(), near=[folder], near_is_ours=True)  # the course that holds the collected folder
             if (course.assignments / folder.name).resolve() != folder:
                 raise UsageError(f"{folder} is not an assignment of the course at {course.root} (its assignments "
                                  f"are in {course.assignments}): give a folder of that course")
@@ -138,8 +139,9 @@ class SubmissionGrading:
             raise session.Interrupted(f"{session.testsfailed} error(s) during collection")
         if session.config.option.collectonly or not session.items:
             return True
+        from grader.environment import configured_secret
         from grader.errors import GraderError
-        from grader.grading.pipeline import grade, start_zygote
+        from grader.session import Grader
 
         (definition,) = self.definitions.values()
         stopped: list[BaseException] = []
@@ -150,13 +152,11 @@ class SubmissionGrading:
             stopped.extend(_run_protocol(session))
             return tuple(self.outcomes[t.name] for t in tests if t.name in self.outcomes)
 
-        from grader.course import using
-
         assert self.course is not None
         try:
-            with using(self.course), start_zygote(allow_unconfined=self.unconfined) as zygote:
-                self.result = grade(self.submission, assignment=definition.name, public_only=self.public_only,
-                                    zygote=zygote, definitions={definition.name: definition}, run=run_items)
+            with Grader(self.course, secret=configured_secret(), unconfined=self.unconfined) as grader:
+                self.result = grader.grade(self.submission, assignment=definition.name, public_only=self.public_only,
+                                           definitions={definition.name: definition}, run=run_items)
         except GraderError as error:
             raise pytest.UsageError(f"convgrade: {error.message}") from None
         if self.live is None:  # the pipeline stopped before the tests: every one of them fails with the reason

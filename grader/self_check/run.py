@@ -48,30 +48,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _check(notebook: Path, requested: str | None, function: str | None) -> dict[str, Any]:
     # The zygote first, so that its torch import overlaps the grader's (as the grade command does).
-    from grader.course import locate, seeding
+    from grader.course import locate
+    from grader.environment import configured_course, configured_secret
     from grader.errors import UsageError
-    from grader.host import fork_server
+    from grader.session import Grader
 
     try:
-        course = locate()  # from the kernel's folder: the kit's, where the notebook was opened
+        course = locate(configured_course())  # else from the kernel's folder: the kit's, where it was opened
     except UsageError as error:
         return {"status": "refused", "reason": f"{error.message} (open the notebook from the folder of the "
                                                "assignment's kit, or start Jupyter there)"}
-    seeding.course_secret()  # before the zygote starts, so that it is hidden from workers
-    launched = fork_server.launch()
+    grader = Grader(course, secret=configured_secret())
     from grader.course.assignment import available, identify, load_assignment
     from grader.grading.cell_failures import cell_label, failure_text
     from grader.grading.load import Unusable, load
-    from grader.grading.pipeline import grade, warm_up_autograd
-    from grader.host.execute import Limits, Zygote
-    from grader.host.paths import assignments_root
+    from grader.grading.pipeline import warm_up_autograd
 
-    with Zygote(launched) as workers:
+    with grader:
         submission = load(notebook)
         if isinstance(submission, Unusable):
             return {"status": "unusable", "reason": f"what you have run {submission.reason}"}
         if not available():
-            return {"status": "refused", "reason": f"no assignments found (looked in {assignments_root()}): open the "
+            return {"status": "refused", "reason": f"no assignments found (looked in {course.assignments}): open the "
                                                    "notebook from the folder of the assignment's kit, or start "
                                                    "Jupyter there"}
         name, _ = identify(requested, None, submission.cells)
@@ -91,8 +89,7 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
                 return {"status": "refused", "assignment": name,
                         "reason": f"{function} has no public tests: its hidden tests run when you submit"}
         threading.Thread(target=warm_up_autograd, daemon=True).start()
-        result = grade(notebook, assignment=name, public_only=True, limits=Limits.of(course), zygote=workers,
-                       definitions={name: definition})
+        result = grader.grade(notebook, assignment=name, public_only=True, definitions={name: definition})
     if result.status == "unusable":
         return {"status": "unusable", "assignment": name, "reason": result.reason}
     # The grader's notes on failed cells name them by position, which means little in a history: the

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 import torch
 
+from grader.course import active
 from grader.course.assignment import Assignment, load_assignment
-from grader.grading.pipeline import start_zygote
-from grader.host.execute import Zygote
+from grader.session import Grader
 
 # The shared checks assert on behalf of the modules that call them: pytest explains
 # a failed assert only in modules it rewrites, and rewrites them only if told before
@@ -22,7 +22,7 @@ from grader.host.execute import Zygote
 pytest.register_assert_rewrite("tests.assignments.solutions")
 
 from tests.assignments.solutions import ASSIGNMENTS  # noqa: E402 - registered first
-from tests.helpers import use_course
+from tests.helpers import TESTS_SECRET, use_course
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def course() -> Iterator[None]:
     """The project's assignments and a fixed course secret, whatever other test modules set."""
     with pytest.MonkeyPatch.context() as patch:
         use_course(patch, ASSIGNMENTS)
-        patch.setenv("CONVGRADE_SECRET", "tests-secret")
+        patch.setenv("CONVGRADE_SECRET", TESTS_SECRET.decode())  # for the CLI and the kernels a test starts
         yield
 
 
@@ -54,7 +54,7 @@ def definition(request: pytest.FixtureRequest, course: None) -> Assignment:
 
 
 @pytest.fixture(scope="module")
-def zygote(course: None) -> Iterator[Zygote]:
-    """One worker zygote per module: starting one costs far more than a test."""
-    with start_zygote() as shared:
+def grader(course: None) -> Iterator[Grader]:
+    """One session per module: starting its zygote costs far more than a test."""
+    with Grader(active(), secret=TESTS_SECRET) as shared:
         yield shared

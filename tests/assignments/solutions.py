@@ -31,10 +31,11 @@ from grader.course.assignment import Assignment, load_assignment
 from grader.course.audit import ACCEPTED_FOLDER, notebook_namespace
 from grader.course.do_nothing import NothingKind, do_nothing_cells
 from grader.course.release import release_notebook
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import GradeResult
 from grader.grading.student import local_student
 from grader.grading.testing import run_test
-from grader.host.execute import Limits, Zygote
+from grader.host.execute import Limits
+from grader.session import Grader
 from tests.conftest import MakeNotebook
 
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"
@@ -112,10 +113,9 @@ def full(definition: Assignment, function: str) -> float:
     return sum(t.points for t in definition.tests if t.function == function)
 
 
-def grade_with(make_notebook: MakeNotebook, zygote: Zygote, assignment: str, *extra: str) -> GradeResult:
+def grade_with(make_notebook: MakeNotebook, grader: Grader, assignment: str, *extra: str) -> GradeResult:
     """`grade()` on the solved notebook plus `extra` cells, as a student would hand it in."""
-    return grade(make_notebook(*solution_cells(assignment), *extra, assignment=assignment), zygote=zygote,
-                 limits=FAST)
+    return grader.grade(make_notebook(*solution_cells(assignment), *extra, assignment=assignment), limits=FAST)
 
 
 # ---------------------------------------------------------------- checks every assignment must pass
@@ -180,20 +180,20 @@ def assert_inputs_change_with_the_seed(definition: Assignment, assignment: str, 
     assert len(seen) == 2 and seen[0] != seen[1]
 
 
-def assert_full_marks(zygote: Zygote, assignment: str) -> None:
+def assert_full_marks(grader: Grader, assignment: str) -> None:
     """The solved notebook, graded as handed in, earns every point without grader errors."""
-    result = grade(notebook_path(assignment), zygote=zygote, limits=FAST)
+    result = grader.grade(notebook_path(assignment), limits=FAST)
     assert (result.status, result.assignment, result.score, result.max_score, result.grader_errors) == \
         ("graded", assignment, 100.0, 100.0, ())
 
 
-def assert_release_scores_zero(zygote: Zygote, tmp_path: Path, assignment: str, functions: Collection[str],
+def assert_release_scores_zero(grader: Grader, tmp_path: Path, assignment: str, functions: Collection[str],
                                stubs: Mapping[str, list[str]] | None = None) -> None:
     """The student release carries no solution and no hidden tests, and earns 0 without grader errors."""
     released = release_notebook(assignment, tmp_path)
     assert_solutions_stripped(released, functions, stubs)
     assert not (tmp_path / "assignments" / assignment / "hidden_tests.py").exists()
-    result = grade(released, zygote=zygote, limits=FAST)
+    result = grader.grade(released, limits=FAST)
     assert (result.score, result.max_score, result.grader_errors) == (0.0, 100.0, ())
     assert all("NotImplementedError" in t.detail for t in result.tests)
 
@@ -251,9 +251,9 @@ def do_nothing_namespace(definition: Assignment, kind: NothingKind) -> dict[str,
     return solution_namespace(definition.name, do_nothing_cells((), definition.functions, kind)[-1])
 
 
-def assert_accepted_scores_full_marks(zygote: Zygote, notebook: Path, assignment: str) -> GradeResult:
+def assert_accepted_scores_full_marks(grader: Grader, notebook: Path, assignment: str) -> GradeResult:
     """An accepted answer, graded as handed in, earns every point without grader errors."""
-    result = grade(notebook, zygote=zygote, limits=FAST)
+    result = grader.grade(notebook, limits=FAST)
     assert (result.status, result.assignment, result.score, result.max_score, result.grader_errors) == \
         ("graded", assignment, 100.0, 100.0, ()), [t.name for t in result.tests if not t.passed and t.max_score]
     return result

@@ -14,7 +14,7 @@ import torch
 from grader.course.assignment import Assignment
 from grader.course.do_nothing import KINDS
 from grader.grading.student import local_student
-from grader.host.execute import Zygote
+from grader.session import Grader
 from tests.assignments.solutions import (
     SEEDS,
     SEEDS_DOUBLE_LOOP_CORR2D,
@@ -192,26 +192,26 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
-def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    assert_full_marks(zygote, ASSIGNMENT)
+def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
+    assert_full_marks(grader, ASSIGNMENT)
 
 
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
-def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
-    assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT)
+def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
+    assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
 
 
 def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
-def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS)
+def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
+    assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
-def test_mean_over_channels_loses_corr2d_multi_in_points(make_notebook: MakeNotebook, zygote: Zygote,
+def test_mean_over_channels_loses_corr2d_multi_in_points(make_notebook: MakeNotebook, grader: Grader,
                                                         definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, MEAN_OVER_CHANNELS))
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, MEAN_OVER_CHANNELS))
     assert 0 < scores["corr2d_multi_in"] < full(definition, "corr2d_multi_in")
     # Built on the broken corr2d_multi_in, the solution's corr2d_multi_in_out is wrong too; the 1x1 is not.
     assert 0 < scores["corr2d_multi_in_out"] < full(definition, "corr2d_multi_in_out")
@@ -219,15 +219,15 @@ def test_mean_over_channels_loses_corr2d_multi_in_points(make_notebook: MakeNote
 
 
 def test_stacking_along_the_wrong_axis_loses_only_corr2d_multi_in_out_points(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, STACKED_ALONG_WRONG_AXIS))
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, STACKED_ALONG_WRONG_AXIS))
     assert 0 < scores["corr2d_multi_in_out"] < full(definition, "corr2d_multi_in_out")
     assert scores["corr2d_multi_in"] == full(definition, "corr2d_multi_in")
     assert scores["corr2d_multi_in_out_1x1"] == full(definition, "corr2d_multi_in_out_1x1")
 
 
-def test_per_pixel_loop_1x1_loses_only_the_scaling_points(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, PER_PIXEL_LOOP_1X1)
+def test_per_pixel_loop_1x1_loses_only_the_scaling_points(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, PER_PIXEL_LOOP_1X1)
     scores_per_function(result)
     lost = {t.name: t.max_score - t.score for t in result.tests if t.score < t.max_score}
     assert lost == {"one_by_one_scales_like_one_matmul": 8.0}
@@ -236,8 +236,8 @@ def test_per_pixel_loop_1x1_loses_only_the_scaling_points(make_notebook: MakeNot
 
 
 def test_library_conv2d_in_corr2d_multi_in_out_scores_zero_for_it_only(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV2D)
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D)
     scores = scores_per_function(result)
     assert scores == {"corr2d_multi_in": full(definition, "corr2d_multi_in"), "corr2d_multi_in_out": 0.0,
                       "corr2d_multi_in_out_1x1": full(definition, "corr2d_multi_in_out_1x1")}
@@ -246,8 +246,8 @@ def test_library_conv2d_in_corr2d_multi_in_out_scores_zero_for_it_only(
 
 
 def test_library_conv2d_in_the_1x1_scores_zero_for_it_only(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV2D_1X1)
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D_1X1)
     scores = scores_per_function(result)
     assert scores == {"corr2d_multi_in": full(definition, "corr2d_multi_in"),
                       "corr2d_multi_in_out": full(definition, "corr2d_multi_in_out"),

@@ -14,7 +14,7 @@ import torch
 from grader.course.assignment import Assignment
 from grader.course.do_nothing import KINDS
 from grader.grading.student import local_student
-from grader.host.execute import Zygote
+from grader.session import Grader
 from tests.assignments.solutions import (
     SEEDS,
     accepted_namespace,
@@ -199,41 +199,41 @@ def test_library_conv3d_is_seen_by_the_dispatcher_watch(definition: Assignment) 
 
 # ---------------------------------------------------------------- end to end, through grade()
 
-def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    assert_full_marks(zygote, ASSIGNMENT)
+def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
+    assert_full_marks(grader, ASSIGNMENT)
 
 
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
-def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
-    assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT)
+def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
+    assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
 
 
 def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
-def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS)
+def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
+    assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
 @pytest.mark.parametrize("bug", [FLIPS_ONLY_THE_ROWS, NO_FLIP], ids=["one_axis", "no_flip"])
-def test_wrong_flip_loses_only_convolve2d_points(make_notebook: MakeNotebook, zygote: Zygote,
+def test_wrong_flip_loses_only_convolve2d_points(make_notebook: MakeNotebook, grader: Grader,
                                                  definition: Assignment, bug: str) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, bug))
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, bug))
     assert 0 < scores["convolve2d"] < full(definition, "convolve2d") / 2
     assert scores["corr1d"] == full(definition, "corr1d") and scores["corr3d"] == full(definition, "corr3d")
 
 
-def test_off_by_one_corr1d_loses_only_corr1d_points(make_notebook: MakeNotebook, zygote: Zygote,
+def test_off_by_one_corr1d_loses_only_corr1d_points(make_notebook: MakeNotebook, grader: Grader,
                                                     definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, OFF_BY_ONE_CORR1D))
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, OFF_BY_ONE_CORR1D))
     assert scores == {"convolve2d": full(definition, "convolve2d"), "corr1d": 3.0,
                       "corr3d": full(definition, "corr3d")}
 
 
-def test_library_conv3d_scores_zero_for_corr3d_only(make_notebook: MakeNotebook, zygote: Zygote,
+def test_library_conv3d_scores_zero_for_corr3d_only(make_notebook: MakeNotebook, grader: Grader,
                                                     definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV3D)
+    result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV3D)
     scores = scores_per_function(result)
     assert scores == {"convolve2d": full(definition, "convolve2d"), "corr1d": full(definition, "corr1d"),
                       "corr3d": 0.0}

@@ -20,9 +20,8 @@ import pytest
 import torch
 
 from grader.course.assignment import Assignment
-from grader.grading.pipeline import grade
 from grader.grading.student import local_student
-from grader.host.execute import Zygote
+from grader.session import Grader
 from tests.assignments.solutions import (
     FAST,
     SEEDS,
@@ -344,60 +343,59 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
-def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    assert_full_marks(zygote, ASSIGNMENT)
+def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
+    assert_full_marks(grader, ASSIGNMENT)
 
 
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
-def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
-    assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT)
+def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
+    assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
 
 
 def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "seeds_003", "vectorized", "shift_and_add"})
 
 
-def test_seed_000s_torcj_typo_loses_exactly_conv2ds_points(make_notebook: MakeNotebook, zygote: Zygote,
+def test_seed_000s_torcj_typo_loses_exactly_conv2ds_points(make_notebook: MakeNotebook, grader: Grader,
                                                            definition: Assignment) -> None:
     """Seed 000 prints `torcj.rand`: Conv2D cannot be built, and nothing else is touched."""
-    scores = scores_per_function(grade(make_notebook(*TORCJ_CELLS, assignment=ASSIGNMENT), zygote=zygote,
-                                       limits=FAST))
+    scores = scores_per_function(grader.grade(make_notebook(*TORCJ_CELLS, assignment=ASSIGNMENT), limits=FAST))
     assert scores == {function: 0.0 if function == "Conv2D" else full(definition, function)
                       for function in FUNCTIONS}
 
 
-def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS, STUBS)
+def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
+    assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS, STUBS)
 
 
 def test_off_by_one_corr2d_loses_corr2d_points_but_not_edge_kernel_or_learn_kernel_points(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, OFF_BY_ONE_CORR2D))
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, OFF_BY_ONE_CORR2D))
     assert scores["corr2d"] < full(definition, "corr2d") / 2
     assert scores["Conv2D"] < full(definition, "Conv2D")   # built on the broken corr2d
     assert scores["horizontal_edge_kernel"] == full(definition, "horizontal_edge_kernel")
     assert scores["learn_kernel"] == full(definition, "learn_kernel")
 
 
-def test_conv2d_without_bias_loses_only_conv2d_points_when_graded(make_notebook: MakeNotebook, zygote: Zygote,
+def test_conv2d_without_bias_loses_only_conv2d_points_when_graded(make_notebook: MakeNotebook, grader: Grader,
                                                       definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, CONV2D_WITHOUT_BIAS))
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, CONV2D_WITHOUT_BIAS))
     assert 0 < scores["Conv2D"] < full(definition, "Conv2D")
     for function in ("corr2d", "horizontal_edge_kernel", "learn_kernel"):
         assert scores[function] == full(definition, function)
 
 
 def test_vertical_edge_kernel_loses_only_horizontal_edge_kernel_points_when_graded(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, VERTICAL_EDGE_KERNEL_AS_HORIZONTAL))
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, VERTICAL_EDGE_KERNEL_AS_HORIZONTAL))
     assert scores["horizontal_edge_kernel"] < full(definition, "horizontal_edge_kernel")
     for function in ("corr2d", "Conv2D", "learn_kernel"):
         assert scores[function] == full(definition, function)
 
 
 def test_library_conv2d_in_corr2d_scores_zero_for_corr2d_only(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV2D_CORR2D)
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D_CORR2D)
     scores = scores_per_function(result)
     # Conv2D, built on this corr2d, computes the right values and is not itself from scratch.
     assert scores == {"corr2d": 0.0, "Conv2D": full(definition, "Conv2D"),

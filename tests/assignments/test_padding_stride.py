@@ -25,7 +25,7 @@ import torch
 
 from grader.course.assignment import Assignment
 from grader.grading.student import local_student
-from grader.host.execute import Zygote
+from grader.session import Grader
 from tests.assignments.solutions import (
     SEEDS,
     accepted_namespace,
@@ -321,8 +321,8 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
-def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    assert_full_marks(zygote, ASSIGNMENT)
+def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
+    assert_full_marks(grader, ASSIGNMENT)
 
 
 def test_the_accepted_notebooks_are_there_and_clean() -> None:
@@ -330,12 +330,12 @@ def test_the_accepted_notebooks_are_there_and_clean() -> None:
 
 
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
-def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
-    assert "corr2d_pad_stride" not in assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT).library_convolutions
+def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
+    assert "corr2d_pad_stride" not in assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT).library_convolutions
 
 
-def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS)
+def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
+    assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
 @pytest.mark.parametrize("bug, broken", [
@@ -347,13 +347,13 @@ def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, t
 ], ids=["padding_on_one_side_only", "stride_on_rows_only", "same_extra_row_at_the_top", "padding_counted_once",
         "squeeze_in_comp_conv2d"])
 def test_a_wrong_submission_loses_points_only_on_the_name_it_breaks(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment, bug: str, broken: str) -> None:
-    only(definition, scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, bug)), broken)
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment, bug: str, broken: str) -> None:
+    only(definition, scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, bug)), broken)
 
 
 def test_library_conv2d_in_corr2d_pad_stride_scores_zero_for_it_only(
-        make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_CONV2D_PAD_STRIDE)
+        make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D_PAD_STRIDE)
     scores = scores_per_function(result)
     assert scores == {"conv_output_shape": full(definition, "conv_output_shape"), "corr2d_pad_stride": 0.0,
                       "comp_conv2d": full(definition, "comp_conv2d")}

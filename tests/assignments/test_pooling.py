@@ -21,7 +21,7 @@ from grader.course.assignment import Assignment
 from grader.course.do_nothing import KINDS
 from grader.grading.student import local_student
 from grader.grading.testing import run_test
-from grader.host.execute import Zygote
+from grader.session import Grader
 from tests.assignments.solutions import (
     SEEDS,
     accepted_namespace,
@@ -269,41 +269,41 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
-def test_the_solved_notebook_scores_full_marks(zygote: Zygote) -> None:
-    assert_full_marks(zygote, ASSIGNMENT)
+def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
+    assert_full_marks(grader, ASSIGNMENT)
 
 
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
-def test_every_accepted_notebook_scores_full_marks(zygote: Zygote, notebook: Path) -> None:
-    assert_accepted_scores_full_marks(zygote, notebook, ASSIGNMENT)
+def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
+    assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
 
 
 def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "channel_loop"})
 
 
-def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, tmp_path: Path) -> None:
-    assert_release_scores_zero(zygote, tmp_path, ASSIGNMENT, FUNCTIONS)
+def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
+    assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
 @pytest.mark.parametrize("route", ["F.max_pool2d", "nn.MaxPool2d", "torch.max_pool2d", "a getattr string"])
-def test_library_pooling_scores_zero_and_says_why(make_notebook: MakeNotebook, zygote: Zygote, route: str) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, LIBRARY_POOLING[route])
+def test_library_pooling_scores_zero_and_says_why(make_notebook: MakeNotebook, grader: Grader, route: str) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_POOLING[route])
     assert scores_per_function(result) == {"pool2d": 0.0}
     assert set(result.library_convolutions) == {"pool2d"}
     assert all(t.feedback.startswith("pool2d calls ") and "this assignment asks for pooling from scratch"
                in t.feedback for t in result.tests)
 
 
-def test_adaptive_pooling_beside_a_correct_answer_scores_zero(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_with(make_notebook, zygote, ASSIGNMENT, KEEP_THE_SOLUTION, ADAPTIVE_POOLING)
+def test_adaptive_pooling_beside_a_correct_answer_scores_zero(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_with(make_notebook, grader, ASSIGNMENT, KEEP_THE_SOLUTION, ADAPTIVE_POOLING)
     assert scores_per_function(result) == {"pool2d": 0.0}
     evidence = result.library_convolutions["pool2d"]
     assert "torch.nn.functional.adaptive_max_pool2d (in the source)" in evidence
     assert any(e.startswith("aten.") and "pool" in e for e in evidence)
 
 
-def test_a_stride_1_default_loses_some_points_through_grade(make_notebook: MakeNotebook, zygote: Zygote,
+def test_a_stride_1_default_loses_some_points_through_grade(make_notebook: MakeNotebook, grader: Grader,
                                                            definition: Assignment) -> None:
-    scores = scores_per_function(grade_with(make_notebook, zygote, ASSIGNMENT, STRIDE_1_BY_DEFAULT))
+    scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, STRIDE_1_BY_DEFAULT))
     assert 0 < scores["pool2d"] < full(definition, "pool2d")

@@ -17,10 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.course import COURSE_ENVIRONMENT, COURSE_FILE, course_file_text
-from grader.grading.pipeline import start_zygote
-from grader.host.execute import Zygote
+from grader.course import COURSE_FILE, course_file_text
+from grader.environment import COURSE_ENVIRONMENT
 from grader.host.paths import PROJECT_ROOT
+from grader.session import Grader
+from tests.helpers import TESTS_SECRET
 
 GUIDE = PROJECT_ROOT / "docs" / "authoring.md"
 EXAMPLE = "guide"                     # the assignment the guide's blocks build
@@ -79,6 +80,6 @@ def guide_course(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def guide_zygote(guide_course: Path) -> Iterator[Zygote]:
-    with start_zygote() as zygote:
-        yield zygote
+def guide_grader(guide_course: Path) -> Iterator[Grader]:
+    with Grader(guide_course, secret=TESTS_SECRET) as grader:
+        yield grader

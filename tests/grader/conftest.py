@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading.pipeline import start_zygote
+from grader import course
 from grader.host.execute import Zygote
-from tests.helpers import use_course
+from grader.session import Grader
+from tests.helpers import TESTS_SECRET, use_course
 
 TOY_ASSIGNMENTS = Path(__file__).parent / "assignments"
 
@@ -19,15 +20,21 @@ def toy_assignments() -> Iterator[Path]:
     """The grader's own fixture assignment ('toy'), and a fixed course secret."""
     with pytest.MonkeyPatch.context() as patch:
         use_course(patch, TOY_ASSIGNMENTS)
-        patch.setenv("CONVGRADE_SECRET", "tests-secret")
+        patch.setenv("CONVGRADE_SECRET", TESTS_SECRET.decode())  # for the CLI
         yield TOY_ASSIGNMENTS
 
 
 @pytest.fixture(scope="session")
-def zygote(toy_assignments: Path) -> Iterator[Zygote]:
-    """One zygote for the session: starting one costs a torch import."""
-    with start_zygote() as shared:
+def grader(toy_assignments: Path) -> Iterator[Grader]:
+    """One session over the toy course: starting its zygote costs a torch import."""
+    with Grader(course.active(), secret=TESTS_SECRET) as shared:
         yield shared
+
+
+@pytest.fixture(scope="session")
+def zygote(grader: Grader) -> Zygote:
+    """The session's zygote, for the tests that drive an Execution themselves."""
+    return grader.zygote()
 
 
 def running_as_root() -> bool:

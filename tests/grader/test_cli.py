@@ -13,6 +13,8 @@ import pytest
 from grader.cli import main
 from grader.errors import ExitCode
 from grader.grading import pipeline
+from grader.host import platform_support
+from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import use_course
 
@@ -20,9 +22,9 @@ SCALE = "def scale(x):\n    return 2 * x"
 
 
 def test_a_graded_notebook_exits_0_prints_the_table_and_writes_gradescope_results(
-        toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        grader: Grader, toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "out" / "results.json"
-    code = main([str(toy_assignments / "toy" / "toy.ipynb"), "--results", str(results)])
+    code = main([str(toy_assignments / "toy" / "toy.ipynb"), "--results", str(results)], grader=grader)
     out = capsys.readouterr().out
     assert code == ExitCode.GRADED
     assert "corr2d_matches_reference" in out and "Score: 100 / 100" in out
@@ -32,11 +34,11 @@ def test_a_graded_notebook_exits_0_prints_the_table_and_writes_gradescope_result
 
 
 def test_an_unusable_submission_exits_3_with_one_line_and_still_writes_results(
-        toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        grader: Grader, toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [')
     results = tmp_path / "results.json"
-    code = main([str(broken), "--assignment", "toy", "--results", str(results)])
+    code = main([str(broken), "--assignment", "toy", "--results", str(results)], grader=grader)
     err = capsys.readouterr().err
     assert code == ExitCode.UNUSABLE_SUBMISSION
     assert err.count("\n") == 1 and "broken.ipynb" in err and "truncated" in err and "Traceback" not in err
@@ -45,39 +47,39 @@ def test_an_unusable_submission_exits_3_with_one_line_and_still_writes_results(
 
 
 def test_feedback_writes_the_page_for_a_graded_and_for_an_unusable_submission(
-        make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path) -> None:
+        grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path) -> None:
     graded = tmp_path / "pages" / "graded.html"
-    assert main([str(make_notebook(SCALE, assignment="toy")), "--public", "--feedback", str(graded)]) == ExitCode.GRADED
+    assert main([str(make_notebook(SCALE, assignment="toy")), "--public", "--feedback", str(graded)], grader=grader) == ExitCode.GRADED
     page = graded.read_text()
     assert "Score: <strong>0 / 20</strong>" in page and 'class="cell' in page and 'id="results-corr2d"' in page
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [')
     unusable = tmp_path / "pages" / "unusable.html"
-    assert main([str(broken), "--assignment", "toy", "--feedback", str(unusable)]) == ExitCode.UNUSABLE_SUBMISSION
+    assert main([str(broken), "--assignment", "toy", "--feedback", str(unusable)], grader=grader) == ExitCode.UNUSABLE_SUBMISSION
     page = unusable.read_text()
     assert "Not graded: is truncated" in page and 'class="cell' not in page
 
 
-def test_a_score_under_fail_under_exits_6(make_notebook: MakeNotebook, toy_assignments: Path) -> None:
+def test_a_score_under_fail_under_exits_6(grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path) -> None:
     path = make_notebook(SCALE, assignment="toy")
-    assert main([str(path), "--fail-under", "50"]) == ExitCode.BELOW_FAIL_UNDER
-    assert main([str(path), "--fail-under", "10"]) == ExitCode.GRADED
+    assert main([str(path), "--fail-under", "50"], grader=grader) == ExitCode.BELOW_FAIL_UNDER
+    assert main([str(path), "--fail-under", "10"], grader=grader) == ExitCode.GRADED
 
 
-def test_public_runs_only_the_public_tests(toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public"]) == ExitCode.GRADED
+def test_public_runs_only_the_public_tests(grader: Grader, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public"], grader=grader) == ExitCode.GRADED
     out = capsys.readouterr().out
     assert "corr2d_seed_example" in out and "corr2d_matches_reference" not in out
     assert "Score: 20 / 20" in out
 
 
-def test_an_unknown_assignment_is_a_usage_error(make_notebook: MakeNotebook, toy_assignments: Path,
+def test_an_unknown_assignment_is_a_usage_error(grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(make_notebook(SCALE)), "--assignment", "nope"]) == ExitCode.USAGE
+    assert main([str(make_notebook(SCALE)), "--assignment", "nope"], grader=grader) == ExitCode.USAGE
     assert "unknown assignment 'nope'" in capsys.readouterr().err
 
 
-def test_a_broken_assignment_exits_4(make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_a_broken_assignment_exits_4(grader: Grader, make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "assignments" / "toy"
     broken.mkdir(parents=True)
@@ -85,19 +87,19 @@ def test_a_broken_assignment_exits_4(make_notebook: MakeNotebook, tmp_path: Path
         (broken / name).write_text((toy_assignments / "toy" / name).read_text())
     (broken / "hidden_tests.py").write_text("raise RuntimeError('a typo in the hidden tests')")
     use_course(monkeypatch, tmp_path / "assignments")
-    assert main([str(make_notebook(SCALE, assignment="toy"))]) == ExitCode.BROKEN_ASSIGNMENT
+    assert main([str(make_notebook(SCALE, assignment="toy"))], grader=grader) == ExitCode.BROKEN_ASSIGNMENT
     assert "a typo in the hidden tests" in capsys.readouterr().err
 
 
 def test_an_internal_error_exits_5_with_one_line_and_no_traceback(
-        make_notebook: MakeNotebook, toy_assignments: Path, monkeypatch: pytest.MonkeyPatch,
+        grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     def defect(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug in the grader")
 
-    monkeypatch.setattr(pipeline, "grade", defect)
+    monkeypatch.setattr(pipeline, "grade_notebook", defect)
     monkeypatch.delenv("CONVGRADE_DEBUG", raising=False)
-    assert main([str(make_notebook(SCALE))]) == ExitCode.INTERNAL_ERROR
+    assert main([str(make_notebook(SCALE))], grader=grader) == ExitCode.INTERNAL_ERROR
     err = capsys.readouterr().err
     assert "internal error: RuntimeError: a bug in the grader" in err and "Traceback" not in err
 
@@ -113,13 +115,13 @@ def test_release_writes_the_student_notebook_and_the_public_kit(toy_assignments:
 
 
 def test_a_student_can_run_the_public_tests_on_a_release_without_hidden_tests(
-        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     main(["release", "toy", "--with-solutions", "--out", str(tmp_path)])
     monkeypatch.setenv("CONVGRADE_COURSE", str(tmp_path))  # the kit is a course of its own
-    assert main([str(tmp_path / "toy.ipynb"), "--public"]) == ExitCode.GRADED
+    assert main([str(tmp_path / "toy.ipynb"), "--public"], grader=grader) == ExitCode.GRADED
     assert "Score: 20 / 20" in capsys.readouterr().out
-    assert main([str(tmp_path / "toy.ipynb")]) == ExitCode.USAGE  # a kit: no hidden tests here
+    assert main([str(tmp_path / "toy.ipynb")], grader=grader) == ExitCode.USAGE  # a kit: no hidden tests here
 
 
 def test_list_names_the_assignments(toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -155,11 +157,11 @@ HIDDEN_MARKER = "toy-hidden-marker-5f0c"
 
 
 def test_junit_writes_one_testcase_per_test_and_classroom_only_its_file_outside_actions(
-        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     monkeypatch.chdir(tmp_path)
     assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--junit", "ci/report.xml", "--classroom", "out.json"]
-                ) == ExitCode.GRADED
+                , grader=grader) == ExitCode.GRADED
     suite = ElementTree.parse(tmp_path / "ci" / "report.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0"
     assert {(c.get("classname"), c.get("name")) for c in suite.iter("testcase")} == {
@@ -170,12 +172,12 @@ def test_junit_writes_one_testcase_per_test_and_classroom_only_its_file_outside_
 
 
 def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
-        make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     path = make_notebook(ZEROS_CORR2D, "def scale(x):\n    return 2 * x", assignment="toy")
     report, results, result = tmp_path / "report.xml", tmp_path / "results.json", tmp_path / "classroom.json"
     assert main([str(path), "--junit", str(report), "--results", str(results), "--classroom", str(result)]
-                ) == ExitCode.GRADED
+                , grader=grader) == ExitCode.GRADED
     details = json.loads(results.read_text())["extra_data"]["details"]
     assert HIDDEN_MARKER in details["corr2d_matches_reference"]  # the detail exists, for instructors only
     cases = {c.get("name"): c for c in ElementTree.parse(report).getroot().iter("testcase")}
@@ -190,13 +192,13 @@ def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
 
 
 def test_an_unusable_submission_still_writes_junit_and_classroom_results_with_the_reason(
-        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [')
     report, result = tmp_path / "report.xml", tmp_path / "classroom.json"
     assert main([str(broken), "--assignment", "toy", "--junit", str(report), "--classroom", str(result)]
-                ) == ExitCode.UNUSABLE_SUBMISSION
+                , grader=grader) == ExitCode.UNUSABLE_SUBMISSION
     (case,) = ElementTree.parse(report).getroot().iter("testcase")
     (failure,) = case
     assert failure.tag == "failure" and "broken.ipynb was not graded: is truncated" in (failure.text or "")
@@ -205,13 +207,13 @@ def test_an_unusable_submission_still_writes_junit_and_classroom_results_with_th
 
 
 def test_classroom_appends_the_base64_result_to_github_output(
-        toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = tmp_path / "github_output"
     outputs.write_text("earlier=kept\n")
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     result = tmp_path / "classroom.json"
     assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public", "--classroom", str(result)]
-                ) == ExitCode.GRADED
+                , grader=grader) == ExitCode.GRADED
     earlier, line = outputs.read_text().splitlines()
     assert earlier == "earlier=kept" and line.startswith("result=")
     document = json.loads(base64.b64decode(line.removeprefix("result="), validate=True))
@@ -269,10 +271,10 @@ def test_batch_misuse_is_a_one_line_usage_error(tmp_path: Path, toy_assignments:
 
 
 def test_a_grader_error_exits_5_and_writes_results_without_a_score(
-        broken_toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        grader: Grader, broken_toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results, junit_xml, classroom_json = tmp_path / "results.json", tmp_path / "junit.xml", tmp_path / "c.json"
     code = main([str(broken_toy / "toy" / "toy.ipynb"), "--results", str(results), "--junit", str(junit_xml),
-                 "--classroom", str(classroom_json)])
+                 "--classroom", str(classroom_json)], grader=grader)
     captured = capsys.readouterr()
     assert code == ExitCode.INTERNAL_ERROR
     assert "grader error in scale_doubles" in captured.err and "No score: not graded" in captured.out
@@ -299,3 +301,54 @@ def test_batch_flags_a_grader_error_without_a_score_and_grades_it_again_next_run
     assert json.loads((out / "summary.json").read_text())["errors"] == 1
     assert main(["batch", str(folder), "--out", str(out), "--quiet", "--no-feedback"]) == ExitCode.INTERNAL_ERROR
     assert "graded 1" in capsys.readouterr().out  # regraded, not kept as if final
+
+
+def test_version_and_help_answer_without_a_course(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as version:
+        main(["--version"])
+    assert version.value.code == 0 and capsys.readouterr().out.startswith("grade (convgrade) ")
+    assert main(["help"]) == ExitCode.GRADED
+    listing = capsys.readouterr().out
+    assert all(command in listing for command in ("notebook", "batch", "report", "audit", "release", "gradescope"))
+    with pytest.raises(SystemExit) as helped:
+        main(["help", "batch"])
+    assert helped.value.code == 0 and "--scheduler" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as unknown:
+        main(["help", "nope"])
+    assert unknown.value.code == ExitCode.USAGE and "no command 'nope'" in capsys.readouterr().err
+
+
+def test_an_unknown_assignment_is_refused_before_any_worker_starts(
+        make_notebook: MakeNotebook, toy_assignments: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def no_launch(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(platform_support, "launch", no_launch)
+    assert main([str(make_notebook(SCALE)), "--assignment", "nope"]) == ExitCode.USAGE
+    assert main(["batch", str(make_notebook(SCALE)), "--out", "o", "--assignment", "nope"]) == ExitCode.USAGE
+    assert main(["release", "nope", "--out", "o"]) == ExitCode.USAGE
+    assert capsys.readouterr().err.count("unknown assignment 'nope'") == 3
+
+
+def test_results_to_stdout_move_the_table_to_stderr(grader: Grader, toy_assignments: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public", "--results", "-"],
+                grader=grader) == ExitCode.GRADED
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["score"] == 20.0
+    assert "Score: 20 / 20" in captured.err
+    assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--results", "-", "--junit", "-"],
+                grader=grader) == ExitCode.USAGE
+    assert "only one output may go to stdout" in capsys.readouterr().err
+
+
+def test_shared_options_parse_once_for_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["nb.ipynb", "--call-timeout", "0"], ["batch", "x", "--out", "o", "--jobs", "0"],
+                 ["audit", "--jobs", "-1"]):
+        with pytest.raises(SystemExit) as refused:
+            main(argv)
+        assert refused.value.code == ExitCode.USAGE
+        assert "must be positive" in capsys.readouterr().err

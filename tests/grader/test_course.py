@@ -8,7 +8,6 @@ import pytest
 from grader import course
 from grader.cli import main
 from grader.course import (
-    COURSE_ENVIRONMENT,
     COURSE_FILE,
     active,
     init_course,
@@ -16,8 +15,10 @@ from grader.course import (
     read_course,
     using,
 )
+from grader.course.seeding import secret_file
+from grader.environment import COURSE_ENVIRONMENT, configured_course
 from grader.errors import AssignmentError, ExitCode, UsageError
-from grader.host.paths import assignments_root, secret_file
+from grader.host.paths import assignments_root
 from tests.conftest import MakeNotebook
 
 SLOW_CORR2D = """
@@ -40,6 +41,7 @@ def nowhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if any((folder / COURSE_FILE).exists() for folder in tmp_path.parents):
         pytest.fail(f"a {COURSE_FILE} above {tmp_path} would make every lookup find it")
     monkeypatch.delenv(COURSE_ENVIRONMENT, raising=False)
+    monkeypatch.setattr(course, "_selected", None)  # no course selected in this process either
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -70,12 +72,18 @@ def test_the_current_directory_comes_before_the_notebooks_folder(nowhere: Path) 
         assert locate().root == here
 
 
-def test_the_option_beats_the_variable_which_beats_the_search(nowhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_option_beats_the_variable_which_beats_the_search(nowhere: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     near, variable, option = (write_course(nowhere / name, "") for name in ("near", "variable", "option"))
     assert locate(near=[near]).root == near
     monkeypatch.setenv(COURSE_ENVIRONMENT, str(variable))
-    assert locate(near=[near]).root == variable
+    assert locate(near=[near]).root == near  # the library reads no environment: the entry points pass it
+    assert locate(configured_course(), near=[near]).root == variable
     assert locate(option / COURSE_FILE, near=[near]).root == option  # the file itself names its folder too
+    write_course(variable / "assignments" / "from_the_variable", "")
+    (variable / "assignments" / "from_the_variable" / "assignment.toml").write_text("")
+    main(["list"])
+    assert "from_the_variable" in capsys.readouterr().err  # the command read it (and the empty toml is broken)
 
 
 def test_without_a_course_every_lookup_says_how_to_get_one(nowhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,10 +134,9 @@ def test_a_course_for_a_newer_grader_says_what_to_install(nowhere: Path) -> None
 
 
 def test_the_course_names_the_secret_and_the_assignments(nowhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("CONVGRADE_SECRET_FILE", raising=False)
     root = write_course(nowhere / "c", '[course]\nassignments = "weeks"\nsecret = "private/key"\n')
-    with using(read_course(root)):
-        assert (assignments_root(), secret_file()) == (root / "weeks", root / "private" / "key")
+    with using(read_course(root)) as selected:
+        assert (assignments_root(), secret_file(selected)) == (root / "weeks", root / "private" / "key")
     with pytest.raises(UsageError):  # the selection ends with its block
         assignments_root()
 

@@ -12,8 +12,8 @@ from distributed import LocalCluster
 from grader.batch.cluster import checked
 from grader.batch.progress import PlainProgress
 from grader.batch.run import BatchOptions, grade_batch
-from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
+from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
@@ -46,8 +46,8 @@ def test_a_batch_on_a_dask_cluster_scores_as_the_local_pool_does(
 
 
 def test_a_result_graded_by_other_tests_than_ours_is_refused(
-        make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
-    result = grade(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"), zygote=zygote)
+        make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
+    result = grader.grade(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"))
     assert checked(result) is result
     elsewhere = dataclasses.replace(result, assignment_digest="0123456789abcdef")
     refused = checked(elsewhere)

@@ -22,8 +22,8 @@ from grader.batch.gradebook import FILE_NAME, Gradebook
 from grader.batch.inputs import LINK_REFUSED
 from grader.batch.progress import PlainProgress
 from grader.batch.run import BatchOptions, BatchResult, Graded, grade_batch
-from grader.grading.pipeline import grade
 from grader.host.execute import Limits, Zygote
+from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D, use_course
@@ -73,7 +73,7 @@ def scores(result: BatchResult) -> dict[str, float]:
 
 
 def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
-        submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path) -> None:
+        submissions: Path, tmp_path: Path, zygote: Zygote, grader: Grader, toy_assignments: Path) -> None:
     result = run([submissions], tmp_path / "out", zygote)
     rows = {row.student: row for row in result.rows}
     assert scores(result) == {"solved": 100.0, "wrong": 40.0, "loops": 20.0, "crashes": 100.0, "hogs_memory": 100.0,
@@ -83,7 +83,7 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
     assert rows["truncated"].status == "unusable" and "truncated" in rows["truncated"].reason
     assert all(r.assignment_digest for r in result.rows if r.status == "graded")
     for student in ("solved", "wrong", "crashes"):  # the same score as graded alone: no submission touches another
-        alone = grade(submissions / f"{student}.ipynb", zygote=zygote, limits=Limits(call_timeout=2.0))
+        alone = grader.grade(submissions / f"{student}.ipynb", limits=Limits(call_timeout=2.0))
         assert [(t.name, t.score) for t in rows[student].tests] == [(t.name, t.score) for t in alone.tests]
     written = json.loads((tmp_path / "out" / "results" / f"{file_stem('wrong')}.json").read_text())
     assert written["score"] == 40.0 and {t["name"] for t in written["tests"]} == {t.name for t in rows["wrong"].tests}

@@ -14,9 +14,9 @@ from grader.course.audit import AuditOptions, audit
 from grader.course.release import CODE_BEGIN, CODE_END, TEXT_BEGIN, release_notebook
 from grader.course.scaffold import new_assignment
 from grader.errors import ExitCode
-from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
 from grader.host.paths import PROJECT_ROOT
+from grader.session import Grader
 
 SCAFFOLD_FILES = {"assignment.toml", "pooling2.ipynb", "public_tests.py", "hidden_tests.py", "accepted/README.md"}
 
@@ -69,11 +69,11 @@ def test_the_teaching_notebook_has_marked_solutions_and_the_metadata_of_the_cour
 
 
 def test_its_example_tests_pass_on_its_own_solution_and_fail_on_the_stub(
-        root: Path, tmp_path: Path, zygote: Zygote) -> None:
+        root: Path, tmp_path: Path, grader: Grader) -> None:
     new_assignment("pooling2")
-    taught = grade(root / "pooling2" / "pooling2.ipynb", zygote=zygote)
+    taught = grader.grade(root / "pooling2" / "pooling2.ipynb")
     assert (taught.status, taught.score, taught.max_score) == ("graded", 100.0, 100.0), taught.tests
-    stub = grade(release_notebook("pooling2", tmp_path / "release"), zygote=zygote)
+    stub = grader.grade(release_notebook("pooling2", tmp_path / "release"))
     assert (stub.status, stub.score) == ("graded", 0.0)
     assert [t.passed for t in stub.tests] == [False, False]
 

@@ -15,8 +15,9 @@ import pytest
 
 from grader.course.release import release_notebook
 from grader.errors import UsageError
-from grader.grading.pipeline import GradeResult, grade
-from grader.host.execute import Limits, Zygote
+from grader.grading.pipeline import GradeResult
+from grader.host.execute import Limits
+from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
@@ -24,63 +25,63 @@ WRONG_SCORE = 40.0
 FAST = Limits(call_timeout=3.0, cell_timeout=5.0, budget=60.0)
 
 
-def grade_cells(make_notebook: MakeNotebook, zygote: Zygote, *cells: str) -> GradeResult:
-    return grade(make_notebook(*cells, assignment="toy"), zygote=zygote, limits=FAST)
+def grade_cells(make_notebook: MakeNotebook, grader: Grader, *cells: str) -> GradeResult:
+    return grader.grade(make_notebook(*cells, assignment="toy"), limits=FAST)
 
 
 def by_name(result: GradeResult) -> dict[str, float]:
     return {t.name: t.score for t in result.tests}
 
 
-def test_the_solved_notebook_scores_full_marks(zygote: Zygote, toy_assignments: Path) -> None:
-    result = grade(toy_assignments / "toy" / "toy.ipynb", zygote=zygote, limits=FAST)
+def test_the_solved_notebook_scores_full_marks(grader: Grader, toy_assignments: Path) -> None:
+    result = grader.grade(toy_assignments / "toy" / "toy.ipynb", limits=FAST)
     assert (result.status, result.score, result.max_score, result.grader_errors) == ("graded", 100.0, 100.0, ())
 
 
-def test_the_student_release_scores_zero_without_grader_errors(zygote: Zygote, toy_assignments: Path,
+def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, toy_assignments: Path,
                                                                tmp_path: Path) -> None:
     released = release_notebook("toy", tmp_path)
-    result = grade(released, zygote=zygote, limits=FAST)
+    result = grader.grade(released, limits=FAST)
     assert (result.score, result.max_score, result.grader_errors) == (0.0, 100.0, ())
     assert all("NotImplementedError" in t.detail for t in result.tests)
 
 
-def test_a_wrong_function_loses_only_its_own_points(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_cells(make_notebook, zygote, ZEROS_CORR2D, SCALE)
+def test_a_wrong_function_loses_only_its_own_points(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_cells(make_notebook, grader, ZEROS_CORR2D, SCALE)
     assert by_name(result) == {"corr2d_seed_example": 0, "corr2d_matches_reference": 0,
                                "corr2d_shape_law": 20, "scale_doubles": 20}
 
 
-def test_a_missing_name_loses_its_own_points(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_cells(make_notebook, zygote, SOLVED_CORR2D)
+def test_a_missing_name_loses_its_own_points(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_cells(make_notebook, grader, SOLVED_CORR2D)
     assert result.score == 80.0
     assert "does not define scale" in next(t.detail for t in result.tests if t.function == "scale")
 
 
-def test_hidden_tests_show_students_only_their_hint(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_cells(make_notebook, zygote, ZEROS_CORR2D, SCALE)
+def test_hidden_tests_show_students_only_their_hint(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_cells(make_notebook, grader, ZEROS_CORR2D, SCALE)
     hidden = next(t for t in result.tests if t.name == "corr2d_matches_reference")
     assert hidden.feedback == "compare each window with the kernel, element by element"
     assert "toy-hidden-marker" in hidden.detail  # kept for instructors
 
 
-def test_the_same_submission_always_gets_the_same_result(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+def test_the_same_submission_always_gets_the_same_result(make_notebook: MakeNotebook, grader: Grader) -> None:
     flaky = "import torch\ndef corr2d(X, K):\n    return torch.rand(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)"
     path = make_notebook(flaky, SCALE, assignment="toy")
-    first, second = (grade(path, zygote=zygote, limits=FAST) for _ in range(2))
+    first, second = (grader.grade(path, limits=FAST) for _ in range(2))
     assert [(t.name, t.score, t.detail) for t in first.tests] == [(t.name, t.score, t.detail) for t in second.tests]
 
 
-def test_an_infinite_loop_costs_only_that_function(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_cells(make_notebook, zygote, "def corr2d(X, K):\n    while True:\n        pass", SCALE)
+def test_an_infinite_loop_costs_only_that_function(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_cells(make_notebook, grader, "def corr2d(X, K):\n    while True:\n        pass", SCALE)
     assert by_name(result)["scale_doubles"] == 20 and result.score == 20.0
     assert "did not finish" in next(t.detail for t in result.tests if t.name == "corr2d_seed_example")
 
 
 def test_a_library_convolution_in_a_from_scratch_function_scores_zero_for_it(make_notebook: MakeNotebook,
-                                                                               zygote: Zygote) -> None:
+                                                                               grader: Grader) -> None:
     cheat = "import torch.nn.functional as F\ndef corr2d(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]"
-    result = grade_cells(make_notebook, zygote, cheat, SCALE)
+    result = grade_cells(make_notebook, grader, cheat, SCALE)
     assert result.score == 20.0
     assert "aten.convolution" in result.library_convolutions["corr2d"][0]
     assert all("library convolution" in t.feedback for t in result.tests if t.function == "corr2d")
@@ -90,7 +91,7 @@ def test_a_library_convolution_in_a_from_scratch_function_scores_zero_for_it(mak
     ("missing", "no such file"), ("directory", "directory"), ("garbage", "binary"),
     ("truncated", "truncated"), ("not_notebook", "not a Jupyter notebook"), ("empty", "no cells"),
 ])
-def test_unusable_files_get_a_reason_and_no_score(zygote: Zygote, toy_assignments: Path, tmp_path: Path,
+def test_unusable_files_get_a_reason_and_no_score(grader: Grader, toy_assignments: Path, tmp_path: Path,
                                                   path_kind: str, reason: str) -> None:
     solved = (toy_assignments / "toy" / "toy.ipynb").read_text()
     path = tmp_path / "submission.ipynb"
@@ -104,19 +105,19 @@ def test_unusable_files_get_a_reason_and_no_score(zygote: Zygote, toy_assignment
         path.write_text('{"hello": "world"}')
     elif path_kind == "empty":
         nbformat.write(nbformat.v4.new_notebook(), path)
-    result = grade(path, assignment="toy", zygote=zygote, limits=FAST)
+    result = grader.grade(path, assignment="toy", limits=FAST)
     assert result.status == "unusable" and reason in result.reason
     assert (result.score, result.max_score) == (0.0, 100.0)
 
 
-def test_a_notebook_for_another_assignment_is_unusable(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+def test_a_notebook_for_another_assignment_is_unusable(make_notebook: MakeNotebook, grader: Grader) -> None:
     path = make_notebook(SOLVED_CORR2D, assignment="channels")
-    result = grade(path, assignment="toy", zygote=zygote, limits=FAST)
+    result = grader.grade(path, assignment="toy", limits=FAST)
     assert result.status == "unusable" and "'channels', not 'toy'" in result.reason
 
 
-def test_a_notebook_without_metadata_is_matched_by_its_names(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade(make_notebook(SOLVED_CORR2D, SCALE), zygote=zygote, limits=FAST)
+def test_a_notebook_without_metadata_is_matched_by_its_names(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grader.grade(make_notebook(SOLVED_CORR2D, SCALE), limits=FAST)
     assert (result.assignment, result.score) == ("toy", 100.0)
 
 
@@ -208,12 +209,12 @@ grader.worker.requests.perform = _forged
 
 
 @pytest.mark.parametrize("trick", sorted(TRICKS))
-def test_a_trick_gains_nothing(make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path,
+def test_a_trick_gains_nothing(make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path,
                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trick: str) -> None:
     monkeypatch.chdir(tmp_path)
     before = _protected_files(toy_assignments)
-    baseline = grade_cells(make_notebook, zygote, ZEROS_CORR2D, SCALE)
-    tricked = grade_cells(make_notebook, zygote, ZEROS_CORR2D, SCALE, TRICKS[trick])
+    baseline = grade_cells(make_notebook, grader, ZEROS_CORR2D, SCALE)
+    tricked = grade_cells(make_notebook, grader, ZEROS_CORR2D, SCALE, TRICKS[trick])
     assert baseline.score == WRONG_SCORE
     assert tricked.score <= baseline.score
     assert tricked.grader_errors == ()
@@ -222,9 +223,9 @@ def test_a_trick_gains_nothing(make_notebook: MakeNotebook, zygote: Zygote, toy_
     assert not Path("/tmp/convgrade-pwned").exists()
 
 
-def test_a_trick_on_a_correct_submission_keeps_it_honest(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+def test_a_trick_on_a_correct_submission_keeps_it_honest(make_notebook: MakeNotebook, grader: Grader) -> None:
     """Harmless tricks leave a right answer right: grading reads results, not the worker's word."""
-    result = grade_cells(make_notebook, zygote, SOLVED_CORR2D, SCALE, TRICKS["printed_score_and_forged_results"],
+    result = grade_cells(make_notebook, grader, SOLVED_CORR2D, SCALE, TRICKS["printed_score_and_forged_results"],
                          TRICKS["os_exit_at_the_end"])
     assert result.score == 100.0
 
@@ -233,41 +234,41 @@ CUDA = pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="n
 
 
 @CUDA
-def test_on_cuda_a_correct_submission_scores_full_marks(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+def test_on_cuda_a_correct_submission_scores_full_marks(make_notebook: MakeNotebook, grader: Grader) -> None:
     on_device = SOLVED_CORR2D.replace("torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)",
                                       "torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, device=X.device)")
-    result = grade(make_notebook(on_device, SCALE, assignment="toy"), zygote=zygote, limits=FAST, device="cuda")
+    result = grader.grade(make_notebook(on_device, SCALE, assignment="toy"), limits=FAST, device="cuda")
     assert result.score == 100.0
 
 
 @CUDA
-def test_on_cuda_a_result_left_on_the_cpu_fails(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade(make_notebook(SOLVED_CORR2D, "def scale(x):\n    return (2 * x).cpu()", assignment="toy"),
-                   zygote=zygote, limits=FAST, device="cuda")
+def test_on_cuda_a_result_left_on_the_cpu_fails(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grader.grade(make_notebook(SOLVED_CORR2D, "def scale(x):\n    return (2 * x).cpu()", assignment="toy"),
+                          limits=FAST, device="cuda")
     assert by_name(result)["scale_doubles"] == 0
     assert "on cpu" in next(t.detail for t in result.tests if t.name == "scale_doubles")
 
 
-def test_asking_for_cuda_without_a_gpu_is_a_usage_error(make_notebook: MakeNotebook, zygote: Zygote) -> None:
+def test_asking_for_cuda_without_a_gpu_is_a_usage_error(make_notebook: MakeNotebook, grader: Grader) -> None:
     if __import__("torch").cuda.is_available():
         pytest.skip("this machine has a CUDA device")
     with pytest.raises(UsageError, match="no CUDA device"):
-        grade(make_notebook(SCALE, assignment="toy"), zygote=zygote, device="cuda")
+        grader.grade(make_notebook(SCALE, assignment="toy"), device="cuda")
 
 
 def test_notes_from_a_test_call_never_carry_what_the_student_code_wrote(
-        make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
+        make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
     leaky = ZEROS_CORR2D + "\n_zeros = corr2d\ndef corr2d(X, K):\n    get_ipython().system(f'echo {X.tolist()}')\n" \
                            "    return _zeros(X, K)\n"
-    result = grade_cells(make_notebook, zygote, leaky, SCALE, "get_ipython().system('echo from a cell')")
+    result = grade_cells(make_notebook, grader, leaky, SCALE, "get_ipython().system('echo from a cell')")
     call_notes = [note for note in result.notes if note.startswith("call to corr2d")]
     assert call_notes and not any("echo" in note or "[" in note for note in call_notes)
     assert any("echo from a cell" in note for note in result.notes)  # the notebook's own cells keep their text
 
 
 def test_a_test_that_fails_on_its_own_code_leaves_the_submission_without_a_score(
-        zygote: Zygote, broken_toy: Path) -> None:
-    result = grade(broken_toy / "toy" / "toy.ipynb", zygote=zygote, limits=FAST)
+        grader: Grader, broken_toy: Path) -> None:
+    result = grader.grade(broken_toy / "toy" / "toy.ipynb", limits=FAST)
     assert (result.status, result.score) == ("error", 0.0)
     assert "scale_doubles" in result.reason and "not graded" in result.reason
     broken = {t.name: t for t in result.tests if t.grader_error}
@@ -286,12 +287,12 @@ def notebook_of(tmp_path: Path, *cells: nbformat.NotebookNode) -> Path:
     return path
 
 
-def test_a_syntax_error_is_named_by_its_cell_in_every_test_it_cost(zygote: Zygote, tmp_path: Path) -> None:
+def test_a_syntax_error_is_named_by_its_cell_in_every_test_it_cost(grader: Grader, tmp_path: Path) -> None:
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     broken = "import torch\n\ndef corr2d(X, K):\n    return X[:2, :2] +\n"  # line 4
     path = notebook_of(tmp_path, md("# Cross-correlation"), code("import torch"), md("## Your answer"),
                        md("Write corr2d below."), code(broken), md("## Scaling"), code(SCALE))
-    result = grade(path, zygote=zygote, limits=FAST)
+    result = grader.grade(path, limits=FAST)
     expected = "cell 5 has a SyntaxError (line 4): invalid syntax, so corr2d is not defined"
     corr2d_tests = [t for t in result.tests if t.function == "corr2d"]
     assert corr2d_tests and all(t.detail == expected for t in corr2d_tests)
@@ -300,29 +301,29 @@ def test_a_syntax_error_is_named_by_its_cell_in_every_test_it_cost(zygote: Zygot
     assert expected in result.notes
 
 
-def test_an_exception_in_the_defining_cell_is_named_with_the_names_it_left_undefined(zygote: Zygote,
+def test_an_exception_in_the_defining_cell_is_named_with_the_names_it_left_undefined(grader: Grader,
                                                                                     tmp_path: Path) -> None:
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     raises = "import torch\nweights = undefined_helper()\n" + SOLVED_CORR2D + "\n" + SCALE
     path = notebook_of(tmp_path, md("# Answers"), code(raises))
-    result = grade(path, zygote=zygote, limits=FAST)
+    result = grader.grade(path, limits=FAST)
     cause = "cell 2 raised NameError: name 'undefined_helper' is not defined"
     assert {t.detail for t in result.tests} == {f"{cause}, so corr2d is not defined", f"{cause}, so scale is not defined"}
     assert f"{cause}, so corr2d and scale are not defined" in result.notes
     assert result.score == 0.0
 
 
-def test_a_failed_cell_that_defines_nothing_graded_is_noted_without_blame(zygote: Zygote, tmp_path: Path) -> None:
+def test_a_failed_cell_that_defines_nothing_graded_is_noted_without_blame(grader: Grader, tmp_path: Path) -> None:
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     path = notebook_of(tmp_path, md("# Answers"), code(SOLVED_CORR2D), md("A plot:"), code("print(1 / 0)"),
                        code(SCALE))
-    result = grade(path, zygote=zygote, limits=FAST)
+    result = grader.grade(path, limits=FAST)
     assert result.score == 100.0
     assert "cell 4 raised ZeroDivisionError: division by zero" in result.notes
 
 
-def test_a_name_that_no_cell_defines_still_says_so(make_notebook: MakeNotebook, zygote: Zygote) -> None:
-    result = grade_cells(make_notebook, zygote, SOLVED_CORR2D, "x = 1 +* 2")
+def test_a_name_that_no_cell_defines_still_says_so(make_notebook: MakeNotebook, grader: Grader) -> None:
+    result = grade_cells(make_notebook, grader, SOLVED_CORR2D, "x = 1 +* 2")
     scale = next(t for t in result.tests if t.function == "scale")
     assert scale.detail == "the notebook does not define scale"
     assert "cell 2 has a SyntaxError (line 1): invalid syntax" in result.notes

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from grader.authoring.testkit import GradedTest, StudentFailure
-from grader.grading.pipeline import grade
 from grader.grading.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy
 from grader.grading.testing import run_test
 from grader.host.execute import MAX_NOTES, OUTPUT_IN_ALL, Execution, Limits, Zygote
 from grader.report.formats import gradescope
+from grader.session import Grader
 from grader.worker import wire
 from grader.worker.quote import MESSAGE_LIMIT, QUOTE_LIMIT
 from tests.conftest import MakeNotebook
@@ -261,7 +261,7 @@ def test_a_submission_s_output_is_bounded_in_all_however_many_cells_print(zygote
     assert output.rstrip().endswith(f"the grader keeps a submission's first {OUTPUT_IN_ALL} characters]")
 
 
-def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeNotebook, zygote: Zygote,
+def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeNotebook, grader: Grader,
                                                             toy_assignments: Path) -> None:
     # Each string far over what the grader quotes, the cell still under the loader's 1 MiB cap.
     reply = {"$dict": [["ok", False], ["kind", "raised"], ["message", "M" * 150_000], ["output", "O" * 150_000],
@@ -269,7 +269,7 @@ def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeN
                                                                                 for i in range(40)]]]}
     hostile = WORKER_SOCKET + f"def corr2d(X, K):\n    forge({json.dumps(reply).encode()!r})\n"
     huge_shape = "import torch\ndef scale(x):\n    return torch.zeros([1] * 32)"
-    result = grade(make_notebook(hostile, huge_shape, assignment="toy"), zygote=zygote, limits=FAST)
+    result = grader.grade(make_notebook(hostile, huge_shape, assignment="toy"), limits=FAST)
     assert result.status == "graded" and result.score == 0.0
     results = json.dumps(gradescope(result))
     assert len(results) < 150_000  # mostly the 100,000 characters of output a submission may keep

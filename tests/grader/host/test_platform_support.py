@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from grader.course.seeding import CourseSecret
 from grader.host import platform_support
 from grader.host.plain_workers import PlainLaunch
 from grader.worker.confinement import CONFINED_BY, missing_confinement
@@ -36,7 +37,7 @@ def test_another_system_has_no_namespaces(platform: str, monkeypatch: pytest.Mon
 
 def test_without_fork_the_launch_is_plain_and_its_isolation_confines_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(os, "fork")
-    launched = platform_support.launch(allow_unconfined=True)
+    launched = platform_support.launch(CourseSecret(b"s", None), allow_unconfined=True)
     assert launched == PlainLaunch(reason="this Python has no os.fork", allow_unconfined=True)
     isolation = launched.isolation()
     assert missing_confinement(isolation) == list(CONFINED_BY)

@@ -27,7 +27,9 @@ from grader.integrations.gradescope import (
     build_gradescope_bundle,
 )
 from tests.conftest import MakeNotebook
-from tests.helpers import use_course
+from tests.helpers import TESTS_SECRET, select_course, use_course
+
+BUNDLE_SECRET = b"bundle-test-secret"
 
 COURSE_ASSIGNMENTS = PROJECT_ROOT / "assignments"
 ZEROS_CORR2D = ("import torch\n"
@@ -45,9 +47,8 @@ def modes(bundle: Path) -> dict[str, int]:
 @pytest.fixture
 def course_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The bundle of a real assignment, out of the course's four."""
-    monkeypatch.setenv("CONVGRADE_COURSE", str(PROJECT_ROOT))  # this checkout: a course, with its reference/
-    monkeypatch.setenv("CONVGRADE_SECRET", "bundle-test-secret")
-    return build_gradescope_bundle("cross_correlation", tmp_path / "autograder.zip")
+    select_course(monkeypatch, PROJECT_ROOT)  # this checkout: a course, with its reference/
+    return build_gradescope_bundle("cross_correlation", tmp_path / "autograder.zip", BUNDLE_SECRET)
 
 
 def test_the_scripts_gradescope_runs_are_at_the_root_and_executable(course_bundle: Path) -> None:
@@ -89,7 +90,7 @@ def test_the_bundle_carries_the_course_secret_readable_by_its_owner_alone(course
 
 
 def test_the_same_checkout_builds_the_same_bytes(course_bundle: Path, tmp_path: Path) -> None:
-    again = build_gradescope_bundle("cross_correlation", tmp_path / "again.zip")
+    again = build_gradescope_bundle("cross_correlation", tmp_path / "again.zip", BUNDLE_SECRET)
     assert again.read_bytes() == course_bundle.read_bytes()
 
 
@@ -98,9 +99,9 @@ def test_an_assignment_without_hidden_tests_or_unknown_gets_no_bundle(
     main(["release", "toy", "--out", str(tmp_path / "kit")])
     use_course(monkeypatch, tmp_path / "kit" / "assignments")  # a course's folder without hidden tests
     with pytest.raises(AssignmentError, match="no hidden_tests.py"):
-        build_gradescope_bundle("toy", tmp_path / "autograder.zip")
+        build_gradescope_bundle("toy", tmp_path / "autograder.zip", BUNDLE_SECRET)
     with pytest.raises(UsageError, match="unknown assignment 'nope'"):
-        build_gradescope_bundle("nope", tmp_path / "autograder.zip")
+        build_gradescope_bundle("nope", tmp_path / "autograder.zip", BUNDLE_SECRET)
     assert not (tmp_path / "autograder.zip").exists()
 
 
@@ -154,7 +155,7 @@ def test_the_bundle_pins_every_library_setup_installs_at_this_environments_versi
 def autograder(toy_assignments: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A Gradescope-like root with the toy assignment's bundle unpacked, modes kept, as unzip does."""
     root = tmp_path_factory.mktemp("autograder")
-    bundle = build_gradescope_bundle("toy", root / "autograder.zip")
+    bundle = build_gradescope_bundle("toy", root / "autograder.zip", TESTS_SECRET)
     with zipfile.ZipFile(bundle) as archive:
         for info in archive.infolist():
             target = Path(archive.extract(info, root / "source"))
@@ -221,7 +222,7 @@ def test_run_autograder_grades_with_the_bundled_secret_as_the_course_machines_do
         return str(json.loads(results.read_text())["extra_data"]["details"]["corr2d_matches_reference"])
 
     bundled = run_autograder(autograder, wrong)["extra_data"]["details"]
-    assert bundled["corr2d_matches_reference"] == detail_here("tests-secret")  # the secret it was built with
+    assert bundled["corr2d_matches_reference"] == detail_here(TESTS_SECRET.decode())  # the secret it was built with
     assert bundled["corr2d_matches_reference"] != detail_here("another-course")
 
 

@@ -11,8 +11,9 @@ import nbformat
 import pytest
 
 from grader.course.assignment import load_assignment
-from grader.grading.pipeline import grade
 from grader.host.paths import PROJECT_ROOT
+from grader.session import grade
+from tests.helpers import TESTS_SECRET, select_course
 
 pytest_plugins = ["pytester"]
 
@@ -25,8 +26,8 @@ BUG = ("Y.reshape((c_o, h, w))", "Y.reshape((c_o, w, h))")  # the 1x1 convolutio
 def course(monkeypatch: pytest.MonkeyPatch) -> None:
     """The project's own assignments (the course the plugin's runs find) and a fixed secret, here and in pytester's
     subprocesses, whatever other test modules set."""
-    monkeypatch.setenv("CONVGRADE_COURSE", str(PROJECT_ROOT))
-    monkeypatch.setenv("CONVGRADE_SECRET", "tests-secret")
+    select_course(monkeypatch, PROJECT_ROOT)
+    monkeypatch.setenv("CONVGRADE_SECRET", TESTS_SECRET.decode())
 
 
 @pytest.fixture
@@ -86,7 +87,7 @@ def test_an_accepted_notebook_passes_every_graded_test_and_scores_100(pytester: 
 def test_a_buggy_notebook_fails_the_tests_that_catch_the_bug_and_scores_as_grade_does(
         pytester: pytest.Pytester, course: None, buggy: Path) -> None:
     result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(buggy), "-v")
-    graded = grade(buggy)
+    graded = grade(buggy, course=PROJECT_ROOT, secret=TESTS_SECRET)  # the library's one-call grade
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     failed = {m.group(1) for line in result.outlines if (m := re.match(r"FAILED \S+::(\w+)", line))}
     assert failed == {t.name for t in graded.tests if not t.passed and not t.tip}
@@ -155,7 +156,7 @@ def test_public_without_a_submission_is_a_usage_error(pytester: pytest.Pytester)
 def test_the_course_is_the_one_that_holds_the_collected_folder(pytester: pytest.Pytester,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONVGRADE_COURSE", raising=False)  # pytester's folder is in no course: the folder's is found
-    monkeypatch.setenv("CONVGRADE_SECRET", "tests-secret")
+    monkeypatch.setenv("CONVGRADE_SECRET", TESTS_SECRET.decode())
     result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(ACCEPTED), "--public")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     assert score_line(result.stdout.str()).startswith("Score: ")

@@ -22,15 +22,15 @@ import torch
 from PIL import Image
 
 from grader.authoring.comparison import Comparison
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import GradeResult
 from grader.grading.score import (
     TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
 )
-from grader.host.execute import Zygote
 from grader.host.paths import PROJECT_ROOT
 from grader.report.feedback import CONTENT_SECURITY_POLICY, feedback_page, read_notebook
 from grader.report.formats import gradescope
 from grader.report.heatmaps import OUTLINE_COLOR, VALUES_COLORMAP
+from grader.session import Grader
 from tests.browser import (
     PNG_SIGNATURE,
     dump_dom,
@@ -40,7 +40,7 @@ from tests.browser import (
 )
 from tests.conftest import MakeNotebook
 from tests.grader.grading.test_pipeline import FAST
-from tests.helpers import SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import SOLVED_CORR2D, TESTS_SECRET, ZEROS_CORR2D
 
 TOY_HIDDEN_TESTS = Path(__file__).parents[1] / "assignments" / "toy" / "hidden_tests.py"
 EXAMPLE = PROJECT_ROOT / "examples" / "cross_correlation_submission.ipynb"
@@ -55,10 +55,10 @@ EDGE_LABEL = "corr2d(X, [[1, -1]]) for the lecture's 6x8 edge image"
 
 # ------------------------------------------------------------------ helpers
 
-def graded_page(make_notebook: MakeNotebook, zygote: Zygote,
+def graded_page(make_notebook: MakeNotebook, grader: Grader,
                 *cells: str) -> tuple[GradeResult, nbformat.NotebookNode, str]:
     path = make_notebook(*cells, assignment="toy")
-    result = grade(path, zygote=zygote, limits=FAST)
+    result = grader.grade(path, limits=FAST)
     notebook = read_notebook(path)
     assert notebook is not None
     return result, notebook, feedback_page(result, notebook)
@@ -121,8 +121,8 @@ def assert_shows_nothing_hidden(page: str, result: GradeResult, hidden_tests: Pa
 # ------------------------------------------------------------------ the toy assignment
 
 def test_a_failing_public_test_shows_both_values_and_heatmaps_beside_its_function(make_notebook: MakeNotebook,
-                                                                                   zygote: Zygote) -> None:
-    result, notebook, page = graded_page(make_notebook, zygote, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
+                                                                                   grader: Grader) -> None:
+    result, notebook, page = graded_page(make_notebook, grader, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
     assert "Score: <strong>20 / 100</strong>" in page
     public = next(t for t in result.tests if t.name == "corr2d_seed_example")
     (compared,) = public.comparisons
@@ -144,8 +144,8 @@ def test_a_failing_public_test_shows_both_values_and_heatmaps_beside_its_functio
 
 
 def test_hidden_tests_show_their_name_points_and_hint_and_nothing_else(make_notebook: MakeNotebook,
-                                                                       zygote: Zygote) -> None:
-    result, notebook, page = graded_page(make_notebook, zygote, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
+                                                                       grader: Grader) -> None:
+    result, notebook, page = graded_page(make_notebook, grader, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
     assert_shows_nothing_hidden(page, result, TOY_HIDDEN_TESTS, notebook)
     assert "toy-hidden-marker" not in page
     assert "0 / 40 points" in section(page, "corr2d") and "compare each window with the kernel" in page
@@ -158,8 +158,8 @@ def test_hidden_tests_show_their_name_points_and_hint_and_nothing_else(make_note
 
 
 def test_results_follow_the_last_defining_cell_and_undefined_functions_come_first(make_notebook: MakeNotebook,
-                                                                                  zygote: Zygote) -> None:
-    result, notebook, page = graded_page(make_notebook, zygote, ZEROS_CORR2D, SOLVED_CORR2D, "y = 1")
+                                                                                  grader: Grader) -> None:
+    result, notebook, page = graded_page(make_notebook, grader, ZEROS_CORR2D, SOLVED_CORR2D, "y = 1")
     assert result.score == 80.0
     corr2d = page.index('id="results-corr2d"')
     assert cell_position(page, notebook, 1) < corr2d < cell_position(page, notebook, 2)
@@ -260,14 +260,14 @@ def test_huge_cells_outputs_and_images_make_a_bounded_page_that_says_what_it_cut
 
 
 def test_cells_that_exhaust_the_parser_are_their_own_errors_and_the_rest_is_graded(make_notebook: MakeNotebook,
-                                                                                   zygote: Zygote,
+                                                                                   grader: Grader,
                                                                                    tmp_path: Path) -> None:
     """A unary chain (the parser's MemoryError), a chain of additions (a RecursionError compiling it) and
     nested brackets, each in a cell of its own: each is that cell's failure, and the page still shows."""
     hostile = ["x = " + "-" * 100_000 + "1", "y = 1" + "+1" * 50_000, "z = " + "(" * 100_000 + "1" + ")" * 100_000,
                "w = " + "[" * 100_000 + "]" * 100_000]
     path = make_notebook(SOLVED_CORR2D, *hostile, "def scale(x):\n    return 2 * x", assignment="toy")
-    result = grade(path, zygote=zygote, limits=FAST)
+    result = grader.grade(path, limits=FAST)
     assert (result.status, result.score, result.grader_errors) == ("graded", 100.0, ())
     assert [cell.status for cell in result.cells][0] == "ok" and result.cells[-1].status == "ok"
     assert all(cell.status in ("error", "crashed") for cell in result.cells[1:-1]), result.cells
@@ -285,11 +285,10 @@ Example = tuple[GradeResult, nbformat.NotebookNode, Path]
 
 
 @pytest.fixture(scope="module")
-def example(zygote: Zygote, tmp_path_factory: pytest.TempPathFactory) -> Example:
+def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
     """The bundled example graded against the project's own assignments, and its page on disk."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("CONVGRADE_COURSE", raising=False)  # the default: this checkout, a course of its own
-        result = grade(EXAMPLE, zygote=zygote)
+    with Grader(PROJECT_ROOT, secret=TESTS_SECRET) as grader:  # this checkout, a course of its own
+        result = grader.grade(EXAMPLE)
     notebook = read_notebook(EXAMPLE)
     assert result.status == "graded" and notebook is not None
     page = tmp_path_factory.mktemp("example") / "feedback.html"
@@ -340,9 +339,9 @@ def test_in_a_browser_the_example_renders_its_images_load_and_nothing_hidden_is_
 
 
 @requires_chromium
-def test_in_a_browser_a_wrong_toy_submission_shows_no_hidden_input(make_notebook: MakeNotebook, zygote: Zygote,
+def test_in_a_browser_a_wrong_toy_submission_shows_no_hidden_input(make_notebook: MakeNotebook, grader: Grader,
                                                                    tmp_path: Path) -> None:
-    result, notebook, page = graded_page(make_notebook, zygote, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
+    result, notebook, page = graded_page(make_notebook, grader, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
     path = tmp_path / "feedback.html"
     path.write_text(page, encoding="utf-8")
     dom = dump_dom(path)

@@ -14,10 +14,11 @@ import torch
 
 from grader.authoring.testkit import StudentFailure
 from grader.course.assignment import Assignment, load_assignment
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import GradeResult
 from grader.grading.student import StudentProxy
 from grader.host.evidence import Evidence
 from grader.host.execute import Execution, Limits, Zygote
+from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, use_course
 
@@ -37,7 +38,7 @@ def corr2d(X, K):
 LIBRARY = "F.conv2d(X[None, None], K[None, None])[0, 0]"
 
 
-def evidence_of(zygote: Zygote, *cells: str, calls: int = 1) -> tuple[Evidence, list[str]]:
+def evidence_of(zygote: Zygote, grader: Grader, *cells: str, calls: int = 1) -> tuple[Evidence, list[str]]:
     """Run the cells, call corr2d `calls` times; the evidence that reached the grader, and the failures."""
     failures: list[str] = []
     with Execution(zygote, (PREAMBLE, *cells), seed=1, limits=FAST) as execution:
@@ -233,7 +234,7 @@ def test_an_input_transformer_cannot_swap_in_a_library_call_unseen(zygote: Zygot
     assert evidence.tampering and evidence.convolutions[CHEAT] == ("aten.convolution.default",)
 
 
-def test_the_live_grader_modules_are_out_of_reach_through_sys_modules(zygote: Zygote) -> None:
+def test_the_live_grader_modules_are_out_of_reach_through_sys_modules(zygote: Zygote, grader: Grader) -> None:
     with Execution(zygote, ("import os\nrecipes = os.sys.modules['grader.worker.requests']",), seed=1, limits=FAST) as execution:
         execution.run_notebook()
         record = execution.record()
@@ -382,23 +383,23 @@ def padding_stride(monkeypatch: pytest.MonkeyPatch, zygote: Zygote) -> Assignmen
     return load_assignment("padding_stride")
 
 
-def grade_with(make_notebook: MakeNotebook, zygote: Zygote, definition: Assignment, *extra: str) -> GradeResult:
+def grade_with(make_notebook: MakeNotebook, grader: Grader, definition: Assignment, *extra: str) -> GradeResult:
     cells = [cell.source for cell in nbformat.read(ACCEPTED, as_version=4).cells if cell.cell_type == "code"]
     path = make_notebook(*cells, *extra, assignment="padding_stride")
-    return grade(path, zygote=zygote, limits=FAST, definitions={"padding_stride": definition})
+    return grader.grade(path, limits=FAST, definitions={"padding_stride": definition})
 
 
-def test_corr2d_pad_stride_from_scratch_keeps_full_marks(make_notebook: MakeNotebook, zygote: Zygote,
+def test_corr2d_pad_stride_from_scratch_keeps_full_marks(make_notebook: MakeNotebook, grader: Grader,
                                                          padding_stride: Assignment) -> None:
-    result = grade_with(make_notebook, zygote, padding_stride)
+    result = grade_with(make_notebook, grader, padding_stride)
     assert (result.score, result.max_score, dict(result.library_convolutions)) == (100.0, 100.0, {})
 
 
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
 def test_each_escape_from_the_watch_loses_corr2d_pad_stride_its_points(
-        make_notebook: MakeNotebook, zygote: Zygote, padding_stride: Assignment, escape: str) -> None:
+        make_notebook: MakeNotebook, grader: Grader, padding_stride: Assignment, escape: str) -> None:
     extra = (PREPARE, ESCAPES[escape]) + ((TRANSFORMED,) if escape == "input_transformer" else ())
-    result = grade_with(make_notebook, zygote, padding_stride, *extra)
+    result = grade_with(make_notebook, grader, padding_stride, *extra)
     own = [t for t in result.tests if t.function == "corr2d_pad_stride"]
     assert own and all(t.score == 0 for t in own)
     assert all("library convolution" in t.feedback or "reaches into the grader" in t.feedback for t in own)
@@ -420,8 +421,8 @@ def corr2d(X, K):
 
 
 @pytest.mark.parametrize("timing", ["%time y = 1", "%timeit -n 1 -r 1 y = 1", "%%time\ny = 1"])
-def test_a_timing_magic_is_no_tampering(make_notebook: MakeNotebook, zygote: Zygote, timing: str) -> None:
+def test_a_timing_magic_is_no_tampering(make_notebook: MakeNotebook, grader: Grader, timing: str) -> None:
     """IPython loads such magics on first use, which changes its magics table: that is IPython's doing."""
-    result = grade(make_notebook(SOLVED_CORR2D, SCALE, timing, assignment="toy"), zygote=zygote)
+    result = grader.grade(make_notebook(SOLVED_CORR2D, SCALE, timing, assignment="toy"))
     assert result.status == "graded" and result.score == result.max_score, result.notes
     assert not result.library_convolutions

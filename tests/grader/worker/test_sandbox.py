@@ -24,15 +24,17 @@ from typing import Any
 import nbformat
 import pytest
 
+from grader import course
 from grader.course import COURSE_FILE
 from grader.errors import UsageError
-from grader.grading.pipeline import check_confinement, start_zygote, unconfined_note
+from grader.grading.pipeline import check_confinement, unconfined_note
 from grader.grading.student import StudentProxy
 from grader.host.execute import Execution, Limits, Zygote
 from grader.host.paths import PROJECT_ROOT, assignments_root
+from grader.session import Grader
 from grader.worker import sandbox
 from tests.conftest import MakeNotebook
-from tests.helpers import SCALE, SOLVED_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D, TESTS_SECRET
 from tests.unprivileged import run_as_nobody
 
 FAST = Limits(call_timeout=20.0, cell_timeout=20.0, budget=120.0)
@@ -113,8 +115,8 @@ def test_a_private_folder_inside_what_the_root_binds_is_still_hidden(toy_assignm
     private = Path(tempfile.mkdtemp(prefix="convgrade-private-", dir=sys.prefix))
     try:
         (private / "grades.csv").write_text("alice,100\n")
-        with start_zygote(hidden=(private,)) as zygote:
-            found = probe(zygote, f"import os\ndef probe():\n    return os.listdir({str(private)!r})")
+        with Grader(course.active(), secret=TESTS_SECRET, hide=(private,)) as grader:
+            found = probe(grader.zygote(), f"import os\ndef probe():\n    return os.listdir({str(private)!r})")
         assert found == []
     finally:
         shutil.rmtree(private)
