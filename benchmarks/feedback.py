@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.course.assignment import defined_names  # noqa: E402
-from grader.grading.pipeline import GradeResult, grade, start_zygote  # noqa: E402
+from grader.grading.pipeline import GradeResult  # noqa: E402
 from grader.report.feedback import feedback_page  # noqa: E402
+from grader.session import Grader  # noqa: E402
 from tests.assignments.solutions import SEEDS_DOUBLE_LOOP_CORR2D  # noqa: E402
 from tests.assignments.test_cross_correlation import (  # noqa: E402
     CONV2D_WITHOUT_BIAS,
@@ -102,12 +103,12 @@ def graded(notebooks: Sequence[tuple[str, str, nbformat.NotebookNode]],
            folder: Path) -> dict[tuple[str, str], GradeResult]:
     """One result per base and version: the first notebook of each, graded."""
     results: dict[tuple[str, str], GradeResult] = {}
-    with start_zygote() as zygote:
+    with Grader(ROOT) as grader:
         for base, version, notebook in notebooks:
             if (base, version) not in results:
                 path = folder / f"{base}_{version}.ipynb"
                 nbformat.write(notebook, path)
-                results[base, version] = grade(path, zygote=zygote)
+                results[base, version] = grader.grade(path)
     return results
 
 
