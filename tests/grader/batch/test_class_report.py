@@ -14,11 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.class_report import (
-    CONTENT_SECURITY_POLICY,
-    MAX_CHARTED_TESTS,
-    class_report,
-)
+from grader.batch.class_report import MAX_CHARTED_TESTS, class_report
 from grader.batch.exports import summary
 from grader.batch.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.batch.progress import PlainProgress
@@ -27,6 +23,7 @@ from grader.cli import main
 from grader.errors import ExitCode
 from grader.grading.score import TestScore
 from grader.host.execute import Zygote
+from grader.report.page import CONTENT_SECURITY_POLICY
 from tests.browser import (
     PNG_SIGNATURE,
     dump_dom,

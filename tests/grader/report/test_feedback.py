@@ -28,9 +28,10 @@ from grader.grading.score import (
 )
 from grader.host.execute import Zygote
 from grader.host.paths import PROJECT_ROOT
-from grader.report.feedback import CONTENT_SECURITY_POLICY, feedback_page, read_notebook
+from grader.report.feedback import feedback_page, read_notebook
 from grader.report.formats import gradescope
 from grader.report.heatmaps import OUTLINE_COLOR, VALUES_COLORMAP
+from grader.report.page import CONTENT_SECURITY_POLICY
 from tests.browser import (
     PNG_SIGNATURE,
     dump_dom,
