@@ -297,7 +297,8 @@ def _batch_in(args: argparse.Namespace, course: Course) -> int:
     args.out.mkdir(parents=True, exist_ok=True)  # it exists before the zygote starts, so that workers never see it
     launched = None if args.scheduler else _launch_zygote(hidden=(args.out,), allow_unconfined=args.unconfined)
     from grader.batch.progress import LiveProgress, PlainProgress, log_line
-    from grader.batch.run import BatchOptions, grade_batch
+    from grader.batch.run import grade_batch
+    from grader.batch.tasks import BatchOptions
     from grader.grading.pipeline import check_confinement
     from grader.host.execute import Zygote
     from grader.report.formats import points

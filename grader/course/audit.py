@@ -38,10 +38,11 @@ from grader.course.do_nothing import KINDS, do_nothing_cells
 from grader.course.mutants import Mutant, mutants
 from grader.course.release import release_notebook
 from grader.course.seeding import derive_seed
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import grade
 from grader.grading.student import StudentProxy, local_transport
 from grader.grading.testing import run_tests
 from grader.host.execute import Limits, Zygote
+from grader.records import GradeResult
 
 Verdict = Literal["pass", "fail"]
 MutantOutcome = Literal["killed", "equivalent", "survived", "collateral", "grader error"]

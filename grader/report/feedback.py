@@ -33,9 +33,8 @@ import torch
 from pygments.formatters import HtmlFormatter
 
 from grader.authoring.comparison import Comparison
-from grader.grading.load import Unusable, load_notebook
-from grader.grading.pipeline import GradeResult
-from grader.grading.score import TestScore
+from grader.grading.load import load_notebook
+from grader.records import GradeResult, TestScore, Unusable
 from grader.report.formats import points
 from grader.report.heatmaps import (
     GAP,

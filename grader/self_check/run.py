@@ -61,10 +61,11 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
     launched = fork_server.launch()
     from grader.course.assignment import available, identify, load_assignment
     from grader.grading.cell_failures import cell_label, failure_text
-    from grader.grading.load import Unusable, load
+    from grader.grading.load import load
     from grader.grading.pipeline import grade, warm_up_autograd
     from grader.host.execute import Limits, Zygote
     from grader.host.paths import assignments_root
+    from grader.records import Unusable
 
     with Zygote(launched) as workers:
         submission = load(notebook)

@@ -31,10 +31,11 @@ from grader.course.assignment import Assignment, load_assignment
 from grader.course.audit import ACCEPTED_FOLDER, notebook_namespace
 from grader.course.do_nothing import NothingKind, do_nothing_cells
 from grader.course.release import release_notebook
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import grade
 from grader.grading.student import local_student
 from grader.grading.testing import run_test
 from grader.host.execute import Limits, Zygote
+from grader.records import GradeResult
 from tests.conftest import MakeNotebook
 
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"

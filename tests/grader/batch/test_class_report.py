@@ -18,11 +18,12 @@ from grader.batch.class_report import MAX_CHARTED_TESTS, class_report
 from grader.batch.exports import summary
 from grader.batch.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.batch.progress import PlainProgress
-from grader.batch.run import BatchOptions, grade_batch
+from grader.batch.run import grade_batch
+from grader.batch.tasks import BatchOptions
 from grader.cli import main
 from grader.errors import ExitCode
-from grader.grading.score import TestScore
 from grader.host.execute import Zygote
+from grader.records import TestScore
 from grader.report.page import CONTENT_SECURITY_POLICY
 from tests.browser import (
     PNG_SIGNATURE,

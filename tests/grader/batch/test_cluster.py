@@ -11,9 +11,11 @@ from distributed import LocalCluster
 
 from grader.batch.cluster import checked
 from grader.batch.progress import PlainProgress
-from grader.batch.run import BatchOptions, grade_batch
+from grader.batch.run import grade_batch
+from grader.batch.tasks import BatchOptions
 from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
+from grader.records import GraderFailure
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
@@ -51,4 +53,4 @@ def test_a_result_graded_by_other_tests_than_ours_is_refused(
     assert checked(result) is result
     elsewhere = dataclasses.replace(result, assignment_digest="0123456789abcdef")
     refused = checked(elsewhere)
-    assert isinstance(refused, str) and "differs from this machine's" in refused
+    assert isinstance(refused, GraderFailure) and "differs from this machine's" in refused.reason

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import run as batch_run
+from grader.batch import tasks as batch_tasks
 from grader.batch.class_report import class_report
 from grader.batch.exports import file_stem
 from grader.batch.gradebook import FILE_NAME, Gradebook
 from grader.batch.inputs import LINK_REFUSED
 from grader.batch.progress import PlainProgress
-from grader.batch.run import BatchOptions, BatchResult, Graded, grade_batch
+from grader.batch.run import BatchResult, Graded, grade_batch
+from grader.batch.tasks import BatchOptions
 from grader.grading.pipeline import grade
 from grader.host.execute import Limits, Zygote
 from tests.conftest import MakeNotebook
@@ -138,20 +139,20 @@ def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     (submissions / "loops.ipynb").unlink()
-    real_grade = batch_run.grade
+    real_grade = batch_tasks.grade
 
     def failing_on_wrong(path: Path, **kwargs: object) -> object:
         if path.name == "wrong.ipynb":
             raise RuntimeError("a defect in the grader")
         return real_grade(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(batch_run, "grade", failing_on_wrong)
+    monkeypatch.setattr(batch_tasks, "grade", failing_on_wrong)
     result = run([submissions], tmp_path / "out", zygote)
     assert [g.row.student for g in result.grader_failures] == ["wrong"]
     failed = result.grader_failures[0].row
     assert failed.status == "error" and "a defect in the grader" in failed.reason
     assert scores(result)["solved"] == 100.0
-    monkeypatch.setattr(batch_run, "grade", real_grade)
+    monkeypatch.setattr(batch_tasks, "grade", real_grade)
     again = run([submissions], tmp_path / "out", zygote)
     assert [g.row.student for g in again.graded] == ["wrong"] and scores(again)["wrong"] == 40.0
 

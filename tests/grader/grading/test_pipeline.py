@@ -15,8 +15,9 @@ import pytest
 
 from grader.course.release import release_notebook
 from grader.errors import UsageError
-from grader.grading.pipeline import GradeResult, grade
+from grader.grading.pipeline import grade
 from grader.host.execute import Limits, Zygote
+from grader.records import GradeResult
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 

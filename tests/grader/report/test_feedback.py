@@ -22,12 +22,13 @@ import torch
 from PIL import Image
 
 from grader.authoring.comparison import Comparison
-from grader.grading.pipeline import GradeResult, grade
-from grader.grading.score import (
-    TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
-)
+from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
 from grader.host.paths import PROJECT_ROOT
+from grader.records import GradeResult
+from grader.records import (
+    TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
+)
 from grader.report.feedback import feedback_page, read_notebook
 from grader.report.formats import gradescope
 from grader.report.heatmaps import OUTLINE_COLOR, VALUES_COLORMAP
