@@ -99,8 +99,8 @@ def course_of(args: argparse.Namespace, near: Sequence[Path] = ()) -> Course:
 
 
 @contextlib.contextmanager
-def session(course: Course, shared: Grader | None, *, hide: Sequence[Path] = (), unconfined: bool = False
-            ) -> Iterator[Grader]:
+def session(course: Course, shared: Grader | None, *, hide: Sequence[Path] = (), unconfined: bool = False,
+            workers: bool = True) -> Iterator[Grader]:
     """`shared` when it fits (same course, same confinement choice, nothing more to hide), else a new session.
     Its limits are the course's: a command passes its own (--call-timeout) with each grade."""
     from grader.session import Grader
@@ -108,7 +108,7 @@ def session(course: Course, shared: Grader | None, *, hide: Sequence[Path] = (),
     if shared is not None and shared.course == course and shared.unconfined == unconfined and not hide:
         yield shared
         return
-    with Grader(course, secret=configured_secret(), hide=hide, unconfined=unconfined) as grader:
+    with Grader(course, secret=configured_secret(), hide=hide, unconfined=unconfined, workers=workers) as grader:
         yield grader
 
 
@@ -165,7 +165,8 @@ def grade_batch(args: argparse.Namespace, shared: Grader | None) -> int:
     if args.assignment:
         require_assignment(course, args.assignment)
     from grader.batch.progress import LiveProgress, PlainProgress, log_line
-    from grader.batch.run import BatchOptions, grade_batch
+    from grader.batch.run import grade_batch
+    from grader.batch.tasks import BatchOptions
     from grader.report.formats import points
 
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
@@ -173,7 +174,8 @@ def grade_batch(args: argparse.Namespace, shared: Grader | None) -> int:
                            scheduler=args.scheduler, call_timeout=args.call_timeout or course.call_timeout,
                            memory_mb=course.memory_mb, feedback=not args.no_feedback, unconfined=args.unconfined)
     # --out is made and hidden before the zygote starts, so that workers never see it.
-    with session(course, None, hide=(args.out,), unconfined=args.unconfined) as grader:
+    with session(course, None, hide=(args.out,), unconfined=args.unconfined,
+                 workers=not args.scheduler) as grader:
         if not args.scheduler:  # before any submission: one line, rather than a grader error for each
             grader.check_confinement()
         result = grade_batch(args.paths, args.out, options, progress, grader)

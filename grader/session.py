@@ -45,13 +45,16 @@ class Grader:
     `secret`: the secret's value, or the file that holds it (made on first use); None: the course's own.
     `limits`: None: the course's `[limits]`. `hide`: more folders workers must not see.
     `unconfined`: hidden tests may run where student code cannot be confined (every result records it).
+    `workers`: False for a session that grades nowhere itself (a batch sent to a cluster): no zygote starts.
     Thread-safe once entered.
     """
 
     def __init__(self, course: Course | Path | None = None, *, secret: bytes | Path | None = None,
-                 limits: Limits | None = None, hide: Sequence[Path] = (), unconfined: bool = False) -> None:
+                 limits: Limits | None = None, hide: Sequence[Path] = (), unconfined: bool = False,
+                 workers: bool = True) -> None:
         self.course = course if isinstance(course, Course) else locate(course)
         self.unconfined = unconfined
+        self._workers = workers
         self._chosen_secret = secret
         self._limits = limits
         self._hide = tuple(hide)
@@ -69,7 +72,8 @@ class Grader:
             self._secret = course_secret(self.course, self._chosen_secret)
             for folder in self._hide:  # before the zygote starts, or it could not hide them
                 folder.mkdir(parents=True, exist_ok=True)
-            self._zygote = self._start_zygote()
+            if self._workers:
+                self._zygote = self._start_zygote()
             setup.callback(self._close_zygote)
             self._stack = setup.pop_all()
         return self
@@ -96,8 +100,10 @@ class Grader:
     def zygote(self) -> Zygote:
         """The session's zygote, replaced first if it died (say, killed for memory)."""
         with self._lock:
-            if self._closed or self._zygote is None:
+            if self._closed or self._secret is None:
                 raise GraderError("this Grader session is not open: use it as `with Grader(...) as grader:`")
+            if self._zygote is None:
+                raise GraderError("this Grader session has no workers (workers=False): it grades nowhere itself")
             if not self._zygote.alive():
                 self._zygote.close()
                 self._zygote = self._start_zygote()

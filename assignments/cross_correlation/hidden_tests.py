@@ -14,23 +14,14 @@ nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 import reference
+from grader.authoring.answers import weight_and_losses
+from grader.authoring.inputs import random_int, shape_text
 from grader.authoring.testkit import Student, TestFailure, Training, expect, expect_close, hidden_test
 
 F64 = torch.float64
-
-
-def randint(rng: torch.Generator, low: int, high: int) -> int:
-    """A random int in [low, high], both included."""
-    return int(torch.randint(low, high + 1, (), generator=rng))
-
-
-def shape_str(shape: Any) -> str:
-    return "x".join(str(int(n)) for n in shape)
 
 
 # -- corr2d ------------------------------------------------------------------------
@@ -40,8 +31,8 @@ def shape_str(shape: Any) -> str:
                   "(n_h - k_h + 1, n_w - k_w + 1), with Y[i, j] the sum of X[i:i + k_h, j:j + k_w] * K")
 def corr2d_output_shape_law(student: Student, rng: torch.Generator) -> None:
     for _ in range(6):
-        n_h, n_w = randint(rng, 1, 9), randint(rng, 1, 9)
-        k_h, k_w = randint(rng, 1, n_h), randint(rng, 1, n_w)
+        n_h, n_w = random_int(rng, 1, 9), random_int(rng, 1, 9)
+        k_h, k_w = random_int(rng, 1, n_h), random_int(rng, 1, n_w)
         X, K = torch.randn(n_h, n_w, generator=rng), torch.randn(k_h, k_w, generator=rng)
         Y = student.corr2d(X, K)
         what = f"corr2d(X, K) for a {n_h}x{n_w} X and a {k_h}x{k_w} K"
@@ -53,18 +44,18 @@ def corr2d_output_shape_law(student: Student, rng: torch.Generator) -> None:
              hint="your values differ from the cross-correlation for some shapes (a kernel as large as the image, "
                   "1x1 kernels, tall or wide images)")
 def corr2d_matches_reference_random_shapes(student: Student, rng: torch.Generator) -> None:
-    n = randint(rng, 2, 6)
+    n = random_int(rng, 2, 6)
     cases = [
         ((n, n + 1), (n, n + 1)),                                      # kernel == input: a single output
-        ((randint(rng, 3, 9), randint(rng, 3, 9)), (1, 1)),            # 1x1 kernel: a scaled copy
-        ((randint(rng, 10, 14), randint(rng, 2, 4)), (3, 2)),          # tall
-        ((randint(rng, 2, 4), randint(rng, 10, 14)), (2, 3)),          # wide
-        ((randint(rng, 6, 10), randint(rng, 6, 10)), (randint(rng, 2, 4), randint(rng, 2, 4))),
+        ((random_int(rng, 3, 9), random_int(rng, 3, 9)), (1, 1)),            # 1x1 kernel: a scaled copy
+        ((random_int(rng, 10, 14), random_int(rng, 2, 4)), (3, 2)),          # tall
+        ((random_int(rng, 2, 4), random_int(rng, 10, 14)), (2, 3)),          # wide
+        ((random_int(rng, 6, 10), random_int(rng, 6, 10)), (random_int(rng, 2, 4), random_int(rng, 2, 4))),
     ]
     for x_shape, k_shape in cases:
         X, K = torch.randn(x_shape, generator=rng), torch.randn(k_shape, generator=rng)
         expect_close(student.corr2d(X, K), reference.corr2d(X.to(F64), K.to(F64)),
-                     what=f"corr2d(X, K) for a {shape_str(x_shape)} X and a {shape_str(k_shape)} K")
+                     what=f"corr2d(X, K) for a {shape_text(x_shape)} X and a {shape_text(k_shape)} K")
 
 
 @hidden_test(function="corr2d", points=3,
@@ -106,7 +97,7 @@ def corr2d_translation_equivariance(student: Student, rng: torch.Generator) -> N
     Y = student.corr2d(X, K)
     # Shifting zeros gives zeros: the unshifted output must be right first.
     expect_close(Y, reference.corr2d(X, K), what="corr2d(X, K) for an 11x12 X and a 3x2 K")
-    di, dj = randint(rng, 1, 3), randint(rng, 1, 3)
+    di, dj = random_int(rng, 1, 3), random_int(rng, 1, 3)
     expect_close(student.corr2d(X[di:, dj:], K), Y[di:, dj:],
                  what=f"corr2d of the image with its first {di} rows and {dj} columns cut off")
     expect_close(student.corr2d(X[:-di, :-dj], K), Y[:-di, :-dj],
@@ -118,9 +109,9 @@ def corr2d_translation_equivariance(student: Student, rng: torch.Generator) -> N
                   "check that K[a, b] multiplies X[i + a, j + b] (no flipping, no transposing)")
 def corr2d_delta_kernel_picks_a_window(student: Student, rng: torch.Generator) -> None:
     X = torch.randn(8, 9, generator=rng, dtype=F64)
-    k_h, k_w = randint(rng, 2, 4), randint(rng, 2, 4)
+    k_h, k_w = random_int(rng, 2, 4), random_int(rng, 2, 4)
     h, w = 8 - k_h + 1, 9 - k_w + 1
-    for a, b in [(0, 0), (k_h - 1, k_w - 1), (randint(rng, 0, k_h - 1), randint(rng, 0, k_w - 1))]:
+    for a, b in [(0, 0), (k_h - 1, k_w - 1), (random_int(rng, 0, k_h - 1), random_int(rng, 0, k_w - 1))]:
         K = torch.zeros(k_h, k_w, dtype=F64)
         K[a, b] = 1.0
         expect_close(student.corr2d(X, K), X[a:a + h, b:b + w],
@@ -130,18 +121,18 @@ def corr2d_delta_kernel_picks_a_window(student: Student, rng: torch.Generator) -
 @hidden_test(function="corr2d", points=3,
              hint="integer inputs must be computed in floating point and give a floating result")
 def corr2d_integer_input(student: Student, rng: torch.Generator) -> None:
-    X = torch.randint(-5, 6, (randint(rng, 5, 9), randint(rng, 5, 9)), generator=rng)
-    K = torch.randint(-3, 4, (randint(rng, 1, 3), randint(rng, 1, 3)), generator=rng)
+    X = torch.randint(-5, 6, (random_int(rng, 5, 9), random_int(rng, 5, 9)), generator=rng)
+    K = torch.randint(-3, 4, (random_int(rng, 1, 3), random_int(rng, 1, 3)), generator=rng)
     expect_close(student.corr2d(X, K), reference.corr2d(X, K),
-                 what=f"corr2d(X, K) for an integer {shape_str(X.shape)} X and an integer {shape_str(K.shape)} K")
+                 what=f"corr2d(X, K) for an integer {shape_text(X.shape)} X and an integer {shape_text(K.shape)} K")
 
 
 @hidden_test(function="corr2d", points=4,
              hint="the gradients of corr2d's output do not reach X and K correctly: build the output with tensor "
                   "operations only, without .data, .item(), .detach() or torch.tensor(...)")
 def corr2d_gradients_reach_X_and_K(student: Student, rng: torch.Generator) -> None:
-    X = torch.randn(randint(rng, 5, 8), randint(rng, 5, 8), generator=rng)
-    K = torch.randn(randint(rng, 2, 3), randint(rng, 2, 3), generator=rng)
+    X = torch.randn(random_int(rng, 5, 8), random_int(rng, 5, 8), generator=rng)
+    K = torch.randn(random_int(rng, 2, 3), random_int(rng, 2, 3), generator=rng)
     G = torch.randn(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1, generator=rng)
     output, (dX, dK) = student.gradients("corr2d", X, K, wrt=[0, 1], grad_output=G)
     expect_close(output, G.shape, what="corr2d(X, K) with gradients on")
@@ -159,7 +150,7 @@ def corr2d_gradients_reach_X_and_K(student: Student, rng: torch.Generator) -> No
                   "but torch.zeros(..., dtype=X.dtype) would keep float64's precision")
 def corr2d_float64_stays_float64(student: Student, rng: torch.Generator) -> None:
     """A tip, worth no points: the seeds' corr2d returns float32 for float64 input."""
-    X = torch.randn(randint(rng, 5, 9), randint(rng, 5, 9), generator=rng, dtype=F64)
+    X = torch.randn(random_int(rng, 5, 9), random_int(rng, 5, 9), generator=rng, dtype=F64)
     K = torch.randn(3, 3, generator=rng, dtype=F64)
     Y = student.corr2d(X, K)
     expect(Y.dtype == F64, f"corr2d(X, K) for float64 X and K should return float64; yours returned {Y.dtype}")
@@ -172,7 +163,7 @@ def corr2d_float64_stays_float64(student: Student, rng: torch.Generator) -> None
              hint="Conv2D(kernel_size) must have exactly two parameters: 'weight' of shape kernel_size and 'bias' of shape (1,)")
 def conv2d_parameter_names_and_shapes(student: Student, rng: torch.Generator) -> None:
     for _ in range(3):
-        kernel_size = (randint(rng, 1, 4), randint(rng, 1, 4))
+        kernel_size = (random_int(rng, 1, 4), random_int(rng, 1, 4))
         run = student.module("Conv2D", kernel_size)
         expect(set(run.parameters) == {"weight", "bias"},
                f"Conv2D({kernel_size}) should have exactly the parameters 'weight' and 'bias'; "
@@ -184,29 +175,29 @@ def conv2d_parameter_names_and_shapes(student: Student, rng: torch.Generator) ->
 @hidden_test(function="Conv2D", points=5,
              hint="Conv2D's forward must cross-correlate its input with self.weight")
 def conv2d_forward_correlates_with_its_weight(student: Student, rng: torch.Generator) -> None:
-    kernel_size = (randint(rng, 1, 3), randint(rng, 1, 3))
+    kernel_size = (random_int(rng, 1, 3), random_int(rng, 1, 3))
     W = torch.randn(kernel_size, generator=rng)
-    inputs = [torch.randn(randint(rng, 4, 9), randint(rng, 4, 9), generator=rng) for _ in range(2)]
+    inputs = [torch.randn(random_int(rng, 4, 9), random_int(rng, 4, 9), generator=rng) for _ in range(2)]
     # Only the weight is loaded: whatever bias the layer has (if any) is read back.
     run = student.module("Conv2D", kernel_size, parameters={"weight": W}, inputs=inputs)
     bias = run.parameters.get("bias", torch.zeros(1)).to(F64).reshape(-1)
     expect(bias.numel() == 1, f"Conv2D({kernel_size}).bias should hold one value; yours has shape {tuple(bias.shape)}")
     for x, y in zip(inputs, run.outputs):
         expect_close(y, reference.corr2d(x.to(F64), W.to(F64)) + bias,
-                     what=f"Conv2D({kernel_size}) with the grader's weight on a {shape_str(x.shape)} input")
+                     what=f"Conv2D({kernel_size}) with the grader's weight on a {shape_text(x.shape)} input")
 
 
 @hidden_test(function="Conv2D", points=4,
              hint="Conv2D's forward must add self.bias to the cross-correlation")
 def conv2d_forward_adds_its_bias(student: Student, rng: torch.Generator) -> None:
-    kernel_size = (randint(rng, 1, 3), randint(rng, 1, 3))
+    kernel_size = (random_int(rng, 1, 3), random_int(rng, 1, 3))
     W = torch.randn(kernel_size, generator=rng)
     b = torch.randn(1, generator=rng)
-    inputs = [torch.randn(randint(rng, 4, 9), randint(rng, 4, 9), generator=rng) for _ in range(2)]
+    inputs = [torch.randn(random_int(rng, 4, 9), random_int(rng, 4, 9), generator=rng) for _ in range(2)]
     run = student.module("Conv2D", kernel_size, parameters={"weight": W, "bias": b}, inputs=inputs)
     for x, y in zip(inputs, run.outputs):
         expect_close(y, reference.corr2d(x.to(F64), W.to(F64)) + b.to(F64),
-                     what=f"Conv2D({kernel_size}) with the grader's weight and bias on a {shape_str(x.shape)} input")
+                     what=f"Conv2D({kernel_size}) with the grader's weight and bias on a {shape_text(x.shape)} input")
 
 
 def windows(X: torch.Tensor, kernel_size: tuple[int, int], bias: bool) -> torch.Tensor:
@@ -231,7 +222,7 @@ def best_learning_rate(X: torch.Tensor, kernel_size: tuple[int, int], bias: bool
              hint="training your Conv2D with gradient descent does not reach the kernel and bias that produced "
                   "the targets: gradients must reach both weight and bias through forward")
 def conv2d_trains_to_a_random_kernel(student: Student, rng: torch.Generator) -> None:
-    kernel_size = (randint(rng, 1, 3), randint(rng, 1, 3))
+    kernel_size = (random_int(rng, 1, 3), random_int(rng, 1, 3))
     X = torch.randn(kernel_size[0] + 7, kernel_size[1] + 7, generator=rng)   # an 8x8 output
     K_true = torch.randn(kernel_size, generator=rng)
     b_true = 0.5 * torch.randn(1, generator=rng)
@@ -270,10 +261,10 @@ def step_profile(rng: torch.Generator, n: int) -> torch.Tensor:
 
     Runs of at least 2 mean a window of at most 3 rows never straddles two steps."""
     values: list[float] = []
-    level = randint(rng, -3, 3)
+    level = random_int(rng, -3, 3)
     while len(values) < n:
-        values += [float(level)] * randint(rng, 2, 4)
-        step = randint(rng, 1, 4) * (1 if randint(rng, 0, 1) else -1)
+        values += [float(level)] * random_int(rng, 2, 4)
+        step = random_int(rng, 1, 4) * (1 if random_int(rng, 0, 1) else -1)
         level += step
     return torch.tensor(values[:n], dtype=F64)
 
@@ -296,15 +287,15 @@ def horizontal_edge_kernel_shape(student: Student, rng: torch.Generator) -> None
                   "kernel must sum to zero, and the kernel must compare rows")
 def horizontal_edge_kernel_silent_without_row_changes(student: Student, rng: torch.Generator) -> None:
     K = edge_kernel(student)
-    n_h, n_w = randint(rng, 6, 10), randint(rng, 6, 10)
+    n_h, n_w = random_int(rng, 6, 10), random_int(rng, 6, 10)
     # Silence alone is met by a kernel of zeros: it must also see a horizontal edge.
     step = torch.zeros(n_h, n_w, dtype=F64)
-    step[randint(rng, 1, n_h - 1):] = float(randint(rng, 1, 5))
+    step[random_int(rng, 1, n_h - 1):] = float(random_int(rng, 1, 5))
     Y = reference.corr2d(step, K)
     expect(bool((Y.abs() > zero_tolerance(step, K)).any()),
            "corr2d(X, horizontal_edge_kernel()) is zero everywhere on an image with one horizontal edge")
     images = {
-        "a constant image": torch.full((n_h, n_w), float(randint(rng, 1, 5)), dtype=F64),
+        "a constant image": torch.full((n_h, n_w), float(random_int(rng, 1, 5)), dtype=F64),
         "an image with only vertical edges (X[i, j] = g(j), g a step function)":
             step_profile(rng, n_w).expand(n_h, n_w).clone(),
         "an image whose columns are random (X[i, j] = g(j))":
@@ -326,7 +317,7 @@ def horizontal_edge_kernel_finds_row_steps(student: Student, rng: torch.Generato
     expect(k_h >= 2, "horizontal_edge_kernel() has a single row, so its window never sees two rows "
                      "and cannot detect a horizontal edge")
     for _ in range(3):
-        n_h, n_w = randint(rng, 8, 12), randint(rng, 5, 8)
+        n_h, n_w = random_int(rng, 8, 12), random_int(rng, 5, 8)
         f = step_profile(rng, n_h)
         X = f[:, None].expand(n_h, n_w).clone()          # X[i, j] = f(i): only horizontal edges
         Y = reference.corr2d(X, K)
@@ -343,22 +334,6 @@ def horizontal_edge_kernel_finds_row_steps(student: Student, rng: torch.Generato
 
 # -- learn_kernel --------------------------------------------------------------------
 
-def learned(result: Any, call: str) -> tuple[torch.Tensor, list[float]]:
-    """(weight, losses) from learn_kernel's answer, or a TestFailure saying what is off.
-
-    Losses may be numbers or 0-d tensors here; their exact type is one test's business."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise TestFailure(f"{call} should return a pair (weight, losses); yours returned {type(result).__name__}"
-                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
-    weight, losses = result
-    if not isinstance(weight, torch.Tensor):
-        raise TestFailure(f"the weight that {call} returns should be a tensor; yours is {type(weight).__name__}")
-    if not isinstance(losses, (list, tuple)) or not all(
-            isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1) for v in losses):
-        raise TestFailure(f"the losses that {call} returns should be a list of numbers; yours are {type(losses).__name__}")
-    return weight, [float(v) for v in losses]
-
-
 def as_kernel(weight: torch.Tensor, kernel_size: tuple[int, int], call: str) -> torch.Tensor:
     """The learned values as a float64 kernel; its exact shape is one test's business."""
     if weight.numel() != kernel_size[0] * kernel_size[1]:
@@ -368,7 +343,7 @@ def as_kernel(weight: torch.Tensor, kernel_size: tuple[int, int], call: str) -> 
 
 
 def learning_problem(rng: torch.Generator, integer: bool = False) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
-    kernel_size = (randint(rng, 1, 3), randint(rng, 1, 3))
+    kernel_size = (random_int(rng, 1, 3), random_int(rng, 1, 3))
     shape = (kernel_size[0] + 7, kernel_size[1] + 7)
     if integer:
         X = torch.randint(-3, 4, shape, generator=rng)
@@ -393,10 +368,10 @@ def squared_loss(X: torch.Tensor, Y: torch.Tensor, weight: torch.Tensor) -> floa
                   "a list of num_epochs Python floats (default 10)")
 def learn_kernel_returns_weight_and_losses(student: Student, rng: torch.Generator) -> None:
     X, Y, kernel_size = learning_problem(rng)
-    epochs = randint(rng, 3, 7)
+    epochs = random_int(rng, 3, 7)
     call = f"learn_kernel(X, Y, {kernel_size}, lr=1e-3, num_epochs={epochs})"
     result = student.call("learn_kernel", X, Y, kernel_size, lr=1e-3, num_epochs=epochs)
-    weight, _ = learned(result, call)
+    weight, _ = weight_and_losses(result, call)
     losses = result[1]
     expect_close(weight, kernel_size, what=f"the weight that {call} returns")
     expect(type(losses) is list and all(type(v) is float for v in losses),
@@ -404,7 +379,7 @@ def learn_kernel_returns_weight_and_losses(student: Student, rng: torch.Generato
            f"{type(losses).__name__} of {sorted({type(v).__name__ for v in losses})}")
     expect(len(losses) == epochs, f"{call} should return {epochs} losses, one per epoch; yours returned {len(losses)}")
     call = f"learn_kernel(X, Y, {kernel_size}) with the default lr and num_epochs"
-    _, losses = learned(student.call("learn_kernel", X, Y, kernel_size), call)
+    _, losses = weight_and_losses(student.call("learn_kernel", X, Y, kernel_size), call)
     expect(len(losses) == 10, f"{call} should return 10 losses (num_epochs=10); yours returned {len(losses)}")
 
 
@@ -416,7 +391,7 @@ def learn_kernel_recovers_a_random_kernel(student: Student, rng: torch.Generator
     lr, epochs = best_learning_rate(X, kernel_size, bias=False), 60
     K_true = least_squares_kernel(X, Y, kernel_size)
     call = f"learn_kernel(X, Y, {kernel_size}, lr={lr:.3g}, num_epochs={epochs})"
-    weight, _ = learned(student.call("learn_kernel", X, Y, kernel_size, lr=lr, num_epochs=epochs), call)
+    weight, _ = weight_and_losses(student.call("learn_kernel", X, Y, kernel_size, lr=lr, num_epochs=epochs), call)
     error = float((as_kernel(weight, kernel_size, call) - K_true).abs().max())
     expect(error < 1e-3 * (1 + float(K_true.abs().max())),
            f"{call} on a random image should recover the kernel that produced Y; yours is off by up to {error:.3g}")
@@ -429,7 +404,7 @@ def learn_kernel_losses_fall(student: Student, rng: torch.Generator) -> None:
     X, Y, kernel_size = learning_problem(rng)
     lr, epochs = best_learning_rate(X, kernel_size, bias=False), 30
     call = f"learn_kernel(X, Y, {kernel_size}, lr={lr:.3g}, num_epochs={epochs})"
-    weight, losses = learned(student.call("learn_kernel", X, Y, kernel_size, lr=lr, num_epochs=epochs), call)
+    weight, losses = weight_and_losses(student.call("learn_kernel", X, Y, kernel_size, lr=lr, num_epochs=epochs), call)
     expect(len(losses) == epochs, f"{call} should return {epochs} losses; yours returned {len(losses)}")
     expect(all(b <= a * (1 + 1e-5) + 1e-6 for a, b in zip(losses, losses[1:])),
            f"the losses of {call} should fall at every epoch; yours are {[round(v, 4) for v in losses[:6]]}...")
@@ -446,7 +421,7 @@ def learn_kernel_losses_fall(student: Student, rng: torch.Generator) -> None:
 def learn_kernel_zero_learning_rate_keeps_the_kernel(student: Student, rng: torch.Generator) -> None:
     X, Y, kernel_size = learning_problem(rng)
     call = f"learn_kernel(X, Y, {kernel_size}, lr=0.0, num_epochs=4)"
-    weight, losses = learned(student.call("learn_kernel", X, Y, kernel_size, lr=0.0, num_epochs=4), call)
+    weight, losses = weight_and_losses(student.call("learn_kernel", X, Y, kernel_size, lr=0.0, num_epochs=4), call)
     expect(len(losses) == 4, f"{call} should return 4 losses; yours returned {len(losses)}")
     expect(max(losses) - min(losses) <= 1e-5 * (1 + max(losses)),
            f"{call} should report the same loss at every epoch; yours are {losses}")
@@ -464,7 +439,7 @@ def learn_kernel_integer_input(student: Student, rng: torch.Generator) -> None:
     lr, epochs = best_learning_rate(X, kernel_size, bias=False), 60
     K_true = least_squares_kernel(X, Y, kernel_size)
     call = f"learn_kernel(X, Y, {kernel_size}, lr={lr:.3g}, num_epochs={epochs}) with integer X and Y"
-    weight, _ = learned(student.call("learn_kernel", X, Y, kernel_size, lr=lr, num_epochs=epochs), call)
+    weight, _ = weight_and_losses(student.call("learn_kernel", X, Y, kernel_size, lr=lr, num_epochs=epochs), call)
     error = float((as_kernel(weight, kernel_size, call) - K_true).abs().max())
     expect(error < 1e-3 * (1 + float(K_true.abs().max())),
            f"{call} should recover the integer kernel that produced Y; yours is off by up to {error:.3g}")

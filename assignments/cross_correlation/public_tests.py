@@ -8,11 +8,10 @@ is always fine.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
+from grader.authoring.answers import weight_and_losses
 from grader.authoring.testkit import Student, TestFailure, Training, expect, expect_close, public_test
 
 
@@ -117,25 +116,13 @@ def horizontal_edge_kernel_on_transposed_edge_image(student: Student, rng: torch
            f"should be zero everywhere; it is {float(Y.abs().max()):.3g} at most")
 
 
-def learned(result: Any, call: str) -> tuple[torch.Tensor, list[Any]]:
-    """(weight, losses) from learn_kernel's answer, or a TestFailure saying what is off."""
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise TestFailure(f"{call} should return a pair (weight, losses); yours returned {type(result).__name__}"
-                          + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
-    weight, losses = result
-    if not isinstance(weight, torch.Tensor):
-        raise TestFailure(f"the weight that {call} returns should be a tensor; yours is {type(weight).__name__}")
-    if not isinstance(losses, list):
-        raise TestFailure(f"the losses that {call} returns should be a list; yours are {type(losses).__name__}")
-    return weight, losses
-
-
 @public_test(function="learn_kernel", points=4)
 def learn_kernel_lecture_example(student: Student, rng: torch.Generator) -> None:
     X = edge_image()
     Y = library_corr2d(X, EDGE_KERNEL)
     call = "learn_kernel(X, Y, (1, 2), lr=3e-2, num_epochs=20) on the edge image"
-    weight, losses = learned(student.call("learn_kernel", X, Y, (1, 2), lr=3e-2, num_epochs=20), call)
+    weight, losses = weight_and_losses(student.call("learn_kernel", X, Y, (1, 2), lr=3e-2, num_epochs=20), call,
+                                       as_floats=False)
     expect(len(losses) == 20, f"{call} should return 20 losses, one per epoch; yours returned {len(losses)}")
     expect_close(weight, (1, 2), what=f"the weight of {call}")
     expect(bool((weight.to(torch.float64) - EDGE_KERNEL.to(torch.float64)).abs().max() < 0.05),

@@ -14,18 +14,10 @@ import torch
 from torch import nn
 
 import reference
+from grader.authoring.inputs import random_int, shape_text
 from grader.authoring.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
 
 F64 = torch.float64
-
-
-def randint(rng: torch.Generator, low: int, high: int) -> int:
-    """A random int in [low, high], both included."""
-    return int(torch.randint(low, high + 1, (), generator=rng))
-
-
-def shape_str(shape: Any) -> str:
-    return "x".join(str(int(n)) for n in shape)
 
 
 def pair(value: Any) -> tuple[int, int]:
@@ -42,17 +34,17 @@ def random_setting(rng: torch.Generator, max_padding: int = 2, max_stride: int =
                    pairs: bool = True) -> tuple[tuple[int, int], tuple[int, int], Any, Any]:
     """(input shape, kernel shape, padding, stride), with the kernel fitting in the padded input;
     padding and stride are ints or pairs (when `pairs`)."""
-    k = (randint(rng, 1, 4), randint(rng, 1, 4))
-    if pairs and randint(rng, 0, 1):
-        padding: Any = (randint(rng, 0, max_padding), randint(rng, 0, max_padding))
+    k = (random_int(rng, 1, 4), random_int(rng, 1, 4))
+    if pairs and random_int(rng, 0, 1):
+        padding: Any = (random_int(rng, 0, max_padding), random_int(rng, 0, max_padding))
     else:
-        padding = randint(rng, 0, max_padding)
-    if pairs and randint(rng, 0, 1):
-        stride: Any = (randint(rng, 1, max_stride), randint(rng, 1, max_stride))
+        padding = random_int(rng, 0, max_padding)
+    if pairs and random_int(rng, 0, 1):
+        stride: Any = (random_int(rng, 1, max_stride), random_int(rng, 1, max_stride))
     else:
-        stride = randint(rng, 1, max_stride)
+        stride = random_int(rng, 1, max_stride)
     p = pair(padding)
-    n = (max(randint(rng, 4, 10), k[0] - 2 * p[0]), max(randint(rng, 4, 10), k[1] - 2 * p[1]))
+    n = (max(random_int(rng, 4, 10), k[0] - 2 * p[0]), max(random_int(rng, 4, 10), k[1] - 2 * p[1]))
     return n, k, padding, stride
 
 
@@ -97,7 +89,7 @@ def shape_answer(result: Any, call: str) -> tuple[Any, ...]:
 def conv_output_shape_matches_formula_ints(student: Student, rng: torch.Generator) -> None:
     for _ in range(8):
         n, k, padding, stride = random_setting(rng, max_padding=3, max_stride=4, pairs=False)
-        n = (n[0] + randint(rng, 0, 20), n[1] + randint(rng, 0, 20))
+        n = (n[0] + random_int(rng, 0, 20), n[1] + random_int(rng, 0, 20))
         call = f"conv_output_shape({n}, {k}, padding={padding}, stride={stride})"
         result = shape_answer(student.call("conv_output_shape", n, k, padding=padding, stride=stride), call)
         expected = formula(n, k, padding, stride)
@@ -109,12 +101,12 @@ def conv_output_shape_matches_formula_ints(student: Student, rng: torch.Generato
                   "the first entry of a pair is for the height, the second for the width")
 def conv_output_shape_matches_formula_pairs(student: Student, rng: torch.Generator) -> None:
     for _ in range(8):
-        k = (randint(rng, 1, 5), randint(rng, 1, 5))
-        padding = (randint(rng, 0, 3), randint(rng, 0, 3))
-        stride = (randint(rng, 1, 4), randint(rng, 1, 4))
+        k = (random_int(rng, 1, 5), random_int(rng, 1, 5))
+        padding = (random_int(rng, 0, 3), random_int(rng, 0, 3))
+        stride = (random_int(rng, 1, 4), random_int(rng, 1, 4))
         if padding[0] == padding[1] and stride[0] == stride[1]:
             stride = (stride[0], stride[0] + 1)
-        n = (max(k[0], randint(rng, 3, 25)), max(k[1], randint(rng, 3, 25)))
+        n = (max(k[0], random_int(rng, 3, 25)), max(k[1], random_int(rng, 3, 25)))
         call = f"conv_output_shape({n}, {k}, padding={padding}, stride={stride})"
         result = shape_answer(student.call("conv_output_shape", n, k, padding=padding, stride=stride), call)
         expected = formula(n, k, padding, stride)
@@ -126,7 +118,7 @@ def conv_output_shape_matches_formula_pairs(student: Student, rng: torch.Generat
                   "(use // or math.floor for the floor: / alone gives floats)")
 def conv_output_shape_returns_python_ints(student: Student, rng: torch.Generator) -> None:
     # No padding: this test is about the type; the padding has tests of its own.
-    n, k, padding, stride = (randint(rng, 9, 15), randint(rng, 9, 15)), (3, 2), 0, (2, 3)
+    n, k, padding, stride = (random_int(rng, 9, 15), random_int(rng, 9, 15)), (3, 2), 0, (2, 3)
     call = f"conv_output_shape({n}, {k}, padding={padding}, stride={stride})"
     result = student.call("conv_output_shape", n, k, padding=padding, stride=stride)
     expect(type(result) is tuple and len(result) == 2 and all(type(v) is int for v in result),
@@ -140,36 +132,38 @@ def conv_output_shape_returns_python_ints(student: Student, rng: torch.Generator
 @hidden_test(function="corr2d_pad_stride", points=5,
              hint="padding='same' with an odd kernel must keep the input's shape, with (k - 1) / 2 zeros on every side")
 def corr2d_pad_stride_same_odd_kernels(student: Student, rng: torch.Generator) -> None:
-    for k in [(3, 3), (1, 5), (randint(rng, 0, 1) * 2 + 3, 1)]:
-        X = torch.randn(randint(rng, k[0], 9), randint(rng, k[1], 9), generator=rng)
+    for k in [(3, 3), (1, 5), (random_int(rng, 0, 1) * 2 + 3, 1)]:
+        X = torch.randn(random_int(rng, k[0], 9), random_int(rng, k[1], 9), generator=rng)
         K = torch.randn(k, generator=rng)
         expect_close(student.corr2d_pad_stride(X, K, padding="same"), reference.corr2d_pad_stride(X.to(F64), K.to(F64), "same"),
-                     what=f"corr2d_pad_stride(X, K, padding='same') for a {shape_str(X.shape)} X and a {shape_str(k)} K")
+                     what=f"corr2d_pad_stride(X, K, padding='same') for a {shape_text(X.shape)} X and a "
+                          f"{shape_text(k)} K")
 
 
 @hidden_test(function="corr2d_pad_stride", points=5,
              hint="padding='same' with an even kernel must keep the input's shape and put the extra row at the "
                   "bottom and the extra column on the right, as nn.Conv2d does")
 def corr2d_pad_stride_same_even_kernels(student: Student, rng: torch.Generator) -> None:
-    for k in [(2, 2), (4, 3), (1, 4), (2, randint(rng, 1, 4))]:
-        X = torch.randn(randint(rng, 4, 9), randint(rng, 4, 9), generator=rng)
+    for k in [(2, 2), (4, 3), (1, 4), (2, random_int(rng, 1, 4))]:
+        X = torch.randn(random_int(rng, 4, 9), random_int(rng, 4, 9), generator=rng)
         K = torch.randn(k, generator=rng)
         expect_close(student.corr2d_pad_stride(X, K, padding="same"), reference.corr2d_pad_stride(X.to(F64), K.to(F64), "same"),
-                     what=f"corr2d_pad_stride(X, K, padding='same') for a {shape_str(X.shape)} X and a {shape_str(k)} K")
+                     what=f"corr2d_pad_stride(X, K, padding='same') for a {shape_text(X.shape)} X and a "
+                          f"{shape_text(k)} K")
 
 
 @hidden_test(function="corr2d_pad_stride", points=6,
              hint="with stride s your output is not every s-th output of stride 1: the window must move s_h rows "
                   "down and s_w columns right, both starting at 0")
 def corr2d_pad_stride_stride_subsamples_stride_1(student: Student, rng: torch.Generator) -> None:
-    X = torch.randn(randint(rng, 9, 12), randint(rng, 9, 12), generator=rng, dtype=F64)
-    K = torch.randn(randint(rng, 2, 3), randint(rng, 2, 3), generator=rng, dtype=F64)
-    padding = (randint(rng, 0, 2), randint(rng, 0, 2))
+    X = torch.randn(random_int(rng, 9, 12), random_int(rng, 9, 12), generator=rng, dtype=F64)
+    K = torch.randn(random_int(rng, 2, 3), random_int(rng, 2, 3), generator=rng, dtype=F64)
+    padding = (random_int(rng, 0, 2), random_int(rng, 0, 2))
     full = student.corr2d_pad_stride(X, K, padding=padding, stride=1)
     expect_close(full, reference.corr2d_pad_stride(X, K, padding, 1),
-                 what=f"corr2d_pad_stride(X, K, padding={padding}, stride=1) for a {shape_str(X.shape)} X and a "
-                      f"{shape_str(K.shape)} K")
-    s = randint(rng, 2, 3)
+                 what=f"corr2d_pad_stride(X, K, padding={padding}, stride=1) for a {shape_text(X.shape)} X and a "
+                      f"{shape_text(K.shape)} K")
+    s = random_int(rng, 2, 3)
     for stride in [s, (s, 1), (1, s), (2, 3)]:
         s_h, s_w = pair(stride)
         expect_close(student.corr2d_pad_stride(X, K, padding=padding, stride=stride), full[::s_h, ::s_w],
@@ -181,13 +175,13 @@ def corr2d_pad_stride_stride_subsamples_stride_1(student: Student, rng: torch.Ge
              hint="padding p must equal cross-correlating the input surrounded by p_h rows of zeros at the top and "
                   "at the bottom and p_w columns of zeros on the left and on the right")
 def corr2d_pad_stride_padding_is_zero_padding(student: Student, rng: torch.Generator) -> None:
-    for padding in [randint(rng, 1, 2), (randint(rng, 1, 2), 0), (0, randint(rng, 1, 2)), (1, 3)]:
+    for padding in [random_int(rng, 1, 2), (random_int(rng, 1, 2), 0), (0, random_int(rng, 1, 2)), (1, 3)]:
         p_h, p_w = pair(padding)
-        X = torch.randn(randint(rng, 4, 8), randint(rng, 4, 8), generator=rng, dtype=F64)
-        K = torch.randn(randint(rng, 1, 3), randint(rng, 1, 3), generator=rng, dtype=F64)
+        X = torch.randn(random_int(rng, 4, 8), random_int(rng, 4, 8), generator=rng, dtype=F64)
+        K = torch.randn(random_int(rng, 1, 3), random_int(rng, 1, 3), generator=rng, dtype=F64)
         expect_close(student.corr2d_pad_stride(X, K, padding=padding), reference.corr2d(zero_padded(X, p_h, p_w), K),
-                     what=f"corr2d_pad_stride(X, K, padding={padding}) for a {shape_str(X.shape)} X and a "
-                          f"{shape_str(K.shape)} K, compared with corr2d of the zero-padded X")
+                     what=f"corr2d_pad_stride(X, K, padding={padding}) for a {shape_text(X.shape)} X and a "
+                          f"{shape_text(K.shape)} K, compared with corr2d of the zero-padded X")
 
 
 @hidden_test(function="corr2d_pad_stride", points=9,
@@ -198,31 +192,32 @@ def corr2d_pad_stride_matches_reference(student: Student, rng: torch.Generator) 
         X, K = torch.randn(n, generator=rng), torch.randn(k, generator=rng)
         expect_close(student.corr2d_pad_stride(X, K, padding=padding, stride=stride),
                      reference.corr2d_pad_stride(X.to(F64), K.to(F64), padding, stride),
-                     what=f"corr2d_pad_stride(X, K, padding={padding}, stride={stride}) for a {shape_str(n)} X and a "
-                          f"{shape_str(k)} K")
+                     what=f"corr2d_pad_stride(X, K, padding={padding}, stride={stride}) for a {shape_text(n)} X and a "
+                          f"{shape_text(k)} K")
 
 
 @hidden_test(function="corr2d_pad_stride", points=3,
              hint="padding='valid' must mean no padding at all")
 def corr2d_pad_stride_valid_is_no_padding(student: Student, rng: torch.Generator) -> None:
-    X = torch.randn(randint(rng, 5, 9), randint(rng, 5, 9), generator=rng, dtype=F64)
-    K = torch.randn(randint(rng, 1, 4), randint(rng, 1, 4), generator=rng, dtype=F64)
+    X = torch.randn(random_int(rng, 5, 9), random_int(rng, 5, 9), generator=rng, dtype=F64)
+    K = torch.randn(random_int(rng, 1, 4), random_int(rng, 1, 4), generator=rng, dtype=F64)
     expect_close(student.corr2d_pad_stride(X, K, padding="valid"), reference.corr2d(X, K),
-                 what=f"corr2d_pad_stride(X, K, padding='valid') for a {shape_str(X.shape)} X and a {shape_str(K.shape)} K")
+                 what=f"corr2d_pad_stride(X, K, padding='valid') for a {shape_text(X.shape)} X and a "
+                      f"{shape_text(K.shape)} K")
 
 
 @hidden_test(function="corr2d_pad_stride", points=3,
              hint="padding='same' must work with stride 1 and raise a ValueError of your own with any other "
                   "stride, as nn.Conv2d does (Python's own errors, such as a failed unpacking, do not count)")
 def corr2d_pad_stride_same_with_stride_raises(student: Student, rng: torch.Generator) -> None:
-    X = torch.randn(randint(rng, 6, 9), randint(rng, 6, 9), generator=rng)
-    K = torch.randn(2 * randint(rng, 0, 1) + 1, 3, generator=rng)   # odd: even kernels have their own test
+    X = torch.randn(random_int(rng, 6, 9), random_int(rng, 6, 9), generator=rng)
+    K = torch.randn(2 * random_int(rng, 0, 1) + 1, 3, generator=rng)   # odd: even kernels have their own test
     for stride in [1, (1, 1)]:
         expect_close(student.corr2d_pad_stride(X, K, padding="same", stride=stride),
                      reference.corr2d_pad_stride(X.to(F64), K.to(F64), "same", 1),
-                     what=f"corr2d_pad_stride(X, K, padding='same', stride={stride}) for a {shape_str(X.shape)} X "
-                          f"and a {shape_str(K.shape)} K")
-    for stride in [randint(rng, 2, 3), (1, 2)]:
+                     what=f"corr2d_pad_stride(X, K, padding='same', stride={stride}) for a {shape_text(X.shape)} X "
+                          f"and a {shape_text(K.shape)} K")
+    for stride in [random_int(rng, 2, 3), (1, 2)]:
         expect_value_error(student, f"corr2d_pad_stride(X, K, padding='same', stride={stride})",
                            X, K, padding="same", stride=stride)
 
@@ -232,7 +227,7 @@ def corr2d_pad_stride_same_with_stride_raises(student: Student, rng: torch.Gener
                   "of 1 and more work (Python's own errors, such as range() with a step of 0, do not count)")
 def corr2d_pad_stride_stride_0_raises(student: Student, rng: torch.Generator) -> None:
     X, K = torch.randn(8, 8, generator=rng), torch.randn(3, 3, generator=rng)
-    for stride in [(1, randint(rng, 2, 3)), (2, 1)]:
+    for stride in [(1, random_int(rng, 2, 3)), (2, 1)]:
         expect_close(student.corr2d_pad_stride(X, K, padding=1, stride=stride),
                      reference.corr2d_pad_stride(X.to(F64), K.to(F64), 1, stride),
                      what=f"corr2d_pad_stride(X, K, padding=1, stride={stride}) for an 8x8 X and a 3x3 K")
@@ -249,15 +244,15 @@ def corr2d_pad_stride_integer_input(student: Student, rng: torch.Generator) -> N
     K = torch.randint(-3, 4, k, generator=rng)
     expect_close(student.corr2d_pad_stride(X, K, padding=padding, stride=stride),
                  reference.corr2d_pad_stride(X, K, padding, stride),
-                 what=f"corr2d_pad_stride(X, K, padding={padding}, stride={stride}) for an integer {shape_str(n)} X "
-                      f"and an integer {shape_str(k)} K")
+                 what=f"corr2d_pad_stride(X, K, padding={padding}, stride={stride}) for an integer {shape_text(n)} X "
+                      f"and an integer {shape_text(k)} K")
 
 
 @hidden_test(function="corr2d_pad_stride", points=0,
              hint="float64 input can give a float64 result computed in float64 "
                   "(make the padded tensor and the output with the input's dtype instead of torch.zeros' float32)")
 def corr2d_pad_stride_float64_stays_float64(student: Student, rng: torch.Generator) -> None:
-    X = torch.randn(randint(rng, 5, 9), randint(rng, 5, 9), generator=rng, dtype=F64)
+    X = torch.randn(random_int(rng, 5, 9), random_int(rng, 5, 9), generator=rng, dtype=F64)
     K = torch.randn(3, 2, generator=rng, dtype=F64)
     Y = student.corr2d_pad_stride(X, K, padding=(1, 2), stride=(2, 1))
     expect(Y.dtype == F64, f"corr2d_pad_stride for float64 X and K should return float64; yours returned {Y.dtype}")
@@ -298,7 +293,7 @@ def comp_conv2d_matches_the_layer(student: Student, rng: torch.Generator) -> Non
         b = torch.randn(1, generator=rng) if bias else None
         expect_close(student.comp_conv2d(conv2d_argument(W, b, padding, stride), X),
                      expected_output(X, W, b, padding, stride),
-                     what=f"comp_conv2d({describe(k, padding, stride, bias)}, X) for a {shape_str(n)} X")
+                     what=f"comp_conv2d({describe(k, padding, stride, bias)}, X) for a {shape_text(n)} X")
 
 
 @hidden_test(function="comp_conv2d", points=5,
@@ -312,20 +307,20 @@ def comp_conv2d_returns_2d(student: Student, rng: torch.Generator) -> None:
         b = torch.zeros(1)
         Y = student.comp_conv2d(conv2d_argument(W, b, padding, stride), X)
         expect_close(Y, expected_output(X, W, b, padding, stride),
-                     what=f"comp_conv2d({describe(k, padding, stride)}, X) for a {shape_str(n)} X")
+                     what=f"comp_conv2d({describe(k, padding, stride)}, X) for a {shape_text(n)} X")
 
 
 @hidden_test(function="comp_conv2d", points=4,
              hint="comp_conv2d drops output axes of size 1 that belong to the image: remove only the batch and "
                   "channel axes (squeeze() removes too much)")
 def comp_conv2d_keeps_axes_of_size_1(student: Student, rng: torch.Generator) -> None:
-    n = (randint(rng, 3, 6), randint(rng, 3, 6))
+    n = (random_int(rng, 3, 6), random_int(rng, 3, 6))
     for k in [(n[0], 2), (1, n[1]), n]:   # a single output row, a single output column, a single pixel
         X = torch.randn(n, generator=rng)
         W = torch.randn(1, 1, *k, generator=rng)
         b = torch.randn(1, generator=rng)
         expect_close(student.comp_conv2d(conv2d_argument(W, b, 0, 1), X), expected_output(X, W, b, 0, 1),
-                     what=f"comp_conv2d({describe(k, 0, 1)}, X) for a {shape_str(n)} X")
+                     what=f"comp_conv2d({describe(k, 0, 1)}, X) for a {shape_text(n)} X")
 
 
 @hidden_test(function="comp_conv2d", points=3,
@@ -336,7 +331,7 @@ def comp_conv2d_float64_layer(student: Student, rng: torch.Generator) -> None:
     W, b = torch.randn(1, 1, *k, generator=rng, dtype=F64), torch.randn(1, generator=rng, dtype=F64)
     Y = student.comp_conv2d(conv2d_argument(W, b, padding, stride), X)
     expect_close(Y, expected_output(X, W, b, padding, stride),
-                 what=f"comp_conv2d({describe(k, padding, stride)} in float64, X) for a {shape_str(n)} X")
+                 what=f"comp_conv2d({describe(k, padding, stride)} in float64, X) for a {shape_text(n)} X")
 
 
 @hidden_test(function="comp_conv2d", points=0,
@@ -348,4 +343,4 @@ def comp_conv2d_integer_input(student: Student, rng: torch.Generator) -> None:
     W, b = torch.randn(1, 1, *k, generator=rng), torch.randn(1, generator=rng)
     expect_close(student.comp_conv2d(conv2d_argument(W, b, padding, stride), X),
                  expected_output(X, W, b, padding, stride),
-                 what=f"comp_conv2d({describe(k, padding, stride)}, X) for an integer {shape_str(n)} X")
+                 what=f"comp_conv2d({describe(k, padding, stride)}, X) for an integer {shape_text(n)} X")

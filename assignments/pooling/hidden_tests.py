@@ -13,30 +13,22 @@ from typing import Any
 import torch
 
 import reference
+from grader.authoring.inputs import random_int, shape_text
 from grader.authoring.testkit import Student, StudentFailure, TestFailure, expect, expect_close, hidden_test
 
 F64 = torch.float64
 MODES = ("max", "avg")
 
 
-def randint(rng: torch.Generator, low: int, high: int) -> int:
-    """A random int in [low, high], both included."""
-    return int(torch.randint(low, high + 1, (), generator=rng))
-
-
 def pair(value: Any) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
-def shape_str(shape: Any) -> str:
-    return "x".join(str(int(n)) for n in shape)
 
 
 def describe(X: torch.Tensor, pool_size: Any, mode: str, padding: Any = 0, stride: Any = None) -> str:
     arguments = [f"{pool_size}", f"mode={mode!r}"]
     arguments += [f"padding={padding}"] if padding != 0 else []
     arguments += [f"stride={stride}"] if stride is not None else []
-    return f"pool2d(X, {', '.join(arguments)}) for a {shape_str(X.shape)} X"
+    return f"pool2d(X, {', '.join(arguments)}) for a {shape_text(X.shape)} X"
 
 
 def check(student: Student, X: torch.Tensor, pool_size: Any, mode: str, padding: Any = 0, stride: Any = None,
@@ -52,9 +44,11 @@ def check(student: Student, X: torch.Tensor, pool_size: Any, mode: str, padding:
 
 def random_pool(rng: torch.Generator, *, square: bool = False) -> Any:
     """A pool size of 2 or 3, as an int or (unless `square`) an (h, w) pair of 1 to 3, never (1, 1)."""
-    if square or randint(rng, 0, 1):
-        return randint(rng, 2, 3)
-    return (randint(rng, 1, 3), randint(rng, 2, 3)) if randint(rng, 0, 1) else (randint(rng, 2, 3), randint(rng, 1, 3))
+    if square or random_int(rng, 0, 1):
+        return random_int(rng, 2, 3)
+    if random_int(rng, 0, 1):
+        return random_int(rng, 1, 3), random_int(rng, 2, 3)
+    return random_int(rng, 2, 3), random_int(rng, 1, 3)
 
 
 def fitting_input(rng: torch.Generator, pool_size: Any, padding: Any, stride: Any, lead: tuple[int, ...] = (),
@@ -62,7 +56,7 @@ def fitting_input(rng: torch.Generator, pool_size: Any, padding: Any, stride: An
     """Random values of shape lead + (n_h, n_w), large enough for the window, small enough for loops."""
     window, pads = pair(pool_size), pair(padding)
     steps = pair(stride) if stride is not None else window
-    sizes = [max(randint(rng, low, high) + (s - 1) * randint(rng, 0, 2), k - 2 * p)
+    sizes = [max(random_int(rng, low, high) + (s - 1) * random_int(rng, 0, 2), k - 2 * p)
              for k, p, s in zip(window, pads, steps)]
     return torch.randn(*lead, *sizes, generator=rng)
 
@@ -70,14 +64,14 @@ def fitting_input(rng: torch.Generator, pool_size: Any, padding: Any, stride: An
 def random_padding(rng: torch.Generator, pool_size: Any) -> Any:
     """An int or pair padding of at most half the window on each axis, not all zero."""
     k_h, k_w = pair(pool_size)
-    if k_h == k_w and randint(rng, 0, 1):
-        return randint(rng, 1, k_h // 2)
-    padding = (randint(rng, 0, k_h // 2), randint(rng, 0, k_w // 2))
+    if k_h == k_w and random_int(rng, 0, 1):
+        return random_int(rng, 1, k_h // 2)
+    padding = (random_int(rng, 0, k_h // 2), random_int(rng, 0, k_w // 2))
     return padding if padding != (0, 0) else (k_h // 2, k_w // 2)
 
 
 def random_stride(rng: torch.Generator) -> Any:
-    return randint(rng, 1, 3) if randint(rng, 0, 1) else (randint(rng, 1, 3), randint(rng, 1, 3))
+    return random_int(rng, 1, 3) if random_int(rng, 0, 1) else (random_int(rng, 1, 3), random_int(rng, 1, 3))
 
 
 # -- values without padding, default stride -----------------------------------------------
@@ -107,7 +101,7 @@ def pool2d_avg_matches_reference_default_stride(student: Student, rng: torch.Gen
                   "windows overlap (stride below the pool size) or leave gaps (stride above it)")
 def pool2d_explicit_stride_overlapping_and_with_gaps(student: Student, rng: torch.Generator) -> None:
     for mode in MODES:
-        k = randint(rng, 2, 3)
+        k = random_int(rng, 2, 3)
         for stride in (1, (k - 1, k + 1), k + 1):
             check(student, fitting_input(rng, k, 0, stride), k, mode, stride=stride)
 
@@ -117,12 +111,12 @@ def pool2d_explicit_stride_overlapping_and_with_gaps(student: Student, rng: torc
                   "window that would stick out of the padded input is dropped, not cut short")
 def pool2d_output_size_drops_windows_that_stick_out(student: Student, rng: torch.Generator) -> None:
     for mode in MODES:
-        k = randint(rng, 2, 3)
+        k = random_int(rng, 2, 3)
         stride = (k, k + 1)
         # One to k - 1 pixels too many for a whole number of windows, on each axis.
-        X = torch.randn(2 * k + randint(rng, 1, k - 1), 2 * (k + 1) + k + randint(rng, 1, k - 1), generator=rng)
+        X = torch.randn(2 * k + random_int(rng, 1, k - 1), 2 * (k + 1) + k + random_int(rng, 1, k - 1), generator=rng)
         check(student, X, k, mode, stride=stride)
-        X = torch.randn(3 * k + randint(rng, 1, k - 1), 2 * k + 1, generator=rng)
+        X = torch.randn(3 * k + random_int(rng, 1, k - 1), 2 * k + 1, generator=rng)
         check(student, X, k, mode)
 
 
@@ -147,7 +141,7 @@ def pool2d_avg_padding_counts_the_zeros(student: Student, rng: torch.Generator) 
         pool_size = random_pool(rng)
         padding = random_padding(rng, pool_size)
         X = fitting_input(rng, pool_size, padding, None) + 2.0   # positive: dividing by fewer pixels shows
-        check(student, X, pool_size, "avg", padding=padding, stride=randint(rng, 1, 2))
+        check(student, X, pool_size, "avg", padding=padding, stride=random_int(rng, 1, 2))
 
 
 # -- pairs ------------------------------------------------------------------------------
@@ -157,10 +151,10 @@ def pool2d_avg_padding_counts_the_zeros(student: Student, rng: torch.Generator) 
                   "the second for the width (columns)")
 def pool2d_pairs_are_height_then_width(student: Student, rng: torch.Generator) -> None:
     for mode in MODES:
-        k_h = randint(rng, 2, 3)
+        k_h = random_int(rng, 2, 3)
         pool_size = (k_h, k_h + 1)
-        padding = (randint(rng, 0, 1), 1)
-        stride = (randint(rng, 1, 2), 3)
+        padding = (random_int(rng, 0, 1), 1)
+        stride = (random_int(rng, 1, 2), 3)
         X = fitting_input(rng, pool_size, padding, stride, low=5, high=8)
         X = torch.cat([X, X[:1]], 0)   # never square
         check(student, X, pool_size, mode, padding=padding, stride=stride)
@@ -174,9 +168,9 @@ def pool2d_pairs_are_height_then_width(student: Student, rng: torch.Generator) -
 def pool2d_channels_are_pooled_separately(student: Student, rng: torch.Generator) -> None:
     for mode in MODES:
         pool_size = random_pool(rng)
-        padding = random_padding(rng, pool_size) if randint(rng, 0, 1) else 0
-        stride = random_stride(rng) if randint(rng, 0, 1) else None
-        X = fitting_input(rng, pool_size, padding, stride, lead=(randint(rng, 2, 4),))
+        padding = random_padding(rng, pool_size) if random_int(rng, 0, 1) else 0
+        stride = random_stride(rng) if random_int(rng, 0, 1) else None
+        X = fitting_input(rng, pool_size, padding, stride, lead=(random_int(rng, 2, 4),))
         check(student, X, pool_size, mode, padding=padding, stride=stride)
 
 
@@ -188,7 +182,7 @@ def pool2d_batches_of_channels_are_pooled_separately(student: Student, rng: torc
         pool_size = random_pool(rng)
         padding = random_padding(rng, pool_size)
         stride = random_stride(rng)
-        X = fitting_input(rng, pool_size, padding, stride, lead=(randint(rng, 2, 3), randint(rng, 1, 3)), high=7)
+        X = fitting_input(rng, pool_size, padding, stride, lead=(random_int(rng, 2, 3), random_int(rng, 1, 3)), high=7)
         check(student, X, pool_size, mode, padding=padding, stride=stride)
 
 
@@ -197,11 +191,11 @@ def pool2d_batches_of_channels_are_pooled_separately(student: Student, rng: torc
                   "padding, stride and leading axes")
 def pool2d_matches_reference_on_random_settings(student: Student, rng: torch.Generator) -> None:
     for _ in range(4):
-        mode = MODES[randint(rng, 0, 1)]
+        mode = MODES[random_int(rng, 0, 1)]
         pool_size = random_pool(rng)
-        padding = random_padding(rng, pool_size) if randint(rng, 0, 1) else 0
-        stride = random_stride(rng) if randint(rng, 0, 1) else None
-        lead = ((), (randint(rng, 1, 3),), (1, randint(rng, 1, 2)))[randint(rng, 0, 2)]
+        padding = random_padding(rng, pool_size) if random_int(rng, 0, 1) else 0
+        stride = random_stride(rng) if random_int(rng, 0, 1) else None
+        lead = ((), (random_int(rng, 1, 3),), (1, random_int(rng, 1, 2)))[random_int(rng, 0, 2)]
         X = fitting_input(rng, pool_size, padding, stride, lead=lead, high=7)
         check(student, X, pool_size, mode, padding=padding, stride=stride)
 

@@ -19,14 +19,14 @@ from typing import Any
 
 import torch
 
+from grader.records import ComparisonVerdict
+
 # Enough to see what went wrong, small enough for a batch to keep every result in memory.
 MAX_SIDE = 64           # of each of the last two dimensions
 MAX_LEADING = 4         # of each dimension before them
 MAX_PLANES = 16         # of all of them together: a tensor of many dimensions must not keep 4 ** n planes
 MAX_PER_TEST = 16       # a test that compares in a loop keeps its last ones, the failure among them
 MAX_VALUES_PER_TEST = 1 << 18   # values kept by one test's comparisons together (2 MiB of float64)
-
-VERDICTS = ("match", "not_a_tensor", "wrong_shape", "not_floating", "wrong_values")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -39,7 +39,7 @@ class Comparison:
     """
 
     label: str                              # the call, in the student's terms (expect_close's `what`)
-    verdict: str                            # one of VERDICTS
+    verdict: ComparisonVerdict
     expected_shape: tuple[int, ...]
     actual_shape: tuple[int, ...] | None    # None when the answer was not a tensor
     expected: torch.Tensor | None = None
@@ -86,7 +86,7 @@ def collecting(*, enabled: bool) -> Iterator[list[Comparison]]:
         _collector.reset(token)
 
 
-def record(label: str, verdict: str, expected: torch.Tensor | tuple[int, ...], actual: Any, *,
+def record(label: str, verdict: ComparisonVerdict, expected: torch.Tensor | tuple[int, ...], actual: Any, *,
            rtol: float = 0.0, atol: float = 0.0) -> None:
     """Keep one comparison, if a collector is open in this context."""
     collected = _collector.get()

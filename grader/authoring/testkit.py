@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import torch
 
 from grader.authoring.comparison import record
+from grader.records import ComparisonVerdict, FailureKind
 from grader.worker.quote import MESSAGE_LIMIT, cut
 from grader.worker.returns import described
 
@@ -86,10 +87,10 @@ class StudentFailure(Exception):
     """The student's code did not produce an answer: it raised, hung, crashed,
     was missing, or returned something that is not plain data."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: FailureKind, message: str) -> None:
         message = cut(message, MESSAGE_LIMIT)  # it quotes what the worker sent
         super().__init__(message)
-        self.kind = kind  # "raised" | "timeout" | "crashed" | "missing" | "bad_return" | "wrong_device"
+        self.kind = kind
         self.message = message
 
 
@@ -169,7 +170,7 @@ def expect_close(actual: Any, expected: torch.Tensor | tuple[int, ...], *, what:
 
 
 def _compare(actual: Any, expected: torch.Tensor | tuple[int, ...], what: str,
-             hint: str) -> tuple[str, str, tuple[float, float]]:
+             hint: str) -> tuple[ComparisonVerdict, str, tuple[float, float]]:
     """(verdict, failure message or "", the (rtol, atol) of the value check or zeros)."""
     no_tolerance = (0.0, 0.0)
     if not isinstance(actual, torch.Tensor):

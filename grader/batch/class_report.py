@@ -10,17 +10,15 @@ grader error, collected with a warning: a key made distinct, an ignored file).
 Instructors may see test names, hidden ones included, but never a hidden
 test's detail (its inputs and expected values can be in it), nor test code.
 
-The page is one self-contained file: the charts are PNG data URIs drawn with
-matplotlib's Agg canvas (its object API, no pyplot state), styles inline, and
-its Content-Security-Policy lets it load nothing else and run no script.
-Every string from the gradebook is escaped: a student may name themselves
-`<script>`.
+The page is grader.report.page's document, whose Content-Security-Policy lets
+it load nothing else and run no script; its charts are PNG data URIs drawn
+with matplotlib's Agg canvas (its object API, no pyplot state). Every string
+from the gradebook is escaped: a student may name themselves `<script>`.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -32,20 +30,15 @@ from matplotlib.patches import Patch
 
 from grader.batch.exports import summary
 from grader.batch.gradebook import SubmissionRow
+from grader.report.page import document, escaped
 
 REPORT_FILE = "report.html"
-# The feedback page's policy too; importing it from there would cost `grade report` a torch import.
-CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MAX_CHARTED_TESTS = 40          # the worst ones; the table below the chart lists every test
 PUBLIC_COLOR = "#3b6fb6"
 HIDDEN_COLOR = "#d08a2b"
 BAR_COLOR = "#5a8f5a"
 
-_STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f4f4; color: #1d1d1d; }
-main { max-width: 1100px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
-h1 { font-size: 1.5em; margin: 0.4em 0; }
-h2 { font-size: 1.2em; margin: 1.4em 0 0.4em; border-bottom: 2px solid #ddd; padding-bottom: 4px; }
+_STYLE = """h2 { font-size: 1.2em; margin: 1.4em 0 0.4em; border-bottom: 2px solid #ddd; padding-bottom: 4px; }
 h3 { font-size: 1.02em; margin: 1em 0 0.3em; }
 table { border-collapse: collapse; margin: 6px 0; font-size: 14px; }
 td, th { border-bottom: 1px solid #e4e4e4; padding: 3px 10px; text-align: left; vertical-align: top; }
@@ -71,15 +64,7 @@ def class_report(rows: Sequence[SubmissionRow]) -> str:
                 "grades them into it.</p>")
     else:
         body = "\n".join((_scores(facts), _tests(facts), _times(rows, facts), _flagged(rows, facts)))
-    return _document(_header(facts) + "\n" + body)
-
-
-def _document(body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>Class report</title>\n<style>{_STYLE}</style>\n</head>\n"
-            f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n")
+    return document("Class report", _STYLE, _header(facts) + "\n" + body)
 
 
 def _header(facts: Mapping[str, Any]) -> str:
@@ -88,8 +73,8 @@ def _header(facts: Mapping[str, Any]) -> str:
     figures = [("submissions", facts["submissions"]), ("students", facts["students"]), ("graded", facts["graded"]),
                ("unusable", facts["unusable"]), ("grader errors", facts["errors"]),
                ("mean score", f"{percent['mean']:.1f} %"), ("median score", f"{percent['median']:.1f} %")]
-    items = "".join(f"<div><dt>{name}</dt><dd>{_text(str(value))}</dd></div>" for name, value in figures)
-    return (f'<header>\n<h1>Class report</h1>\n<p>Assignments: {_text(assignments)}</p>\n'
+    items = "".join(f"<div><dt>{name}</dt><dd>{escaped(str(value))}</dd></div>" for name, value in figures)
+    return (f'<header>\n<h1>Class report</h1>\n<p>Assignments: {escaped(assignments)}</p>\n'
             f'<dl class="figures">{items}</dl>\n<p>Scores are percent of each submission\'s maximum score. '
             "A group submission counts once among submissions and once per member among students.</p>\n</header>")
 
@@ -121,8 +106,8 @@ def _tests(facts: Mapping[str, Any]) -> str:
                 '<p class="none">No graded submissions, so no pass rates.</p>\n</section>')
     several = len({t["assignment"] for t in tests}) > 1
     rows = "".join(
-        f'<tr><td>{_text(t["assignment"] or "")}</td><td class="name">{_text(t["name"])}</td>'
-        f'<td>{_text(t["function"])}</td>'
+        f'<tr><td>{escaped(t["assignment"] or "")}</td><td class="name">{escaped(t["name"])}</td>'
+        f'<td>{escaped(t["function"])}</td>'
         f'<td class="{_kind(t)}">{_kind(t)}</td>'
         f'<td class="number">{t["max_score"]:g}</td><td class="number">{100 * t["pass_rate"]:.0f} %</td>'
         f'<td class="number">{t["passed"]}/{t["attempts"]}</td></tr>' for t in tests)
@@ -226,7 +211,7 @@ def _table(anchor: str, title: str, header: Sequence[str], rows: Sequence[Sequen
     if not rows:
         return f'{heading}\n<p class="none">none</p>'
     head = "".join(f"<th>{name}</th>" for name in header)
-    body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td>{escaped(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     return f'{heading}\n<table class="{anchor}"><tr>{head}</tr>{body}</table>'
 
 
@@ -245,7 +230,7 @@ def _plain(ax: Axes) -> None:
 
 
 def _image(figure: Figure, alt: str) -> str:
-    return f'<img src="{_png_data_uri(figure)}" alt="{_text(alt)}">'
+    return f'<img src="{_png_data_uri(figure)}" alt="{escaped(alt)}">'
 
 
 def _png_data_uri(figure: Figure) -> str:
@@ -254,7 +239,3 @@ def _png_data_uri(figure: Figure) -> str:
     # No version stamp in the PNG: the same gradebook always makes the same page.
     figure.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.1, metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _text(text: str) -> str:
-    return html.escape(text, quote=True)

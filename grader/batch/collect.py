@@ -59,7 +59,7 @@ _EXPORT_FOLDER = re.compile(r"assignment_\d+_export")   # the one folder of Grad
 
 
 @dataclasses.dataclass(frozen=True)
-class Found:
+class CollectedSubmission:
     """One notebook to grade, and whose it is."""
 
     student: str                   # the key in the gradebook and the outputs
@@ -82,9 +82,9 @@ class Found:
         return PurePosixPath(self.relative or self.source.split("!")[-1]).name
 
 
-def collect(paths: Sequence[Path]) -> tuple[Found, ...]:
+def collect(paths: Sequence[Path]) -> tuple[CollectedSubmission, ...]:
     """Every notebook under `paths`, in a stable order, with unique student keys."""
-    found: list[Found] = []
+    found: list[CollectedSubmission] = []
     given = Counter(paths)
     for path in given:
         collected = _collect_one(path)
@@ -97,7 +97,7 @@ def collect(paths: Sequence[Path]) -> tuple[Found, ...]:
     return unique_keys(found)
 
 
-def _collect_one(path: Path) -> list[Found]:
+def _collect_one(path: Path) -> list[CollectedSubmission]:
     """A path the instructor gave: followed if it is a link (it is theirs); nothing inside it is."""
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
@@ -117,14 +117,14 @@ def _collect_one(path: Path) -> list[Found]:
     return [_alone(path, content, "")]
 
 
-def _alone(path: Path, content: bytes, refused: str) -> Found:
+def _alone(path: Path, content: bytes, refused: str) -> CollectedSubmission:
     shown = Path(printable(str(path)))
     student, lms_id = _from_lms_name(shown.name) or (shown.stem, "")
-    return Found(student=student, source=str(shown), content=content, lms_id=lms_id, refused=refused,
-                 relative=shown.name)
+    return CollectedSubmission(student=student, source=str(shown), content=content, lms_id=lms_id,
+                               refused=refused, relative=shown.name)
 
 
-def _identify(entries: Iterable[Entry]) -> list[Found]:
+def _identify(entries: Iterable[Entry]) -> list[CollectedSubmission]:
     entries = list(entries)
     metadata, warnings = _export_metadata(entries)
     found = []
@@ -137,8 +137,8 @@ def _identify(entries: Iterable[Entry]) -> list[Found]:
             student, members, lms_id = gradescope
         else:
             (student, lms_id), members = _from_path(entry.relative), ()
-        found.append(Found(student, entry.source, entry.content, members, lms_id, refused=entry.refused,
-                           warnings=noted, relative=entry.relative.as_posix()))
+        found.append(CollectedSubmission(student, entry.source, entry.content, members, lms_id,
+                                         refused=entry.refused, warnings=noted, relative=entry.relative.as_posix()))
     return found
 
 
@@ -244,7 +244,7 @@ class _Key:
     path: int = 0                  # 0: none, 1: its file name, 2: its path in the input
     digest: bool = False
 
-    def of(self, found: Found) -> str:
+    def of(self, found: CollectedSubmission) -> str:
         key = f"{found.student} [{found.lms_id}]" if self.lms_id and found.lms_id else found.student
         if self.path:
             key += f"/{found.file_name if self.path == 1 else found.relative}"
@@ -257,7 +257,7 @@ _REFINEMENTS = (_Key(lms_id=True), _Key(path=1), _Key(path=2), _Key(digest=True)
 MAX_LISTED = 5                     # sources named in one warning
 
 
-def unique_keys(found: Sequence[Found]) -> tuple[Found, ...]:
+def unique_keys(found: Sequence[CollectedSubmission]) -> tuple[CollectedSubmission, ...]:
     """Each notebook under its own stable key; the renamed ones say why, in their warnings."""
     keys = [_Key()] * len(found)
     for _ in range(len(_REFINEMENTS) + 1):
@@ -281,14 +281,14 @@ def unique_keys(found: Sequence[Found]) -> tuple[Found, ...]:
     return tuple(sorted(unique, key=lambda f: (f.student, f.source)))
 
 
-def _groups(found: Sequence[Found], keys: Sequence[_Key]) -> dict[str, list[int]]:
+def _groups(found: Sequence[CollectedSubmission], keys: Sequence[_Key]) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = defaultdict(list)
     for index, (item, key) in enumerate(zip(found, keys)):
         groups[key.of(item)].append(index)
     return groups
 
 
-def _separate(group: Sequence[Found], keys: Sequence[_Key]) -> list[_Key]:
+def _separate(group: Sequence[CollectedSubmission], keys: Sequence[_Key]) -> list[_Key]:
     """The group's keys, each refined by the first fact that tells at least two of them apart."""
     for refinement in _REFINEMENTS:
         refined = [_Key(lms_id=k.lms_id or refinement.lms_id, path=max(k.path, refinement.path),
@@ -298,7 +298,7 @@ def _separate(group: Sequence[Found], keys: Sequence[_Key]) -> list[_Key]:
     return [_Key(lms_id=k.lms_id, path=k.path, digest=True) for k in keys]
 
 
-def _collision_warning(group: Sequence[Found]) -> str:
+def _collision_warning(group: Sequence[CollectedSubmission]) -> str:
     listed = "; ".join(f.relative or f.source for f in group[:MAX_LISTED])
     listed += f"; and {len(group) - MAX_LISTED} more" if len(group) > MAX_LISTED else ""
     lms_ids = sorted({f.lms_id for f in group if f.lms_id})

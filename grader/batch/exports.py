@@ -153,7 +153,7 @@ def _statistics(values: Sequence[float]) -> dict[str, float]:
             "min": round(min(values), 3), "max": round(max(values), 3)}
 
 
-def _histogram(percents: Sequence[float]) -> dict[str, list[float]]:
+def _histogram(percents: Sequence[float]) -> dict[str, list[float] | list[int]]:
     """Counts per 10 % band; 100 % falls in the last band."""
     width = 100 / HISTOGRAM_BINS
     counts = [0] * HISTOGRAM_BINS

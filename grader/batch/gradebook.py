@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from grader.errors import UsageError
-from grader.grading.score import TestScore
+from grader.records import ResultStatus, TestScore
 
 FILE_NAME = "gradebook.sqlite"
 
@@ -59,7 +59,7 @@ class SubmissionRow:
     content_hash: str
     assignment: str | None
     assignment_digest: str
-    status: str
+    status: ResultStatus            # error: the grader failed on it
     reason: str
     score: float
     max_score: float

@@ -239,11 +239,14 @@ def defined_names(cells: tuple[str, ...]) -> set[str]:
     return names
 
 
-def identify(requested: str | None, declared: str | None, cells: tuple[str, ...]) -> tuple[str | None, str]:
+def identify(requested: str | None, declared: str | None, cells: tuple[str, ...],
+             definitions: Mapping[str, Assignment] | None = None) -> tuple[str | None, str]:
     """Which assignment a notebook is for: (name, "") or (None, why not).
 
     `--assignment` wins; a notebook whose metadata names another assignment is
-    refused; a notebook without metadata is matched by the names it defines.
+    refused; a notebook without metadata is matched by the names it defines:
+    the `functions` of the `definitions` already loaded (a batch's), else of
+    each assignment's declaration.
     """
     if requested is not None:
         if declared is not None and declared != requested:
@@ -257,15 +260,23 @@ def identify(requested: str | None, declared: str | None, cells: tuple[str, ...]
     defined = defined_names(cells)
     matches = []
     for candidate in available():
-        try:
-            functions = read_declaration(assignments_root() / candidate)["functions"]
-        except AssignmentError:  # a broken assignment is reported where it is loaded, not here
-            continue
-        matches.append((len(defined & set(functions)), candidate))
+        functions = _functions_of(candidate, definitions or {})
+        if functions is not None:
+            matches.append((len(defined & set(functions)), candidate))
     best = max(matches, default=(0, ""))
     if best[0] == 0:
         return None, "does not say which assignment it is for and defines none of their names: pass --assignment"
     return best[1], ""
+
+
+def _functions_of(name: str, definitions: Mapping[str, Assignment]) -> tuple[str, ...] | None:
+    """The functions an assignment declares; None for a broken one, which is reported where it is loaded."""
+    if name in definitions:
+        return definitions[name].functions
+    try:
+        return tuple(read_declaration(assignments_root() / name)["functions"])
+    except AssignmentError:
+        return None
 
 
 def _may_not_call(path: Path, functions: Mapping[str, object]) -> dict[str, frozenset[str]]:

@@ -38,10 +38,11 @@ from grader.course.do_nothing import KINDS, do_nothing_cells
 from grader.course.mutants import Mutant, mutants
 from grader.course.release import release_notebook
 from grader.course.seeding import derive_seed
-from grader.grading.pipeline import GradeResult, grade_notebook
+from grader.grading.pipeline import grade_notebook
 from grader.grading.student import StudentProxy, local_transport
 from grader.grading.testing import run_tests
 from grader.host.execute import Limits
+from grader.records import GradeResult
 
 if TYPE_CHECKING:
     from grader.session import Grader

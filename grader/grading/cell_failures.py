@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from grader.host.execute import CellOutcome
+from grader.records import CellOutcome
 
 # A line that defines a name at the top level (a def, a class, an assignment), read
 # line by line: a cell with a SyntaxError cannot be parsed, and this needs no more.

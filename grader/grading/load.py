@@ -15,7 +15,6 @@ caps are far above any real notebook: the course's teaching notebooks are
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -24,6 +23,7 @@ from typing import Any
 
 import nbformat
 
+from grader.records import Submission, Unusable
 from grader.self_check.source import without_self_check
 from grader.worker.json_shape import shape
 from grader.worker.quote import encodable
@@ -36,22 +36,6 @@ MAX_SOURCE_CHARS = 4 << 20        # all cells' sources together
 MAX_OUTPUTS = 10_000              # all cells' outputs together
 MAX_VALUES = 1_000_000            # JSON values: nbformat spends a microsecond on each
 MAX_OBJECTS = 200_000             # JSON objects, of those values: nbformat spends 3-5 microseconds on each
-
-
-@dataclasses.dataclass(frozen=True)
-class Submission:
-    path: Path
-    cells: tuple[str, ...]         # code cells' sources, in notebook order
-    assignment: str | None         # the assignment a release wrote into the metadata
-    digest: str                    # sha256 over the code, which is all that is graded
-    notes: tuple[str, ...] = ()
-    positions: tuple[int, ...] = ()  # each code cell's place in the notebook as its student sees it (from 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class Unusable:
-    path: Path
-    reason: str
 
 
 def load(path: Path, content: bytes | None = None) -> Submission | Unusable:

@@ -7,14 +7,14 @@ cuda`) and broken assignment definitions.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from grader.course import grader_version
 from grader.course.assignment import (
     POINTS_PER_ASSIGNMENT,
     Assignment,
@@ -24,48 +24,14 @@ from grader.course.assignment import (
 from grader.course.seeding import derive_seed
 from grader.errors import GraderError, UsageError
 from grader.grading.cell_failures import cell_notes, lost_names
-from grader.grading.load import Unusable, load
-from grader.grading.score import Score, TestScore, score
+from grader.grading.load import load
+from grader.grading.score import Score, score
 from grader.grading.static_check import library_convolutions, tampering
 from grader.grading.student import StudentProxy
 from grader.grading.testing import TestRunner, run_tests
-from grader.host.execute import CellOutcome, Execution, Limits, Zygote
+from grader.host.execute import Execution, Limits, Zygote
+from grader.records import GradeResult, Unusable
 from grader.worker.confinement import missing_confinement
-
-VERSION = "0.1.0"
-ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
-
-
-@dataclasses.dataclass(frozen=True)
-class GradeResult:
-    submission: Path
-    assignment: str | None
-    status: ResultStatus
-    reason: str                                  # why unusable or not graded; "" when graded
-    tests: tuple[TestScore, ...] = ()
-    library_convolutions: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    cells: tuple[CellOutcome, ...] = ()
-    notes: tuple[str, ...] = ()
-    isolation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    student_output: str = ""
-    seconds: float = 0.0
-    max_score_if_unusable: float = 0.0
-    assignment_digest: str = ""                  # the version of the tests that graded it
-    timeouts: int = 0                            # cells and calls that ran out of time
-    crashes: int = 0                             # cells and calls whose worker died
-
-    @property
-    def score(self) -> float:
-        """The points earned; 0 unless graded (a grader error is never a lower score: there is none)."""
-        return sum(t.score for t in self.tests) if self.status == "graded" else 0.0
-
-    @property
-    def max_score(self) -> float:
-        return sum(t.max_score for t in self.tests) if self.tests else self.max_score_if_unusable
-
-    @property
-    def grader_errors(self) -> tuple[str, ...]:
-        return tuple(f"{t.name}: {t.detail}" for t in self.tests if t.grader_error)
 
 
 def check_confinement(isolation: Mapping[str, Any], public_only: bool) -> None:
@@ -135,7 +101,7 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
     submission = load(path, content)
     if isinstance(submission, Unusable):
         return _unusable(path, requested, submission.reason, public_only, started)
-    name, why = identify(requested, submission.assignment, submission.cells)
+    name, why = identify(requested, submission.assignment, submission.cells, definitions)
     if name is None:
         return _unusable(path, requested, why, public_only, started)
     definition = definitions.get(name) or load_assignment(name, public_only=public_only)
@@ -146,34 +112,34 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
     with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
         execution.run_notebook(on_step=on_step)
         lost = lost_names(submission.cells, submission.positions, execution.cell_outcomes(), definition.functions)
-        student = StudentProxy(execution.perform, device=device, from_scratch=definition.from_scratch,
+        student = StudentProxy(execution.call, device=device, from_scratch=definition.from_scratch,
                                may_not_call=definition.may_not_call, missing_because=lost)
         outcomes = run(definition.tests, student, seed_for)
-        record = execution.record()
+        ran = execution.summary()
     # The worker's replies and its evidence channel, the source: the stricter signal wins.
-    dispatched = {name: student.library_convolutions.get(name, set()) | set(record.evidence.convolutions.get(name, ()))
-                  for name in set(student.library_convolutions) | set(record.evidence.convolutions)}
+    dispatched = {name: student.library_convolutions.get(name, set()) | set(ran.evidence.convolutions.get(name, ()))
+                  for name in set(student.library_convolutions) | set(ran.evidence.convolutions)}
     scored: Score = score(outcomes, from_scratch=definition.from_scratch, dispatched=dispatched,
                           in_source=library_convolutions(submission.cells, definition.from_scratch,
                                                          definition.may_not_call),
-                          tampering=tampering(submission.cells) | set(record.evidence.tampering))
-    notes = list(submission.notes) + list(record.notes)
-    unconfined = unconfined_note(record.isolation, public_only) if record.isolation else None
-    if unconfined is not None and record.isolation.get("unconfined_allowed") is not True:
+                          tampering=tampering(submission.cells) | set(ran.evidence.tampering))
+    notes = list(submission.notes) + list(ran.notes)
+    unconfined = unconfined_note(ran.isolation, public_only) if ran.isolation else None
+    if unconfined is not None and ran.isolation.get("unconfined_allowed") is not True:
         # The zygote's probe promised confinement, but this worker's steps failed: no score rests on it.
         raise GraderError(f"{path}: not graded: its worker was not confined, although the zygote's probe was "
                           f"({unconfined.split('(not in force: ')[1]}")
     notes += [unconfined] if unconfined else []
-    notes += cell_notes(submission.positions, record.cells, lost)
+    notes += cell_notes(submission.positions, ran.cells, lost)
     broken = [t.name for t in scored.tests if t.grader_error]
     reason = (f"not graded: a grader error in {', '.join(broken)} (the test failed on its own code, not on "
               "yours); the course staff must fix it and grade again") if broken else ""
     return GradeResult(
         submission=path, assignment=name, status="error" if broken else "graded", reason=reason, tests=scored.tests,
-        library_convolutions=scored.library_convolutions, cells=record.cells, notes=tuple(notes),
-        isolation={**record.isolation, "restarts": record.restarts, "grader_version": VERSION},
-        student_output=record.student_output, seconds=time.perf_counter() - started,
-        assignment_digest=definition.digest, timeouts=record.timeouts, crashes=record.crashes)
+        library_convolutions=scored.library_convolutions, cells=ran.cells, notes=tuple(notes),
+        isolation={**ran.isolation, "restarts": ran.restarts, "grader_version": grader_version()},
+        student_output=ran.student_output, seconds=time.perf_counter() - started,
+        assignment_digest=definition.digest, timeouts=ran.timeouts, crashes=ran.crashes)
 
 
 def _unusable(path: Path, requested: str | None, reason: str, public_only: bool, started: float) -> GradeResult:

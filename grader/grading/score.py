@@ -13,31 +13,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence, Set
 
-from grader.authoring.comparison import Comparison
-from grader.grading.testing import TestOutcome
+from grader.records import TestOutcome, TestScore
 from grader.worker import banned_calls
-
-
-@dataclasses.dataclass(frozen=True)
-class TestScore:
-    __test__ = False  # not a pytest class
-
-    name: str
-    function: str
-    score: float
-    max_score: float
-    passed: bool
-    hidden: bool
-    feedback: str          # what the student may see
-    detail: str            # the full reason, for instructors
-    grader_error: bool = False
-    comparisons: tuple[Comparison, ...] = ()   # a public test's values, for the feedback page; none if hidden
-    seconds: float = 0.0   # how long the test took, its calls into student code included
-
-    @property
-    def tip(self) -> bool:
-        """Worth no points (grader.authoring.testkit): advice, never counted."""
-        return self.max_score == 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import torch
 
 from grader.authoring.testkit import CallCost, ModuleRun, StudentFailure, Training
+from grader.records import FailureKind
 from grader.worker import banned_calls, requests, wire
 from grader.worker.quote import cut
 from grader.worker.returns import tensor_expected
 
 Transport = Callable[[dict[str, Any]], Any]
 _DEVICE = re.compile(r"(cpu|cuda|meta|mps|xpu)(:\d+)?")
-_KINDS = frozenset({"raised", "missing", "bad_return", "timeout", "crashed"})
+_KINDS = frozenset(get_args(FailureKind))
 MAX_EVIDENCE = 8            # library convolutions kept per function: one is enough to zero it
 EVIDENCE_LIMIT = 60         # characters of each (an aten op's name is under 45)
 
@@ -45,8 +46,8 @@ class StudentProxy:
         def call_returning_tensor(*args: Any, **kwargs: Any) -> torch.Tensor:
             # The worker checks the type where it can describe any value (a numpy array); this
             # check is for a worker that claims otherwise.
-            value = self._perform({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs),
-                                   "returns": "tensor"}, lambda value: value)
+            value = self._send({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs),
+                                "returns": "tensor"}, lambda value: value)
             if not isinstance(value, torch.Tensor):
                 raise StudentFailure("bad_return", f"{name} {tensor_expected(value)}")
             return value
@@ -54,8 +55,8 @@ class StudentProxy:
         return call_returning_tensor
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return self._perform({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs)},
-                             lambda value: value)
+        return self._send({"recipe": "call", "name": name, "args": list(args), "kwargs": dict(kwargs)},
+                          lambda value: value)
 
     def gradients(self, name: str, *args: Any, wrt: Sequence[int],
                   grad_output: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor | None, ...]]:
@@ -69,8 +70,8 @@ class StudentProxy:
                 raise TypeError("gradients reply")
             return output, tuple(grads)
 
-        return self._perform({"recipe": "gradients", "name": name, "args": list(args), "wrt": list(wrt),
-                              "grad_output": grad_output}, shaped)
+        return self._send({"recipe": "gradients", "name": name, "args": list(args), "wrt": list(wrt),
+                           "grad_output": grad_output}, shaped)
 
     def module(self, name: str, *ctor_args: Any, parameters: Mapping[str, torch.Tensor] | None = None,
                inputs: Sequence[torch.Tensor] = (), train: Training | None = None) -> ModuleRun:
@@ -89,14 +90,14 @@ class StudentProxy:
                 raise TypeError("module reply")
             return ModuleRun(parameters=parameters, outputs=outputs, losses=losses)
 
-        return self._perform(request, shaped)
+        return self._send(request, shaped)
 
     def cost(self, name: str, *args: Any) -> CallCost:
-        return self._perform({"recipe": "cost", "name": name, "args": list(args)},
-                             lambda value: CallCost(tensor_ops=_count(value["tensor_ops"]),
-                                                    python_lines=_count(value["python_lines"])))
+        return self._send({"recipe": "cost", "name": name, "args": list(args)},
+                          lambda value: CallCost(tensor_ops=_count(value["tensor_ops"]),
+                                                 python_lines=_count(value["python_lines"])))
 
-    def _perform(self, request: dict[str, Any], shaped: Callable[[Any], Result]) -> Result:
+    def _send(self, request: dict[str, Any], shaped: Callable[[Any], Result]) -> Result:
         """Send one request; turn the reply into `shaped(value)` or a StudentFailure.
 
         The reply comes from a process that student code controls, so every

@@ -11,30 +11,15 @@ student's feedback page; a hidden test's are never collected at all.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import torch
 
-from grader.authoring.comparison import Comparison, collecting
+from grader.authoring.comparison import collecting
 from grader.authoring.testkit import GradedTest, Student, StudentFailure, TestFailure
+from grader.records import TestOutcome, TestStatus
 from grader.worker.quote import MESSAGE_LIMIT, cut
-
-TestStatus = Literal["passed", "failed", "grader_error"]
-
-
-@dataclasses.dataclass(frozen=True)
-class TestOutcome:
-    __test__ = False  # not a pytest class
-
-    test: GradedTest
-    status: TestStatus
-    message: str = ""      # the full reason; only instructors see it for hidden tests
-    seconds: float = 0.0
-    comparisons: tuple[Comparison, ...] = ()   # what a public test compared; always empty for a hidden one
-
 
 # (tests, student, seed_for) -> their outcomes: how the pipeline runs an assignment's tests.
 TestRunner = Callable[[Sequence[GradedTest], Student, Callable[[str], int]], tuple[TestOutcome, ...]]

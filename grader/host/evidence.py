@@ -11,21 +11,15 @@ channel, lines that are not the guard's, or more than `CHANNEL_LIMIT` bytes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import socket
-from collections.abc import Mapping
+
+from grader.records import Evidence
 
 CHANNEL_LIMIT = 1 << 20       # bytes over a whole submission: the guard writes a few lines per call
 LINE_LIMIT = 2000
 QUOTE_LIMIT = 200
 _LIBRARY_PREFIXES = ("aten.", "numpy.", "scipy.")
-
-
-@dataclasses.dataclass(frozen=True)
-class Evidence:
-    convolutions: Mapping[str, tuple[str, ...]]   # from-scratch function -> what the watch saw in its calls
-    tampering: tuple[str, ...]                    # what the guard saw outside them
 
 
 class EvidenceLog:

@@ -23,8 +23,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from grader.authoring.testkit import StudentFailure
-from grader.host.evidence import Evidence, EvidenceLog
+from grader.host.evidence import EvidenceLog
 from grader.host.fork_server import CONTROL, ForkServer
+from grader.records import CellOutcome, ExecutionRecord
 from grader.worker import wire
 from grader.worker.quote import QUOTE_LIMIT, cut
 
@@ -52,25 +53,6 @@ class Limits:
     def of(cls, course: Course, *, call_timeout: float | None = None) -> Limits:
         """The course's limits (`[limits]` in its convgrade.toml); `call_timeout` overrides its own."""
         return cls(call_timeout=call_timeout or course.call_timeout, memory_bytes=course.memory_mb << 20)
-
-
-@dataclasses.dataclass(frozen=True)
-class CellOutcome:
-    index: int
-    status: str                    # "ok" | "error" | "timeout" | "crashed"
-    message: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class ExecutionRecord:
-    cells: tuple[CellOutcome, ...]
-    notes: tuple[str, ...]
-    isolation: Mapping[str, Any]
-    student_output: str
-    restarts: int
-    timeouts: int                  # cells and calls that ran out of time
-    crashes: int                   # cells and calls whose process died
-    evidence: Evidence = Evidence({}, ())   # what the workers' guards reported (grader.worker.guard)
 
 
 class WorkerSource(Protocol):
@@ -161,7 +143,7 @@ class Execution:
                 on_step(f"cell {index + 1} of {len(self._cells)}")
             self._run_cell(index, replaying=False)
 
-    def perform(self, request: dict[str, Any]) -> Any:
+    def call(self, request: dict[str, Any]) -> dict[str, Any]:
         """The tests' transport: one request to the worker, with a timeout."""
         name = str(request.get("name"))
         if name in self._hung:
@@ -175,13 +157,13 @@ class Execution:
         self._calls += 1
         reply = self._exchange({"op": "perform", "request": request, "call": self._calls}, timeout,
                                f"call to {name}")
-        answered = reply is not _TIMED_OUT and reply is not _CRASHED and not isinstance(reply, _Unsendable)
+        answered = not isinstance(reply, (_TimedOut, _Crashed, _Unsendable))
         self._evidence.drain(sealed=(self._calls, f"call to {name}") if answered else None)
-        if reply is _TIMED_OUT:
+        if isinstance(reply, _TimedOut):
             self._timeouts += 1
             self._hung[name] = f"{name} did not finish within {timeout:g} s (an infinite loop?)"
             raise StudentFailure("timeout", self._hung[name])
-        if reply is _CRASHED:
+        if isinstance(reply, _Crashed):
             self._crashes += 1
             raise StudentFailure("crashed", f"{name} crashed its process (out of memory, or os._exit?)")
         if isinstance(reply, _Refused):
@@ -196,7 +178,8 @@ class Execution:
         """How each cell has fared so far, in notebook order."""
         return tuple(self._outcomes[i] for i in sorted(self._outcomes))
 
-    def record(self) -> ExecutionRecord:
+    def summary(self) -> ExecutionRecord:
+        """How the run has gone: its cells, notes, output, restarts and the guards' evidence."""
         return ExecutionRecord(cells=self.cell_outcomes(),
                                notes=tuple(self._notes), isolation=dict(self._isolation),
                                student_output="".join(self._output), restarts=self._restarts,
@@ -224,16 +207,16 @@ class Execution:
             return False
         reply = self._exchange({"op": "cell", "source": self._cells[index]}, timeout, f"cell {index + 1}",
                                replaying=replaying)
-        if reply is _TIMED_OUT:
+        if isinstance(reply, _TimedOut):
             self._timeouts += 1
             self._outcomes[index] = CellOutcome(index, "timeout", f"did not finish within {timeout:g} s")
             return False
         if isinstance(reply, _Unsendable):
             self._outcomes[index] = CellOutcome(index, "error", f"not run: the cell is too large ({reply.reason})")
             return False
-        if reply is _CRASHED or isinstance(reply, _Refused):
+        if isinstance(reply, (_Crashed, _Refused)):
             self._crashes += 1
-            message = ("ended its process (os._exit, a crash, or out of memory)" if reply is _CRASHED
+            message = ("ended its process (os._exit, a crash, or out of memory)" if isinstance(reply, _Crashed)
                        else f"its worker sent a reply the grader refuses ({reply.reason})")
             self._outcomes[index] = CellOutcome(index, "crashed", message)
             return False
@@ -244,9 +227,11 @@ class Execution:
                                                 "" if ok else cut(str(error), QUOTE_LIMIT))
         return True
 
-    def _exchange(self, message: dict[str, Any], timeout: float, what: str, *, replaying: bool = False) -> Any:
+    def _exchange(self, message: dict[str, Any], timeout: float, what: str, *,
+                  replaying: bool = False) -> dict[str, Any] | _Failed:
+        """The worker's reply to one message, or what stood in its way."""
         if self._worker is None and not self._start_worker():
-            return _CRASHED
+            return _Crashed()
         assert self._worker is not None
         _, sock = self._worker
         # One deadline for the request and the whole reply: a worker that writes
@@ -262,13 +247,13 @@ class Execution:
             reply = wire.receive(sock, deadline=deadline, bounds=wire.REPLY)
         except TimeoutError:
             self._kill()
-            return _TIMED_OUT
+            return _TimedOut()
         except wire.WireError as error:
             self._kill()
             return _Refused(cut(str(error), QUOTE_LIMIT))
         except (EOFError, OSError):
             self._kill()
-            return _CRASHED
+            return _Crashed()
         if type(reply) is not dict:
             self._kill()
             return _Refused("it is not a dict")
@@ -339,8 +324,14 @@ class Execution:
             self._notes.insert(0, note)
 
 
-_TIMED_OUT = object()
-_CRASHED = object()
+@dataclasses.dataclass(frozen=True)
+class _TimedOut:
+    """No reply within the timeout: the worker was killed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Crashed:
+    """The worker died, or could not be started."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,3 +344,6 @@ class _Refused:
 class _Unsendable:
     """A request over the wire's bounds, never sent."""
     reason: str
+
+
+_Failed = _TimedOut | _Crashed | _Refused | _Unsendable   # an exchange that brought no reply

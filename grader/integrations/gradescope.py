@@ -28,9 +28,9 @@ from typing import Any
 from grader.course import COURSE_FILE, active, course_file_text
 from grader.course.assignment import load_assignment
 from grader.errors import GraderError, UsageError
-from grader.grading.pipeline import GradeResult
 from grader.host.paths import PROJECT_ROOT, grader_package
 from grader.integrations.constraints import constraints_file
+from grader.records import GradeResult
 from grader.report.formats import gradescope
 from grader.safe_write import write_file
 

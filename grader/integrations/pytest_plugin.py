@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from grader.authoring.testkit import GradedTest, Student
     from grader.course import Course
     from grader.course.assignment import Assignment
-    from grader.grading.pipeline import GradeResult
-    from grader.grading.testing import TestOutcome
+    from grader.records import GradeResult, TestOutcome
 
 TEST_FILES = {"public_tests.py": False, "hidden_tests.py": True}   # file -> whether its tests are hidden
 PLUGIN_NAME = "convgrade-submission"
@@ -171,7 +170,8 @@ class SubmissionGrading:
         import torch
 
         from grader.authoring.comparison import collecting
-        from grader.grading.testing import TestOutcome, verdict
+        from grader.grading.testing import verdict
+        from grader.records import TestOutcome
 
         if self.unusable:
             pytest.fail(f"{self.submission} was not graded: {self.unusable}", pytrace=False)

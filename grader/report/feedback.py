@@ -10,8 +10,8 @@ tensors heatmaps of expected, yours and the difference. A hidden test shows
 what the terminal table and Gradescope show of it: name, points, pass or fail
 and its feedback (the hint); never its detail, inputs, expected values or code.
 
-The page is one self-contained file: images are data URIs, styles inline, and
-its Content-Security-Policy lets it load nothing else and run no script, so it
+The page is grader.report.page's document: one self-contained file whose
+Content-Security-Policy lets it load nothing else and run no script, so it
 works offline and a student's notebook cannot make it fetch or run anything.
 
 A huge notebook is shown cut, saying so (grader.report.notebook_excerpt): a page is
@@ -23,7 +23,6 @@ pixels from numpy (grader.report.heatmaps) with their titles and scales in the H
 from __future__ import annotations
 
 import base64
-import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,9 +33,8 @@ import torch
 from pygments.formatters import HtmlFormatter
 
 from grader.authoring.comparison import Comparison
-from grader.grading.load import Unusable, load_notebook
-from grader.grading.pipeline import GradeResult
-from grader.grading.score import TestScore
+from grader.grading.load import load_notebook
+from grader.records import GradeResult, TestScore, Unusable
 from grader.report.formats import points
 from grader.report.heatmaps import (
     GAP,
@@ -48,15 +46,11 @@ from grader.report.heatmaps import (
 )
 from grader.report.notebook_excerpt import NOTICE_CLASS
 from grader.report.notebook_html import notebook_html
+from grader.report.page import document, escaped
 
-CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 MAX_HEATMAPS_PER_TEST = 4      # the failing comparison, and the first few that matched
 
-_STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 0; background: #f4f4f4; color: #1d1d1d; }
-main { max-width: 1100px; margin: 0 auto; padding: 16px 24px 48px; background: #fff; }
-h1 { font-size: 1.5em; margin: 0.4em 0; }
-pre, code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; }
+_STYLE = """pre, code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 13px; }
 pre { margin: 0; white-space: pre-wrap; word-break: break-word; }
 .summary { border-bottom: 2px solid #ddd; padding-bottom: 12px; }
 .score { font-size: 1.3em; }
@@ -134,32 +128,27 @@ def read_notebook(source: Path | bytes) -> nbformat.NotebookNode | None:
 
 
 def _document(result: GradeResult, summary: str, body: str) -> str:
-    title = html.escape(f"Feedback: {result.submission.name}")
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n"
-            f"<body>\n<main>\n{summary}\n{body}\n</main>\n</body>\n</html>\n")
+    return document(f"Feedback: {result.submission.name}", _STYLE, f"{summary}\n{body}")
 
 
 def _summary(result: GradeResult, extra_notes: Sequence[str]) -> str:
-    parts = [f"<h1>Feedback on {_text(result.submission.name)}</h1>",
-             f"<p>Assignment: {_text(result.assignment or 'unknown')}</p>"]
+    parts = [f"<h1>Feedback on {escaped(result.submission.name)}</h1>",
+             f"<p>Assignment: {escaped(result.assignment or 'unknown')}</p>"]
     if result.status == "unusable":
-        parts.append(f'<p class="unusable">Not graded: {_text(result.reason)}</p>')
+        parts.append(f'<p class="unusable">Not graded: {escaped(result.reason)}</p>')
         parts.append(f'<p class="score">Score: <strong>0 / {points(result.max_score)}</strong></p>')
     elif result.status == "error":
-        parts.append(f'<p class="unusable">No score yet: this submission was {_text(result.reason)}.</p>')
+        parts.append(f'<p class="unusable">No score yet: this submission was {escaped(result.reason)}.</p>')
     else:
         parts.append(f'<p class="score">Score: <strong>{points(result.score)} / {points(result.max_score)}'
                      "</strong></p>")
     # Notes never quote what a test's call ran (grader.host.execute keeps only their kind).
     notes = [*result.notes, *extra_notes]
     if notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{_text(note)}</li>" for note in notes) + "</ul>")
+        parts.append('<ul class="notes">' + "".join(f"<li>{escaped(note)}</li>" for note in notes) + "</ul>")
     if result.tests:
         rows = "".join(
-            f'<tr><td><a href="#{_anchor(t.function)}">{_text(t.function)}</a></td><td>{_text(t.name)}</td>'
+            f'<tr><td><a href="#{_anchor(t.function)}">{escaped(t.function)}</a></td><td>{escaped(t.name)}</td>'
             f"<td>{points(t.score)} / {points(t.max_score)}</td><td>{_status(t)}</td>"
             f'<td class="kind">{"hidden" if t.hidden else "public"}</td></tr>' for t in result.tests)
         parts.append('<table class="overview"><tr><th>function</th><th>test</th><th>points</th><th>status</th>'
@@ -170,20 +159,20 @@ def _summary(result: GradeResult, extra_notes: Sequence[str]) -> str:
 def _results_block(function: str, tests: Sequence[TestScore]) -> str:
     earned = sum(t.score for t in tests)
     possible = sum(t.max_score for t in tests)
-    parts = [f"<h3>Tests of {_text(function)}: {points(earned)} / {points(possible)} points</h3>"]
+    parts = [f"<h3>Tests of {escaped(function)}: {points(earned)} / {points(possible)} points</h3>"]
     parts += [_hidden_test(t) if t.hidden else _public_test(t) for t in tests]
     return f'<section class="results" id="{_anchor(function)}">' + "".join(parts) + "</section>"
 
 
 def _hidden_test(test: TestScore) -> str:
     """All a student may see of a hidden test, and all this reads of it."""
-    hint = f'<p class="hint">Hint: {_text(test.feedback)}</p>' if test.feedback else ""
+    hint = f'<p class="hint">Hint: {escaped(test.feedback)}</p>' if test.feedback else ""
     return (f'<div class="test hidden">{_heading(test.name, test.score, test.max_score, _status(test), "hidden")}'
             f"{hint}</div>")
 
 
 def _public_test(test: TestScore) -> str:
-    message = f'<p class="message">{_text(test.feedback)}</p>' if test.feedback else ""
+    message = f'<p class="message">{escaped(test.feedback)}</p>' if test.feedback else ""
     drawn = {id(c) for c in _to_draw(test.comparisons)}
     comparisons = "".join(_comparison(c, id(c) in drawn) for c in test.comparisons)
     return (f'<div class="test public">{_heading(test.name, test.score, test.max_score, _status(test), "public")}'
@@ -191,7 +180,7 @@ def _public_test(test: TestScore) -> str:
 
 
 def _heading(name: str, score: float, max_score: float, status: str, kind: str) -> str:
-    return (f"<p>{status} <b>{_text(name)}</b> {points(score)} / {points(max_score)} points "
+    return (f"<p>{status} <b>{escaped(name)}</b> {points(score)} / {points(max_score)} points "
             f'<span class="kind">({kind} test)</span></p>')
 
 
@@ -226,7 +215,7 @@ def _comparison(comparison: Comparison, draw: bool) -> str:
            if comparison.truncated else "")
     drawn = heatmaps(comparison) if draw else None
     image = "" if drawn is None else _heatmaps_figure(drawn, comparison.label)
-    return (f'<div class="comparison"><p><code>{_text(comparison.label)}</code>: <b>{verdict}</b>{tolerance}</p>'
+    return (f'<div class="comparison"><p><code>{escaped(comparison.label)}</code>: <b>{verdict}</b>{tolerance}</p>'
             f'<div class="values"><div><h4>expected, shape {_shape(comparison.expected_shape)}</h4>{expected}</div>'
             f"<div><h4>yours, shape {_shape(comparison.actual_shape)}</h4>{actual}</div></div>{cut}{image}</div>")
 
@@ -234,16 +223,16 @@ def _comparison(comparison: Comparison, draw: bool) -> str:
 def _heatmaps_figure(drawn: Heatmaps, label: str) -> str:
     """The picture, each panel's title under it, and what its colours mean."""
     names = [panel.name for panel in drawn.panels]
-    alt = _text(f"heatmaps of {', '.join(names[:-1])} and {names[-1]}, for {label}")
+    alt = escaped(f"heatmaps of {', '.join(names[:-1])} and {names[-1]}, for {label}")
     image = f'<img src="data:image/png;base64,{base64.b64encode(drawn.png).decode("ascii")}" alt="{alt}">'
     titles = "".join(
-        f'<div style="width: {p.width}px">{_text(p.name)}'
+        f'<div style="width: {p.width}px">{escaped(p.name)}'
         + (f" <code>[{', '.join(str(i) for i in p.plane)}, :, :]</code>" if p.plane else "") + "</div>"
         for p in drawn.panels)
     sharing: dict[Scale, list[str]] = {}
     for panel in drawn.panels:
         sharing.setdefault(panel.scale, []).append(panel.name)
-    legend = [f"<span>{_text(' and '.join(sharers))}: {_number(scale.low)} <span class=\"bar\" "
+    legend = [f"<span>{escaped(' and '.join(sharers))}: {_number(scale.low)} <span class=\"bar\" "
               f'style="background: linear-gradient(to right, {", ".join(color_stops(scale.colormap))})"></span> '
               f"{_number(scale.high)}</span>" for scale, sharers in sharing.items()]
     if drawn.outlined:
@@ -256,13 +245,13 @@ def _heatmaps_figure(drawn: Heatmaps, label: str) -> str:
 
 
 def _number(value: float) -> str:
-    return _text(f"{value:.4g}")
+    return escaped(f"{value:.4g}")
 
 
 def _values(values: torch.Tensor) -> str:
     text = np.array2string(values.numpy(), precision=4, suppress_small=True, threshold=150, edgeitems=3,
                            max_line_width=72, separator=", ")
-    return f"<pre>{_text(text)}</pre>"
+    return f"<pre>{escaped(text)}</pre>"
 
 
 def _shape(shape: tuple[int, ...] | None) -> str:
@@ -284,8 +273,4 @@ def _defining_cells(notebook: nbformat.NotebookNode) -> dict[str, int]:
 
 
 def _anchor(function: str) -> str:
-    return html.escape(f"results-{function}", quote=True)
-
-
-def _text(text: str) -> str:
-    return html.escape(text, quote=True)
+    return escaped(f"results-{function}")

@@ -17,7 +17,7 @@ import textwrap
 import xml.etree.ElementTree as ElementTree
 from typing import Any
 
-from grader.grading.pipeline import GradeResult
+from grader.records import GradeResult
 
 STATUS_MARK = {True: "PASS", False: "FAIL"}
 
@@ -112,9 +112,9 @@ def junit(result: GradeResult) -> str:
                       f"{points(test.score)} / {points(test.max_score)} points: {message}"))
     counts = {"tests": str(len(cases)), "failures": str(sum(c[2] == "failure" for c in cases)),
               "errors": str(sum(c[2] == "error" for c in cases))}
-    root = ElementTree.Element("testsuites", name="convgrade", **counts)
-    suite = ElementTree.SubElement(root, "testsuite", name=f"convgrade {result.assignment or 'submission'}",
-                                   **counts, skipped="0", time=f"{result.seconds:.3f}")
+    root = ElementTree.Element("testsuites", {"name": "convgrade", **counts})
+    suite = ElementTree.SubElement(root, "testsuite", {"name": f"convgrade {result.assignment or 'submission'}",
+                                                       **counts, "skipped": "0", "time": f"{result.seconds:.3f}"})
     properties = ElementTree.SubElement(suite, "properties")
     for name, value in (("assignment", result.assignment or ""), ("score", points(result.score)),
                         ("max_score", points(result.max_score))):

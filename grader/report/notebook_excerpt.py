@@ -17,11 +17,12 @@ copies only the excerpt.
 from __future__ import annotations
 
 import dataclasses
-import html
 from collections.abc import Mapping
 from typing import Any
 
 import nbformat
+
+from grader.report.page import escaped
 
 SHOWN_CELL_CHARS = 10_000        # of one cell's source
 SHOWN_OUTPUT_CHARS = 10_000      # of one output's text
@@ -230,7 +231,7 @@ def _image_metadata(metadata: Any, kind: str) -> dict[str, Any]:
 
 
 def _notice(text: str) -> str:
-    return f'<p class="{NOTICE_CLASS}">{html.escape(text)}</p>'
+    return f'<p class="{NOTICE_CLASS}">{escaped(text)}</p>'
 
 
 def _size(chars: int) -> str:

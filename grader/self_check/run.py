@@ -61,8 +61,9 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
     grader = Grader(course, secret=configured_secret())
     from grader.course.assignment import available, identify, load_assignment
     from grader.grading.cell_failures import cell_label, failure_text
-    from grader.grading.load import Unusable, load
+    from grader.grading.load import load
     from grader.grading.pipeline import warm_up_autograd
+    from grader.records import Unusable
 
     with grader:
         submission = load(notebook)

@@ -31,10 +31,10 @@ from grader.course.assignment import Assignment, load_assignment
 from grader.course.audit import ACCEPTED_FOLDER, notebook_namespace
 from grader.course.do_nothing import NothingKind, do_nothing_cells
 from grader.course.release import release_notebook
-from grader.grading.pipeline import GradeResult
 from grader.grading.student import local_student
 from grader.grading.testing import run_test
 from grader.host.execute import Limits
+from grader.records import GradeResult
 from grader.session import Grader
 from tests.conftest import MakeNotebook
 

@@ -94,3 +94,11 @@ def test_the_limits_are_the_courses_unless_given(course: Course, launches: Launc
 
     assert Grader(course).limits == Limits.of(course)
     assert Grader(course, limits=Limits(call_timeout=1.5)).limits.call_timeout == 1.5
+
+
+def test_a_session_without_workers_starts_no_zygote_and_says_so(course: Course, launches: Launches) -> None:
+    with Grader(course, secret=b"s", workers=False) as grader:
+        assert grader.secret == b"s"
+        with pytest.raises(GraderError, match="no workers"):
+            grader.zygote()
+    assert launches.seen == []

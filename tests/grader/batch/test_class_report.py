@@ -14,19 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.class_report import (
-    CONTENT_SECURITY_POLICY,
-    MAX_CHARTED_TESTS,
-    class_report,
-)
+from grader.batch.class_report import MAX_CHARTED_TESTS, class_report
 from grader.batch.exports import summary
 from grader.batch.gradebook import FILE_NAME, Gradebook, SubmissionRow
 from grader.batch.progress import PlainProgress
-from grader.batch.run import BatchOptions, grade_batch
+from grader.batch.run import grade_batch
+from grader.batch.tasks import BatchOptions
 from grader.cli import main
 from grader.errors import ExitCode
-from grader.grading.score import TestScore
-from grader.host.execute import Zygote
+from grader.records import TestScore
+from grader.report.page import CONTENT_SECURITY_POLICY
+from grader.session import Grader
 from tests.browser import (
     PNG_SIGNATURE,
     dump_dom,
@@ -189,7 +187,7 @@ def test_many_tests_chart_the_worst_and_list_them_all_and_tex_in_names_is_plain_
 # ------------------------------------------------------------------ grade report, on a graded batch
 
 @pytest.fixture
-def graded_class(make_notebook: MakeNotebook, tmp_path: Path, zygote: Zygote, toy_assignments: Path) -> Path:
+def graded_class(make_notebook: MakeNotebook, tmp_path: Path, grader: Grader, toy_assignments: Path) -> Path:
     """A toy class graded by grade batch: solved, wrong, crashes (by a student with a hostile name), truncated."""
     folder = tmp_path / "submissions"
     folder.mkdir()
@@ -198,7 +196,7 @@ def graded_class(make_notebook: MakeNotebook, tmp_path: Path, zygote: Zygote, to
         shutil.move(make_notebook(*cells, assignment="toy"), folder / f"{student}.ipynb")
     (folder / "truncated.ipynb").write_text('{"cells": [')
     out = tmp_path / "out"
-    grade_batch([folder], out, BatchOptions(jobs=2, call_timeout=2.0), PlainProgress(open(os.devnull, "w")), zygote)
+    grade_batch([folder], out, BatchOptions(jobs=2, call_timeout=2.0), PlainProgress(open(os.devnull, "w")), grader)
     return out
 
 

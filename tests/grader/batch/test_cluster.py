@@ -11,8 +11,9 @@ from distributed import LocalCluster
 
 from grader.batch.cluster import checked
 from grader.batch.progress import PlainProgress
-from grader.batch.run import BatchOptions, grade_batch
-from grader.host.execute import Zygote
+from grader.batch.run import grade_batch
+from grader.batch.tasks import BatchOptions
+from grader.records import GraderFailure
 from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
@@ -27,7 +28,7 @@ def cluster(toy_assignments: Path) -> Iterator[str]:
 
 
 def test_a_batch_on_a_dask_cluster_scores_as_the_local_pool_does(
-        cluster: str, make_notebook: MakeNotebook, tmp_path: Path, zygote: Zygote, toy_assignments: Path) -> None:
+        cluster: str, make_notebook: MakeNotebook, tmp_path: Path, grader: Grader, toy_assignments: Path) -> None:
     assert cluster.startswith("tcp://127.0.0.1:")
     folder = tmp_path / "submissions"
     folder.mkdir()
@@ -35,13 +36,14 @@ def test_a_batch_on_a_dask_cluster_scores_as_the_local_pool_does(
         shutil.move(make_notebook(*cells, assignment="toy"), folder / f"{student}.ipynb")
     (folder / "broken.ipynb").write_text("not json")
     quiet = PlainProgress(io.StringIO())
-    remote = grade_batch([folder], tmp_path / "remote", BatchOptions(jobs=2, scheduler=cluster), quiet)
-    local = grade_batch([folder], tmp_path / "local", BatchOptions(jobs=2), quiet, zygote)
+    with Grader(grader.course, secret=grader.secret, workers=False) as dispatcher:  # grades nowhere itself
+        remote = grade_batch([folder], tmp_path / "remote", BatchOptions(jobs=2, scheduler=cluster), quiet, dispatcher)
+        again = grade_batch([folder], tmp_path / "remote", BatchOptions(jobs=2, scheduler=cluster), quiet, dispatcher)
+    local = grade_batch([folder], tmp_path / "local", BatchOptions(jobs=2), quiet, grader)
     assert {r.student: r.score for r in remote.rows} == {"solved": 100.0, "wrong": 40.0, "broken": 0.0}
     for theirs, ours in zip(remote.rows, local.rows):
         assert [(t.name, t.score, t.detail) for t in theirs.tests] == [(t.name, t.score, t.detail) for t in ours.tests]
     assert (tmp_path / "remote" / "grades.csv").read_text() == (tmp_path / "local" / "grades.csv").read_text()
-    again = grade_batch([folder], tmp_path / "remote", BatchOptions(jobs=2, scheduler=cluster), quiet)
     assert again.graded == () and len(again.unchanged) == 3
 
 
@@ -51,4 +53,4 @@ def test_a_result_graded_by_other_tests_than_ours_is_refused(
     assert checked(result) is result
     elsewhere = dataclasses.replace(result, assignment_digest="0123456789abcdef")
     refused = checked(elsewhere)
-    assert isinstance(refused, str) and "differs from this machine's" in refused
+    assert isinstance(refused, GraderFailure) and "differs from this machine's" in refused.reason

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.batch import inputs
-from grader.batch.collect import Found, collect
+from grader.batch.collect import CollectedSubmission, collect
 from grader.batch.inputs import LINK_REFUSED
 from grader.errors import UsageError
 from grader.grading.load import MAX_NOTEBOOK_BYTES
@@ -31,7 +31,7 @@ def keys(found: tuple) -> dict[str, str]:  # type: ignore[type-arg]
     return {f.student: f.lms_id for f in found}
 
 
-def by_key(found: tuple[Found, ...]) -> dict[str, Found]:
+def by_key(found: tuple[CollectedSubmission, ...]) -> dict[str, CollectedSubmission]:
     return {f.student: f for f in found}
 
 

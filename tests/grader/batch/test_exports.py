@@ -12,7 +12,7 @@ from grader.batch.exports import (
     summary,
     write_outputs,
 )
-from grader.grading.score import TestScore
+from grader.records import TestScore
 from tests.grader.batch.test_gradebook import make_row
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from grader.batch.gradebook import Gradebook, SubmissionRow, rows_by_student
 from grader.errors import UsageError
-from grader.grading.score import TestScore
+from grader.records import TestScore
 
 
 def make_row(student: str = "alice", score: float = 7.0, **changes: object) -> SubmissionRow:

@@ -12,21 +12,24 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader.batch import run as batch_run
+from grader import course
 from grader.batch.class_report import class_report
 from grader.batch.exports import file_stem
 from grader.batch.gradebook import FILE_NAME, Gradebook
 from grader.batch.inputs import LINK_REFUSED
 from grader.batch.progress import PlainProgress
-from grader.batch.run import BatchOptions, BatchResult, Graded, grade_batch
-from grader.host.execute import Limits, Zygote
+from grader.batch.run import BatchResult, Graded, grade_batch
+from grader.batch.tasks import BatchOptions
+from grader.host.execute import Limits
+from grader.records import GradeResult
 from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
-from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D, use_course
+from tests.helpers import SCALE, SOLVED_CORR2D, TESTS_SECRET, ZEROS_CORR2D, use_course
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"
 CRASHES = "import os\nos._exit(1)"
@@ -64,8 +67,12 @@ def submissions(make_notebook: MakeNotebook, tmp_path: Path) -> Path:
     return folder
 
 
-def run(paths: list[Path], out: Path, zygote: Zygote | None, options: BatchOptions = FAST) -> BatchResult:
-    return grade_batch(paths, out, options, PlainProgress(io.StringIO()), zygote)
+def run(paths: list[Path], out: Path, grader: Grader | None, options: BatchOptions = FAST) -> BatchResult:
+    """The batch in the shared session, or (None) in one of its own that hides `out` from workers."""
+    if grader is not None:
+        return grade_batch(paths, out, options, PlainProgress(io.StringIO()), grader)
+    with Grader(course.active(), secret=TESTS_SECRET, hide=[out]) as own:
+        return grade_batch(paths, out, options, PlainProgress(io.StringIO()), own)
 
 
 def scores(result: BatchResult) -> dict[str, float]:
@@ -73,8 +80,8 @@ def scores(result: BatchResult) -> dict[str, float]:
 
 
 def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
-        submissions: Path, tmp_path: Path, zygote: Zygote, grader: Grader, toy_assignments: Path) -> None:
-    result = run([submissions], tmp_path / "out", zygote)
+        submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path) -> None:
+    result = run([submissions], tmp_path / "out", grader)
     rows = {row.student: row for row in result.rows}
     assert scores(result) == {"solved": 100.0, "wrong": 40.0, "loops": 20.0, "crashes": 100.0, "hogs_memory": 100.0,
                               "truncated": 0.0}
@@ -96,68 +103,68 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
 
 
 def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old_scores(
-        submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path, make_notebook: MakeNotebook) -> None:
+        submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path, make_notebook: MakeNotebook) -> None:
     out = tmp_path / "out"
-    first = run([submissions], out, zygote)
+    first = run([submissions], out, grader)
     assert len(first.graded) == 6
-    again = run([submissions], out, zygote)
+    again = run([submissions], out, grader)
     assert (again.graded, len(again.unchanged), len(again.rows)) == ((), 6, 6)
 
     shutil.copy(submissions / "solved.ipynb", submissions / "wrong.ipynb")  # the student fixed it
     shutil.move(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"), submissions / "late.ipynb")
     progress = Recorder()
-    changed = grade_batch([submissions], out, FAST, progress, zygote)
+    changed = grade_batch([submissions], out, FAST, progress, grader)
     assert sorted(g.row.student for g in changed.graded) == ["late", "wrong"]
     assert progress.started == (2, 5) and progress.finished and len(progress.seen) == 2
     assert [(g.row.student, g.previous.score if g.previous else None, g.row.score)
             for g in changed.changed_scores] == [("wrong", 40.0, 100.0)]
 
-    regraded = run([submissions], out, zygote, BatchOptions(jobs=2, call_timeout=2.0, regrade=True))
+    regraded = run([submissions], out, grader, BatchOptions(jobs=2, call_timeout=2.0, regrade=True))
     assert len(regraded.graded) == 7 and regraded.changed_scores == ()
     with Gradebook(out / FILE_NAME) as book:
         assert [r.score for r in book.history("wrong")] == [40.0, 100.0, 100.0]
 
 
 def test_changed_tests_regrade_the_submissions_they_graded(
-        submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path,
+        submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     course = tmp_path / "course"
     shutil.copytree(toy_assignments, course)
     use_course(monkeypatch, course)
     (submissions / "loops.ipynb").unlink()  # keep this one quick
     out = tmp_path / "out"
-    assert len(run([submissions], out, zygote).graded) == 5
+    assert len(run([submissions], out, grader).graded) == 5
     with (course / "toy" / "hidden_tests.py").open("a") as tests:
         tests.write("\n# a fix to a hidden test\n")
-    again = run([submissions], out, zygote)
+    again = run([submissions], out, grader)
     # The unusable one was never graded by any test, so it is not graded again.
     assert sorted(g.row.student for g in again.graded) == ["crashes", "hogs_memory", "solved", "wrong"]
 
 
 def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
-        submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path,
+        submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     (submissions / "loops.ipynb").unlink()
-    real_grade = batch_run.grade
+    real_grade = grader.grade
 
-    def failing_on_wrong(path: Path, **kwargs: object) -> object:
+    def failing_on_wrong(path: Path, **kwargs: Any) -> GradeResult:
         if path.name == "wrong.ipynb":
             raise RuntimeError("a defect in the grader")
-        return real_grade(path, **kwargs)  # type: ignore[arg-type]
+        return real_grade(path, **kwargs)
 
-    monkeypatch.setattr(batch_run, "grade", failing_on_wrong)
-    result = run([submissions], tmp_path / "out", zygote)
+    monkeypatch.setattr(grader, "grade", failing_on_wrong)
+    result = run([submissions], tmp_path / "out", grader)
     assert [g.row.student for g in result.grader_failures] == ["wrong"]
     failed = result.grader_failures[0].row
     assert failed.status == "error" and "a defect in the grader" in failed.reason
     assert scores(result)["solved"] == 100.0
-    monkeypatch.setattr(batch_run, "grade", real_grade)
-    again = run([submissions], tmp_path / "out", zygote)
+    monkeypatch.undo()
+    again = run([submissions], tmp_path / "out", grader)
     assert [g.row.student for g in again.graded] == ["wrong"] and scores(again)["wrong"] == 40.0
 
 
 def test_a_batch_killed_midway_keeps_what_it_graded_and_the_next_run_finishes_it(
-        tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, zygote: Zygote) -> None:
+        tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, grader: Grader) -> None:
     folder = tmp_path / "submissions"
     folder.mkdir()
     for number in range(6):
@@ -180,7 +187,7 @@ def test_a_batch_killed_midway_keeps_what_it_graded_and_the_next_run_finishes_it
     with Gradebook(out / FILE_NAME) as book:
         kept = {row.student: row.score for row in book.current_rows()}
     assert 2 <= len(kept) < 6 and set(kept.values()) == {100.0}
-    finished = run([folder], out, zygote)
+    finished = run([folder], out, grader)
     assert {g.row.student for g in finished.graded} == {f"s{n}" for n in range(6)} - set(kept)
     assert sorted(finished.unchanged) == sorted(kept) and set(scores(finished).values()) == {100.0}
 
@@ -227,12 +234,12 @@ torch.zeros = lambda *shape: torch.ones(*shape)  # only in this worker
 
 
 def test_a_canvas_zip_is_graded_straight_from_the_archive(
-        tmp_path: Path, make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
+        tmp_path: Path, make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
     archive = tmp_path / "canvas.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.write(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"), "lastfirst_12345_67890_hw.ipynb")
         z.write(make_notebook(ZEROS_CORR2D, SCALE, assignment="toy"), "doejane_late_222_333_hw-1.ipynb")
-    result = run([archive], tmp_path / "out", zygote)
+    result = run([archive], tmp_path / "out", grader)
     assert {(r.student, r.lms_id, r.score) for r in result.rows} == {("lastfirst", "12345", 100.0),
                                                                     ("doejane", "222", 40.0)}
     assert all(r.source.startswith(f"{archive}!") for r in result.rows)
@@ -240,7 +247,7 @@ def test_a_canvas_zip_is_graded_straight_from_the_archive(
 
 
 def test_hostile_batch_inputs_cost_only_their_own_rows_and_no_output_is_written_through_a_link(
-        tmp_path: Path, make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
+        tmp_path: Path, make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
     folder = tmp_path / "submissions"
     folder.mkdir()
     shutil.move(make_notebook(SOLVED_CORR2D, SCALE, assignment="toy"), folder / "peer.ipynb")
@@ -268,7 +275,7 @@ def test_hostile_batch_inputs_cost_only_their_own_rows_and_no_output_is_written_
         (out / planted).symlink_to(victim)
     (out / "results").symlink_to(elsewhere, target_is_directory=True)
 
-    result = run([folder], out, zygote)
+    result = run([folder], out, grader)
     rows = {row.student: row for row in result.rows}
     assert set(rows) == {"peer", "teacher", "copier", "pager", "piper", "alice/alice/a/hw.ipynb",
                          "alice/alice/b/hw.ipynb", "Li Wei", "Li, Wei"}
@@ -296,5 +303,5 @@ def test_hostile_batch_inputs_cost_only_their_own_rows_and_no_output_is_written_
     assert {e["student"] for e in written["flagged"]["unusable"]} == {*links, "piper"}
     assert "2 notebooks were found for &#x27;alice&#x27;" in class_report(result.rows)
 
-    again = run([folder], out, zygote)  # the same inputs: the same keys, nothing graded again
+    again = run([folder], out, grader)  # the same inputs: the same keys, nothing graded again
     assert again.graded == () and sorted(again.unchanged) == sorted(rows)

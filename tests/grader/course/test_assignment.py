@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -242,6 +243,17 @@ def test_identify_infers_the_assignment_from_the_names_a_notebook_defines(root: 
     write_assignment(root, "pooling", toml="[functions.pool2d]\n[functions.corr2d]\n[functions.stride]\n")
     assert identify(None, None, ("def pool2d(X):\n    return X", "def stride(X):\n    return X")) == ("pooling", "")
     assert identify(None, None, ("def corr2d(X, K):\n    return X", "def scale(x):\n    return x")) == ("tiny", "")
+
+
+def test_identify_reads_the_functions_of_the_definitions_it_is_given(root: Path) -> None:
+    """A batch has loaded every assignment already: their functions decide, not the declarations read again."""
+    write_assignment(root, "tiny")
+    write_assignment(root, "pooling", toml="[functions.pool2d]\n[functions.corr2d]\n[functions.stride]\n")
+    cells = ("def scale(x):\n    return x",)
+    assert identify(None, None, cells) == ("tiny", "")
+    loaded = {"pooling": dataclasses.replace(load_assignment("pooling", public_only=True), functions=("scale",)),
+              "tiny": dataclasses.replace(load_assignment("tiny", public_only=True), functions=("corr2d",))}
+    assert identify(None, None, cells, loaded) == ("pooling", "")
 
 
 def test_identify_skips_assignments_with_a_broken_declaration(root: Path) -> None:

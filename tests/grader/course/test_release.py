@@ -13,7 +13,8 @@ import torch
 
 from grader.course.release import TEXT_STUB, release_notebook
 from grader.errors import AssignmentError
-from grader.grading.load import Submission, load
+from grader.grading.load import load
+from grader.records import Submission
 from tests.helpers import use_course
 
 TOML = """title = "A tiny convolution assignment"

@@ -9,7 +9,7 @@ from grader.grading.cell_failures import (
     failure_text,
     lost_names,
 )
-from grader.host.execute import CellOutcome
+from grader.records import CellOutcome
 
 
 def test_cells_are_labelled_by_their_place_in_the_notebook() -> None:

@@ -15,8 +15,8 @@ import pytest
 
 from grader.course.release import release_notebook
 from grader.errors import UsageError
-from grader.grading.pipeline import GradeResult
 from grader.host.execute import Limits
+from grader.records import GradeResult
 from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D

@@ -9,10 +9,10 @@ import torch
 from grader.authoring.comparison import Comparison
 from grader.authoring.testkit import GradedTest, Student
 from grader.grading.score import Score, score
-from grader.grading.score import (
+from grader.records import TestOutcome
+from grader.records import (
     TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
 )
-from grader.grading.testing import TestOutcome
 
 
 def body(student: Student, rng: torch.Generator) -> None:

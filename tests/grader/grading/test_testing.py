@@ -17,7 +17,8 @@ from grader.authoring.testkit import (
     TestFailure,
     expect_close,
 )
-from grader.grading.testing import TestOutcome, run_test, run_tests
+from grader.grading.testing import run_test, run_tests
+from grader.records import TestOutcome
 from grader.worker.quote import MESSAGE_LIMIT
 
 

@@ -47,7 +47,7 @@ def forge(document, payload=b""):
 def run(zygote: Zygote, *cells: str, limits: Limits = FAST, seed: int = 1) -> tuple[Execution, StudentProxy]:
     execution = Execution(zygote, tuple(cells), seed=seed, limits=limits)
     execution.run_notebook()
-    return execution, StudentProxy(execution.perform, from_scratch=frozenset({"cheat"}))
+    return execution, StudentProxy(execution.call, from_scratch=frozenset({"cheat"}))
 
 
 def test_cells_run_in_order_and_the_last_definition_wins(zygote: Zygote) -> None:
@@ -60,7 +60,7 @@ def test_a_raising_cell_does_not_stop_later_cells(zygote: Zygote) -> None:
     execution, student = run(zygote, "raise ValueError('broken cell')", "def f(x):\n    return x + 1")
     with execution:
         assert student.f(torch.zeros(1)).tolist() == [1.0]
-        cells = execution.record().cells
+        cells = execution.summary().cells
     assert [c.status for c in cells] == ["error", "ok"]
     assert "ValueError: broken cell" in cells[0].message
 
@@ -69,7 +69,7 @@ def test_a_syntax_error_is_that_cell_s_error_only(zygote: Zygote) -> None:
     execution, student = run(zygote, "def broken(:\n    pass", "def f(x):\n    return x")
     with execution:
         assert student.f(torch.zeros(1)).tolist() == [0.0]
-        assert execution.record().cells[0].status == "error"
+        assert execution.summary().cells[0].status == "error"
 
 
 def test_a_cell_that_loops_forever_times_out_and_later_cells_still_run(zygote: Zygote) -> None:
@@ -77,7 +77,7 @@ def test_a_cell_that_loops_forever_times_out_and_later_cells_still_run(zygote: Z
     with execution:
         assert student.g(torch.ones(1)).tolist() == [-1.0]
         assert student.f(torch.ones(1)).tolist() == [1.0]  # defined before the loop, replayed into the new worker
-        assert [c.status for c in execution.record().cells] == ["ok", "timeout", "ok"]
+        assert [c.status for c in execution.summary().cells] == ["ok", "timeout", "ok"]
 
 
 def test_a_function_that_hangs_fails_alone_and_fast_the_second_time(zygote: Zygote) -> None:
@@ -100,14 +100,14 @@ def test_os_exit_in_a_call_is_a_crash_and_a_fresh_worker_grades_the_rest(zygote:
             student.die(torch.ones(1))
         assert failure.value.kind == "crashed"
         assert student.f(torch.zeros(1)).tolist() == [5.0]
-        assert execution.record().restarts == 1
+        assert execution.summary().restarts == 1
 
 
 def test_sys_exit_at_top_level_is_an_error_in_that_cell(zygote: Zygote) -> None:
     execution, student = run(zygote, "import sys\nsys.exit(0)", "def f(x):\n    return x")
     with execution:
         assert student.f(torch.ones(1)).tolist() == [1.0]
-        assert execution.record().cells[0].status == "error"
+        assert execution.summary().cells[0].status == "error"
 
 
 def test_a_memory_blowup_is_the_student_s_error_not_the_grader_s(zygote: Zygote) -> None:
@@ -125,7 +125,7 @@ def test_shell_escapes_and_pip_are_skipped_with_a_note_and_time_magic_works(zygo
                              "def f(x):\n    return x * z")
     with execution:
         assert student.f(torch.ones(1)).tolist() == [4.0]
-        record = execution.record()
+        record = execution.summary()
     assert any("shell command" in note for note in record.notes)
     assert any("%pip" in note for note in record.notes)
     assert not Path("/tmp/convgrade-should-not-exist").exists()
@@ -136,7 +136,7 @@ def test_student_output_is_captured_not_printed(zygote: Zygote, capfd: pytest.Ca
                              "def f(x):\n    print('inside f')\n    return x")
     with execution:
         student.f(torch.ones(1))
-        record = execution.record()
+        record = execution.summary()
     assert "Score: 100/100" in record.student_output and "inside f" in record.student_output
     seen = capfd.readouterr()
     assert "Score: 100/100" not in seen.out and "raw write" not in seen.out
@@ -177,7 +177,7 @@ def trickle():
         assert failure.value.kind == "timeout"
         assert time.monotonic() - started < 1.0 + 0.5
         assert student.f(torch.ones(1)).tolist() == [2.0]  # grading goes on, in a fresh worker
-        assert execution.record().timeouts == 1
+        assert execution.summary().timeouts == 1
 
 
 @pytest.mark.parametrize("document", [
@@ -196,7 +196,7 @@ def test_a_deeply_nested_reply_fails_that_call_as_the_worker_s_fault_not_the_gra
         assert (outcome.status, outcome.seconds < 2.0) == ("failed", True)
         assert "sent a reply the grader refuses" in outcome.message and "over the limit" in outcome.message
         assert student.f(torch.ones(1)).tolist() == [2.0]
-        assert execution.record().crashes == 1
+        assert execution.summary().crashes == 1
 
 
 @pytest.mark.parametrize("header", [
@@ -234,7 +234,7 @@ def test_a_large_cell_is_sent_whole_and_one_over_the_wire_s_bounds_is_that_cell_
     execution, student = run(zygote, large, too_large, "def f():\n    return large")
     with execution:
         assert student.call("f") == 1
-        cells = execution.record().cells
+        cells = execution.summary().cells
     assert [c.status for c in cells] == ["ok", "error", "ok"]
     assert "not run: the cell is too large" in cells[1].message
 
@@ -245,7 +245,7 @@ def test_what_a_cell_s_reply_says_is_kept_only_up_to_the_grader_s_own_bounds(zyg
     forging = WORKER_SOCKET + f"forge({json.dumps(reply).encode()!r})"
     execution, _ = run(zygote, "def f(x):\n    return x", forging)
     with execution:
-        record = execution.record()
+        record = execution.summary()
     assert record.cells[1].status == "error"
     assert len(record.cells[1].message) <= QUOTE_LIMIT and "characters cut" in record.cells[1].message
     assert len(record.student_output) <= OUTPUT_IN_ALL + 200 and "characters cut" in record.student_output
@@ -256,7 +256,7 @@ def test_what_a_cell_s_reply_says_is_kept_only_up_to_the_grader_s_own_bounds(zyg
 def test_a_submission_s_output_is_bounded_in_all_however_many_cells_print(zygote: Zygote) -> None:
     execution, _ = run(zygote, *["print('p' * 30_000)"] * 8, limits=Limits(call_timeout=2.0, cell_timeout=10.0))
     with execution:
-        output = execution.record().student_output
+        output = execution.summary().student_output
     assert OUTPUT_IN_ALL <= len(output) <= OUTPUT_IN_ALL + 200
     assert output.rstrip().endswith(f"the grader keeps a submission's first {OUTPUT_IN_ALL} characters]")
 
@@ -285,7 +285,7 @@ def test_isolation_in_force_is_recorded(zygote: Zygote) -> None:
     execution, student = run(zygote, "def f():\n    return 1")
     with execution:
         student.call("f")
-        isolation = execution.record().isolation
+        isolation = execution.summary().isolation
     assert isolation["user"] == "nobody"
     assert isolation["network_namespace"] and isolation["pid_namespace"] and isolation["private_root"]
     assert isolation["memory_cap_bytes"] > 0

@@ -48,13 +48,13 @@ def test_a_plain_worker_runs_cells_and_recovers_from_a_hang_and_a_crash(plain: Z
     cells = ("def f(x):\n    return x + 1", "while True:\n    pass", "def crash():\n    import os\n    os._exit(1)")
     with Execution(plain, cells, seed=1, limits=FAST) as execution:
         execution.run_notebook()
-        student = StudentProxy(execution.perform, from_scratch=frozenset())
+        student = StudentProxy(execution.call, from_scratch=frozenset())
         assert student.f(torch.ones(2)).tolist() == [2.0, 2.0]  # the hung cell's worker was killed, cells replayed
         with pytest.raises(StudentFailure) as crashed:
             student.call("crash")
         assert crashed.value.kind == "crashed"
         assert student.f(torch.ones(1)).tolist() == [2.0]  # and again after the crash
-        record = execution.record()
+        record = execution.summary()
     assert [cell.status for cell in record.cells] == ["ok", "timeout", "ok"]
     assert record.restarts == 2 and record.crashes == 1 and record.timeouts == 1
     assert record.isolation["confined"] is False and record.isolation["portable"] == "a test's reason"
@@ -66,9 +66,9 @@ def test_a_plain_workers_guard_reports_a_library_convolution_on_its_evidence_cha
     cells = ("import torch.nn.functional as F\ndef cheat(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]",)
     with Execution(plain, cells, seed=1, limits=FAST) as execution:
         execution.run_notebook()
-        student = StudentProxy(execution.perform, from_scratch=frozenset({"cheat"}))
+        student = StudentProxy(execution.call, from_scratch=frozenset({"cheat"}))
         student.cheat(torch.ones(3, 3), torch.ones(2, 2))
-        evidence = execution.record().evidence
+        evidence = execution.summary().evidence
     assert any("convolution" in seen for seen in evidence.convolutions["cheat"]), evidence
 
 

@@ -22,14 +22,15 @@ import torch
 from PIL import Image
 
 from grader.authoring.comparison import Comparison
-from grader.grading.pipeline import GradeResult
-from grader.grading.score import (
+from grader.host.paths import PROJECT_ROOT
+from grader.records import GradeResult
+from grader.records import (
     TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
 )
-from grader.host.paths import PROJECT_ROOT
-from grader.report.feedback import CONTENT_SECURITY_POLICY, feedback_page, read_notebook
+from grader.report.feedback import feedback_page, read_notebook
 from grader.report.formats import gradescope
 from grader.report.heatmaps import OUTLINE_COLOR, VALUES_COLORMAP
+from grader.report.page import CONTENT_SECURITY_POLICY
 from grader.session import Grader
 from tests.browser import (
     PNG_SIGNATURE,

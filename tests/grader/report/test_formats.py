@@ -8,11 +8,10 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
 
-from grader.grading.pipeline import GradeResult
-from grader.grading.score import (
+from grader.records import CellOutcome, GradeResult
+from grader.records import (
     TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
 )
-from grader.host.execute import CellOutcome
 from grader.report.formats import (
     classroom,
     classroom_step_output,

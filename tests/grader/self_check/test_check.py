@@ -13,9 +13,10 @@ from nbclient import NotebookClient
 
 import grader
 from grader.course.release import release_notebook
-from grader.grading.load import Submission, load
+from grader.grading.load import load
 from grader.grading.static_check import tampering
 from grader.host.paths import PROJECT_ROOT
+from grader.records import Submission
 from grader.self_check.check import run_check
 from grader.self_check.report import (
     MAX_MESSAGE,

@@ -14,10 +14,9 @@ import torch
 
 from grader.authoring.testkit import StudentFailure
 from grader.course.assignment import Assignment, load_assignment
-from grader.grading.pipeline import GradeResult
 from grader.grading.student import StudentProxy
-from grader.host.evidence import Evidence
 from grader.host.execute import Execution, Limits, Zygote
+from grader.records import Evidence, GradeResult
 from grader.session import Grader
 from tests.conftest import MakeNotebook
 from tests.helpers import SCALE, SOLVED_CORR2D, use_course
@@ -43,13 +42,13 @@ def evidence_of(zygote: Zygote, grader: Grader, *cells: str, calls: int = 1) -> 
     failures: list[str] = []
     with Execution(zygote, (PREAMBLE, *cells), seed=1, limits=FAST) as execution:
         execution.run_notebook()
-        student = StudentProxy(execution.perform, from_scratch=frozenset({CHEAT}))
+        student = StudentProxy(execution.call, from_scratch=frozenset({CHEAT}))
         for _ in range(calls):
             try:
                 student.call(CHEAT, torch.arange(16.0).reshape(4, 4), torch.ones(2, 2))
             except StudentFailure as failure:
                 failures.append(str(failure))
-        return execution.record().evidence, failures
+        return execution.summary().evidence, failures
 
 
 def test_a_function_written_from_scratch_leaves_no_evidence(zygote: Zygote) -> None:
@@ -237,7 +236,7 @@ def test_an_input_transformer_cannot_swap_in_a_library_call_unseen(zygote: Zygot
 def test_the_live_grader_modules_are_out_of_reach_through_sys_modules(zygote: Zygote, grader: Grader) -> None:
     with Execution(zygote, ("import os\nrecipes = os.sys.modules['grader.worker.requests']",), seed=1, limits=FAST) as execution:
         execution.run_notebook()
-        record = execution.record()
+        record = execution.summary()
     assert record.cells[0].status == "error" and "KeyError" in record.cells[0].message
 
 
