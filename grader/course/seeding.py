@@ -14,7 +14,7 @@ import secrets
 
 from grader.host.paths import secret_file
 
-SECRET_ENVIRONMENT = "CONVGRADE_SECRET"
+SECRET_ENVIRONMENT = "CONVGRADE_SECRET"  # noqa: S105 - the variable's name; its value is the secret
 def course_secret() -> bytes:
     """`$CONVGRADE_SECRET`, else a secret file, made (mode 0600) on first use so
     that one machine grades deterministically without any setup."""

@@ -34,9 +34,9 @@ from tests.browser import (
 )
 from tests.conftest import MakeNotebook
 from tests.grader.assignments.toy.hidden_tests import HIDDEN_MARKER
+from tests.grader.batch.test_gradebook import make_row
 from tests.grader.batch.test_run import CRASHES
 from tests.grader.report.test_feedback import Elements
-from tests.grader.batch.test_gradebook import make_row
 from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
 
 HOSTILE = "<script>alert('owned')</script>"
