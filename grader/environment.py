@@ -11,8 +11,8 @@ import os
 from pathlib import Path
 
 COURSE_ENVIRONMENT = "CONVGRADE_COURSE"          # the course folder, below --course
-SECRET_ENVIRONMENT = "CONVGRADE_SECRET"          # the course secret itself (CI: a repository secret)
-SECRET_FILE_ENVIRONMENT = "CONVGRADE_SECRET_FILE"  # else the file that holds it
+SECRET_ENVIRONMENT = "CONVGRADE_SECRET"  # noqa: S105 - the variable's name; its value is the secret
+SECRET_FILE_ENVIRONMENT = "CONVGRADE_SECRET_FILE"  # noqa: S105 - the name of the variable naming its file
 DEBUG_ENVIRONMENT = "CONVGRADE_DEBUG"            # tracebacks, and the workers' stderr
 
 

@@ -77,11 +77,10 @@ def _write_by_path(path: Path, content: bytes, mode: int) -> Path:
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(content)
-            os.chmod(staged, mode)
-            os.replace(staged, path)
+            staged.chmod(mode)
+            staged.replace(path)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(staged)
+            staged.unlink(missing_ok=True)
             raise
         return path
     raise FileExistsError(f"cannot stage {path.name}: every staging name is taken")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 
 #: An int, or one int per spatial axis (e.g. `(h, w)`).
-IntOrTuple = Union[int, Sequence[int]]
+IntOrTuple = int | Sequence[int]
 #: `nn.Conv2d`'s padding: an int, a pair, `'valid'` or `'same'`.
-Padding = Union[int, Sequence[int], str]
+Padding = int | Sequence[int] | str
 
 
 def require_tensor(name: str, value: object) -> torch.Tensor:
@@ -79,8 +78,8 @@ def as_int(name: str, value: object) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
-def as_tuple(name: str, value: IntOrTuple, ndim: int) -> tuple[int, ...]:
-    """An int repeated `ndim` times, or a sequence of exactly `ndim` ints."""
+def as_tuple(name: str, value: object, ndim: int) -> tuple[int, ...]:
+    """An int repeated `ndim` times, or a sequence of exactly `ndim` ints (an `IntOrTuple`); else ValueError."""
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != ndim:
             raise ValueError(f"{name} must have {ndim} entries, got {len(value)}: {tuple(value)!r}")
@@ -117,7 +116,7 @@ def resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int
         if padding == "same":
             if any(s != 1 for s in stride):
                 raise ValueError(f"padding='same' requires stride 1 (seed 004), got stride {stride}")
-            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
             return tuple((t // 2, t - t // 2) for t in totals)
         raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     per_side = non_negative("padding", as_tuple("padding", padding, ndim))
@@ -130,7 +129,7 @@ def output_shape(func: str, sizes: Sequence[int], kernel: Sequence[int],
     """Per axis `floor((n + pad - d(k-1) - 1) / s) + 1`, or `ValueError` when the
     (dilated) kernel does not fit in the padded input on some axis."""
     shape = []
-    for axis, (n, k) in enumerate(zip(sizes, kernel)):
+    for axis, (n, k) in enumerate(zip(sizes, kernel, strict=True)):
         before, after = pads[axis] if pads is not None else (0, 0)
         d = dilation[axis] if dilation is not None else 1
         span, padded = d * (k - 1) + 1, n + before + after

@@ -45,8 +45,9 @@ def pad(X: torch.Tensor, pads: Sequence[tuple[int, int]], value: float = 0.0) ->
         return X
     lead = X.dim() - len(pads)
     sizes = X.shape[lead:]
-    padded = X.new_full((*X.shape[:lead], *(n + b + a for n, (b, a) in zip(sizes, pads))), value)
-    interior: tuple[EllipsisType | slice, ...] = (..., *(slice(b, b + n) for n, (b, _) in zip(sizes, pads)))
+    padded = X.new_full((*X.shape[:lead], *(n + b + a for n, (b, a) in zip(sizes, pads, strict=True))), value)
+    interior: tuple[EllipsisType | slice, ...] = (
+        ..., *(slice(b, b + n) for n, (b, _) in zip(sizes, pads, strict=True)))
     padded[interior] = X
     return padded
 
@@ -55,8 +56,9 @@ def window(X: torch.Tensor, offset: Sequence[int], out_shape: Sequence[int],
            stride: Sequence[int], dilation: Sequence[int]) -> torch.Tensor:
     """The view of `X`'s trailing axes that kernel entry `offset` multiplies:
     element `i` of the view is `X[offset * dilation + i * stride]` (no copy)."""
+    per_axis = zip(offset, out_shape, stride, dilation, strict=True)
     index: tuple[EllipsisType | slice, ...] = (..., *(slice(o * d, o * d + (n - 1) * s + 1, s)
-                                                     for o, n, s, d in zip(offset, out_shape, stride, dilation)))
+                                                     for o, n, s, d in per_axis))
     return X[index]
 
 
@@ -94,7 +96,7 @@ def shift_and_add(X: torch.Tensor, K: torch.Tensor, out_shape: Sequence[int],
     # `tolist` moves the kernel off the device once rather than once per entry.
     weights = K.flatten().tolist()
     out = torch.mul(window(X, kernel_offsets[0], out_shape, stride, dilation), weights[0])
-    for offset, weight in zip(kernel_offsets[1:], weights[1:]):
+    for offset, weight in zip(kernel_offsets[1:], weights[1:], strict=True):
         out.add_(window(X, offset, out_shape, stride, dilation), alpha=weight)
     return out
 
@@ -109,7 +111,8 @@ def im2col_matvec(X: torch.Tensor, K: torch.Tensor, out_shape: Sequence[int],
     X = X.contiguous()
     steps = X.stride()
     windows = X.as_strided((*K.shape, *out_shape),
-                           (*[st * d for st, d in zip(steps, dilation)], *[st * s for st, s in zip(steps, stride)]))
+                           (*[st * d for st, d in zip(steps, dilation, strict=True)],
+                            *[st * s for st, s in zip(steps, stride, strict=True)]))
     pixels = math.prod(out_shape)
     return torch.mm(K.reshape(1, -1), windows.reshape(K.numel(), pixels)).view(tuple(out_shape))
 

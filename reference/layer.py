@@ -86,7 +86,7 @@ def pool2d(X: torch.Tensor, pool_size: _args.IntOrTuple, mode: str = "max",
     window = _args.positive("pool_size", _args.as_tuple("pool_size", pool_size, 2))
     s = window if stride is None else _args.positive("stride", _args.as_tuple("stride", stride, 2))
     p = _args.non_negative("padding", _args.as_tuple("padding", padding, 2))
-    if any(2 * pad > k for pad, k in zip(p, window)):
+    if any(2 * pad > k for pad, k in zip(p, window, strict=True)):
         raise ValueError(f"padding {p} must be at most half of pool_size {window}, "
                          "or some windows would see only padding")
     out_shape = _args.output_shape("pool2d", X.shape[-2:], window, [(pad, pad) for pad in p], s)

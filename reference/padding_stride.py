@@ -71,5 +71,5 @@ def comp_conv2d(conv2d: nn.Conv2d, X: torch.Tensor) -> torch.Tensor:
                          f"{conv2d.out_channels}")
     if not (X.is_floating_point() or X.is_complex()):
         X = X.to(conv2d.weight.dtype)
-    Y: torch.Tensor = conv2d(X.reshape((1, 1) + tuple(X.shape)))
+    Y: torch.Tensor = conv2d(X.reshape((1, 1, *X.shape)))
     return Y.reshape(Y.shape[2:])

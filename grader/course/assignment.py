@@ -34,6 +34,7 @@ from grader.host.paths import (
 from grader.worker import banned_calls
 
 POINTS_PER_ASSIGNMENT = 100.0
+POINTS_TOLERANCE = 1e-9  # sums of float points that differ by less are equal
 PUBLIC_TESTS, HIDDEN_TESTS = "public_tests.py", "hidden_tests.py"
 # assignment.toml's keys, and the type of each value: anything else is a mistake to report, not to ignore.
 TOP_LEVEL_KEYS: Mapping[str, str] = {"title": "a string", "functions": "a table of [functions.NAME]"}
@@ -164,8 +165,12 @@ def _refuse_imports_students_lack(path: Path) -> None:
         if isinstance(node, ast.ImportFrom) and node.level:
             raise AssignmentError(f"{path}, line {node.lineno}: a relative import, which fails in the student kit "
                                   "(it holds public_tests.py alone)")
-        modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                   else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""]
+        else:
+            continue
         for module in modules:
             top = module.partition(".")[0]
             if top != "grader" and (top == "reference" or (root / top / "__init__.py").is_file()
@@ -224,7 +229,7 @@ def _validate(directory: Path, tests: list[GradedTest], functions: Mapping[str, 
     if complete and pointless:
         raise AssignmentError(f"{directory}: only tips (0 points) grade {', '.join(pointless)}")
     total = sum(t.points for t in tests)
-    if complete and abs(total - POINTS_PER_ASSIGNMENT) > 1e-9:
+    if complete and abs(total - POINTS_PER_ASSIGNMENT) > POINTS_TOLERANCE:
         public = sum(t.points for t in tests if not t.hidden)
         raise AssignmentError(f"{directory}: tests total {total:g} points, not {POINTS_PER_ASSIGNMENT:g} "
                               f"({PUBLIC_TESTS} {public:g}, {HIDDEN_TESTS} {total - public:g})")

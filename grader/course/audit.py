@@ -33,7 +33,7 @@ import nbformat
 import torch
 
 from grader.authoring.testkit import mismatches
-from grader.course.assignment import Assignment, load_assignment
+from grader.course.assignment import POINTS_PER_ASSIGNMENT, POINTS_TOLERANCE, Assignment, load_assignment
 from grader.course.do_nothing import KINDS, do_nothing_cells
 from grader.course.mutants import Mutant, mutants
 from grader.course.release import release_notebook
@@ -98,8 +98,8 @@ def audit(name: str, grader: Grader, options: AuditOptions = AuditOptions()) -> 
     accepted = sorted((definition.directory / ACCEPTED_FOLDER).glob("*.ipynb"))
     kills = mutants(cells, definition.functions, per_function=options.per_function)
     other_secret = hashlib.sha256(secret + b"\x00another course").digest()
-    with tempfile.TemporaryDirectory() as folder:
-        stub = release_notebook(name, Path(folder)).read_bytes()
+    with tempfile.TemporaryDirectory() as scratch:
+        stub = release_notebook(name, Path(scratch)).read_bytes()
     work: list[tuple[str, bytes, bytes]] = [
         ("teaching", definition.notebook.read_bytes(), secret),
         ("teaching again", definition.notebook.read_bytes(), secret),
@@ -118,14 +118,14 @@ def audit(name: str, grader: Grader, options: AuditOptions = AuditOptions()) -> 
 
     with ThreadPoolExecutor(max_workers=options.jobs) as pool:
         results = dict(zip((label for label, _, _ in work), pool.map(graded, work), strict=True))
-    checks = [_scores("teaching notebook scores 100", results["teaching"], 100.0),
+    checks = [_scores("teaching notebook scores 100", results["teaching"], POINTS_PER_ASSIGNMENT),
               _scores("released stub scores 0", results["stub"], 0.0)]
     if not accepted:
         folder = definition.directory / ACCEPTED_FOLDER
         checks.append(Check(f"{ACCEPTED_FOLDER}/ holds accepted answers", "fail",
                             f"none found: add notebooks that must score 100 to {folder}/ "
                             "(the lecture's own code, a vectorized answer; see docs/authoring.md)"))
-    checks += [_scores(f"{label} scores 100", results[label], 100.0)
+    checks += [_scores(f"{label} scores 100", results[label], POINTS_PER_ASSIGNMENT)
                for label in (f"{ACCEPTED_FOLDER}/{p.name}" for p in accepted)]
     checks += [_at_most(f"does nothing: {kind}", results[f"nothing: {kind}"], definition) for kind in KINDS]
     checks.append(_at_most("does nothing: the released stub", results["stub"], definition))
@@ -143,7 +143,8 @@ def _notebook(cells: Sequence[str], assignment: str) -> bytes:
     # Fixed cell ids: the audit writes the same notebooks, byte for byte, on every run.
     notebook.cells = [nbformat.v4.new_code_cell(source, id=f"cell-{index}") for index, source in enumerate(cells)]
     notebook.metadata["convgrade"] = {"assignment": assignment}
-    return nbformat.writes(notebook).encode("utf-8")
+    text: str = nbformat.writes(notebook)
+    return text.encode("utf-8")
 
 
 def _total(result: GradeResult) -> str:
@@ -156,13 +157,13 @@ def _total(result: GradeResult) -> str:
 def _scores(name: str, result: GradeResult, wanted: float) -> Check:
     ok = result.status == "graded" and not result.grader_errors and math.isclose(result.score, wanted)
     failed = [t.name for t in result.tests if not t.passed and not t.tip]
-    detail = _total(result) + (f" (failed: {', '.join(failed)})" if failed and wanted == 100.0 else "")
+    detail = _total(result) + (f" (failed: {', '.join(failed)})" if failed and wanted == POINTS_PER_ASSIGNMENT else "")
     return Check(name, "pass" if ok else "fail", detail)
 
 
 def _at_most(name: str, result: GradeResult, definition: Assignment) -> Check:
     ceiling = NOTHING_CEILING * definition.max_score
-    ok = result.status == "graded" and not result.grader_errors and result.score <= ceiling + 1e-9
+    ok = result.status == "graded" and not result.grader_errors and result.score <= ceiling + POINTS_TOLERANCE
     passed = [f"{t.name} ({t.score:g})" for t in result.tests if t.passed and not t.tip]
     return Check(name, "pass" if ok else "fail",
                  f"{_total(result)}, at most {ceiling:g}" + (f"; passes {', '.join(passed)}" if passed else ""))
@@ -184,7 +185,7 @@ def _judge_mutants(kills: Sequence[Mutant], results: Sequence[GradeResult], solu
     for mutant, result in zip(kills, results, strict=True):
         scored = per_function(result)
         lost = {f: full.get(f, 0.0) - scored.get(f, 0.0) for f in definition.functions
-                if full.get(f, 0.0) - scored.get(f, 0.0) > 1e-9}
+                if full.get(f, 0.0) - scored.get(f, 0.0) > POINTS_TOLERANCE}
         allowed = {mutant.function} | users[mutant.function]
         outcome: MutantOutcome
         if result.status != "graded" or result.grader_errors:
@@ -260,7 +261,7 @@ def notebook_namespace(cells: Sequence[str]) -> dict[str, Any]:
         for source in cells:
             try:
                 exec(compile(source, "<cell>", "exec"), names)  # noqa: S102 - the course's own solution, or one edit of it
-            except Exception:  # noqa: BLE001 - as in a notebook, a failing cell does not stop the next
+            except Exception:  # noqa: BLE001, S112 - as in a notebook, a failing cell does not stop the next
                 continue
     return names
 

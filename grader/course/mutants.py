@@ -135,15 +135,8 @@ def _replace(tree: ast.AST, target: ast.AST, replacement: ast.AST | None) -> boo
 
 
 def _operators_for(node: ast.AST) -> Iterator[tuple[str, Rewrite]]:
-    match node:
-        case ast.BinOp(op=ast.Add() | ast.Sub(), right=ast.Constant(value=1)):
-            yield "off-by-one", lambda n: n.left  # type: ignore[attr-defined]
-        case ast.BinOp(op=ast.Add(), left=ast.Attribute(attr="bias")):
-            yield "dropped bias", lambda n: n.right  # type: ignore[attr-defined]
-        case ast.BinOp(op=ast.Add(), right=ast.Attribute(attr="bias")):
-            yield "dropped bias", lambda n: n.left  # type: ignore[attr-defined]
-        case ast.BinOp(op=ast.Mult()):
-            yield "wrong operator", lambda n: ast.BinOp(n.left, ast.Add(), n.right)  # type: ignore[attr-defined]
+    if isinstance(node, ast.BinOp):
+        yield from _arithmetic_operators(node)
     if isinstance(node, ast.Call):
         yield from _call_operators(node)
     match node:
@@ -168,6 +161,18 @@ def _operators_for(node: ast.AST) -> Iterator[tuple[str, Rewrite]]:
             yield "dropped statement", lambda n: None
         case ast.Constant(value=int() | float() as number) if not isinstance(number, bool):
             yield "changed constant", lambda n: ast.Constant(n.value + 1)  # type: ignore[attr-defined]
+
+
+def _arithmetic_operators(node: ast.BinOp) -> Iterator[tuple[str, Rewrite]]:
+    match node:
+        case ast.BinOp(op=ast.Add() | ast.Sub(), right=ast.Constant(value=1)):
+            yield "off-by-one", lambda n: n.left  # type: ignore[attr-defined]
+        case ast.BinOp(op=ast.Add(), left=ast.Attribute(attr="bias")):
+            yield "dropped bias", lambda n: n.right  # type: ignore[attr-defined]
+        case ast.BinOp(op=ast.Add(), right=ast.Attribute(attr="bias")):
+            yield "dropped bias", lambda n: n.left  # type: ignore[attr-defined]
+        case ast.BinOp(op=ast.Mult()):
+            yield "wrong operator", lambda n: ast.BinOp(n.left, ast.Add(), n.right)  # type: ignore[attr-defined]
 
 
 def _call_operators(node: ast.Call) -> Iterator[tuple[str, Rewrite]]:
@@ -216,18 +221,20 @@ def _other_axis(node: ast.AST) -> ast.AST:
     assert isinstance(node, ast.Call)
     for keyword in node.keywords:
         if keyword.arg in ("dim", "axis") and isinstance(keyword.value, ast.Constant):
-            keyword.value = ast.Constant(_next_axis(keyword.value.value))
+            keyword.value = _next_axis(keyword.value)
             return node
     axis_at = 1 if isinstance(node.func, ast.Attribute) and node.func.attr in ("stack", "cat") else 0
-    if len(node.args) > axis_at and isinstance(node.args[axis_at], ast.Constant):
-        node.args[axis_at] = ast.Constant(_next_axis(node.args[axis_at].value))  # type: ignore[attr-defined]
+    positional = node.args[axis_at] if len(node.args) > axis_at else None
+    if isinstance(positional, ast.Constant):
+        node.args[axis_at] = _next_axis(positional)
     elif len(node.args) == axis_at and not node.keywords:
         node.args.append(ast.Constant(0 if axis_at == 0 else 1))
     return node
 
 
-def _next_axis(axis: object) -> object:
-    return 0 if axis == -1 else axis + 1 if isinstance(axis, int) else axis
+def _next_axis(axis: ast.Constant) -> ast.Constant:
+    value = axis.value
+    return ast.Constant(0 if value == -1 else value + 1 if isinstance(value, int) else value)
 
 
 def _detached(node: ast.AST) -> ast.AST:

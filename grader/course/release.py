@@ -79,7 +79,8 @@ def _check_cells(assignment: str) -> list[nbformat.NotebookNode]:
             "## Check your work\n\nRun the cell below to check what you have run so far against the public "
             "tests (the hidden tests run when you submit). It grades your code in a separate process, and the "
             "notebook need not be saved. `check(\"NAME\")` checks one function.\n\n"
-            f"Or, in a terminal in this folder, check the saved notebook:\n\n```\ngrade --public {assignment}.ipynb\n```",
+            "Or, in a terminal in this folder, check the saved notebook:\n\n"
+            f"```\ngrade --public {assignment}.ipynb\n```",
             id="convgrade-check-your-work"),
         nbformat.v4.new_code_cell(CHECK_CELL, id="convgrade-check"),
     ]

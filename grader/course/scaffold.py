@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import keyword
-import os
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -73,7 +72,7 @@ def new_assignment(name: str, *, function: str | None = None, title: str | None 
     try:
         staging.chmod(0o755)  # as a plain mkdir makes it, not mkdtemp's 0700
         _write_template(staging, name, values)
-        os.rename(staging, target)
+        staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -83,15 +82,15 @@ def new_assignment(name: str, *, function: str | None = None, title: str | None 
 def _write_template(folder: Path, name: str, values: Mapping[str, str]) -> None:
     template = resources.files("grader.course") / "templates" / TEMPLATE
     replacements = {**values, "title_toml": json.dumps(values["title"], ensure_ascii=False)}  # a TOML basic string
-    for relative, text in _template_files(template):
-        relative = relative.removesuffix(SUFFIX)
+    for template_path, template_text in _template_files(template):
+        relative = template_path.removesuffix(SUFFIX)
         if relative == NOTEBOOK_TEMPLATE:
-            notebook = nbformat.reads(text, as_version=4)
+            notebook = nbformat.reads(template_text, as_version=4)
             notebook = nbformat.from_dict(_substituted(notebook, replacements))
             nbformat.validate(notebook)
             destination, text = folder / f"{name}.ipynb", nbformat.writes(notebook) + "\n"
         else:
-            destination, text = folder / relative, _substitute(text, replacements)
+            destination, text = folder / relative, _substitute(template_text, replacements)
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_text(text, encoding="utf-8")
 

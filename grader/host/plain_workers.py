@@ -15,6 +15,7 @@ Nothing here imports a Linux-only module (see grader.host.platform_support).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import json
@@ -47,7 +48,7 @@ class PlainLaunch:
     allow_unconfined: bool         # --unconfined: hidden tests may run anyway, and every result says so
 
     def isolation(self) -> dict[str, Any]:
-        in_force: dict[str, Any] = {key: False for key in CONFINED_BY}
+        in_force: dict[str, Any] = dict.fromkeys(CONFINED_BY, False)
         in_force.update(user_namespace=False, confined=False, portable=self.reason, user=None)
         if self.allow_unconfined:
             in_force["unconfined_allowed"] = True
@@ -99,10 +100,8 @@ class PlainWorkers:
         if running is None:
             return
         if hasattr(os, "killpg"):  # its own session: whatever it started dies with it
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         running.process.kill()
         running.process.wait()
         shutil.rmtree(running.folder, ignore_errors=True)

@@ -22,7 +22,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from grader.host.plain_workers import PlainLaunch
 
 # What grader.worker.zygote and grader.worker.sandbox are built from, besides Linux itself.
-_FORK_SERVER_NEEDS = (("os.fork", lambda: hasattr(os, "fork")),
+_FORK_SERVER_NEEDS: tuple[tuple[str, Callable[[], bool]], ...] = (("os.fork", lambda: hasattr(os, "fork")),
                       ("SCM_RIGHTS (socket.send_fds)", lambda: hasattr(socket, "send_fds")),
                       ("pwd", lambda: _importable("pwd")),
                       ("resource", lambda: _importable("resource")))

@@ -63,9 +63,8 @@ def _kernel_cells() -> tuple[HistoryCell, ...] | CheckReport:
         raw = list(getattr(shell.history_manager, "input_hist_raw", None) or shell.user_ns.get("_ih") or [""])
         return submission_cells(list(enumerate(raw))[1:], running=getattr(shell, "execution_count", None))
     script = getattr(sys.modules.get("__main__"), "__file__", None)
-    if isinstance(script, str) and script.endswith(".py") and os.path.isfile(script):
-        with open(script, encoding="utf-8", errors="replace") as handle:
-            return submission_cells([(1, handle.read())])
+    if isinstance(script, str) and script.endswith(".py") and Path(script).is_file():
+        return submission_cells([(1, Path(script).read_text(encoding="utf-8", errors="replace"))])
     return refused("check() reads what you have run from IPython's history: call it in a Jupyter notebook or IPython "
                    "(or from a script), or run 'grade --public NOTEBOOK.ipynb' in a terminal in the kit's folder")
 
@@ -85,10 +84,11 @@ def run_check(cells: Sequence[HistoryCell], *, function: str | None = None, assi
     with tempfile.TemporaryDirectory(prefix="convgrade-check-") as scratch:
         notebook, result = Path(scratch) / NOTEBOOK_NAME, Path(scratch) / "result.json"
         notebook.write_text(_notebook_json(cells), encoding="utf-8")
-        command = [sys.executable, "-P", "-m", "grader.self_check.run", "--notebook", str(notebook), "--out", str(result)]
+        command = [sys.executable, "-P", "-m", "grader.self_check.run",
+                   "--notebook", str(notebook), "--out", str(result)]
         command += ["--assignment", assignment] if assignment else []
         command += ["--function", function] if function else []
-        with open(Path(scratch) / "stderr", "w+b") as stderr:
+        with (Path(scratch) / "stderr").open("w+b") as stderr:
             outcome = _run(command, directory or Path.cwd(), stderr, timeout)
             if outcome is not None:
                 return outcome

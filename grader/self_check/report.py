@@ -163,8 +163,8 @@ def render_text(report: CheckReport, *, width: int = 100) -> str:
         room = max(20, width - name_width - point_width - 10)
         for test in report.tests:
             first, *rest = textwrap.wrap(test.message, room) or [""]
-            lines.append(f"{test.name:<{name_width}}  {points(test.score) + '/' + points(test.max_score):>{point_width}}"
-                         f"  {_mark(test):<4}  {first}")
+            scored = f"{points(test.score)}/{points(test.max_score)}"
+            lines.append(f"{test.name:<{name_width}}  {scored:>{point_width}}  {_mark(test):<4}  {first}")
             lines += [" " * (name_width + point_width + 10) + line for line in rest]
     lines += [f"note: {note}" for note in report.notes + _confinement_note(report)]
     return "\n".join(lines)

@@ -162,9 +162,7 @@ _COMPOUND = tuple(getattr(ast, name) for name in (
 def _calls_check(statement: ast.stmt, names: _Names) -> bool:
     """`check(...)`, `result = check(...)`, `print(check(...))`, `display(check(...))`, `grader.check(...)`."""
     value: ast.expr | None = None
-    if isinstance(statement, ast.Expr):
-        value = statement.value
-    elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
+    if isinstance(statement, (ast.Expr, ast.Assign, ast.AnnAssign)):
         value = statement.value
     if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("print", "display") \
             and len(value.args) == 1 and not value.keywords:

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any
 
 _write, _fstat, _getframe, _current_frames = os.write, os.fstat, sys._getframe, sys._current_frames
@@ -54,13 +54,13 @@ def is_student_file(filename: str) -> bool:
     wrote and imported, `<string>` from its exec)."""
     known = _student_files.get(filename)
     if known is None:
-        library = filename.startswith("<frozen ") or filename.startswith(_LIBRARY_ROOTS)
+        library = filename.startswith(("<frozen ", *_LIBRARY_ROOTS))
         known = _student_files[filename] = not library
     return known
 
 
 class _State:
-    __slots__ = ("fd", "send", "identity", "context", "reported", "broken")
+    __slots__ = ("broken", "context", "fd", "identity", "reported", "send")
 
     def __init__(self) -> None:
         self.fd = -1
@@ -136,7 +136,7 @@ def seal(call: int) -> None:
 
 
 def _caller(depth: int, *, past_stdlib: bool) -> FrameType | None:
-    frame = _getframe(depth + 1)
+    frame: FrameType | None = _getframe(depth + 1)
     while past_stdlib and frame is not None and (frame.f_code.co_filename.startswith(_STDLIB_ROOT)
                                                  or frame.f_code.co_filename.startswith("<frozen ")):
         frame = frame.f_back
@@ -206,8 +206,7 @@ def _verdict(event: str, args: tuple[Any, ...]) -> str | None:
     if event in _NEAREST and _by_student(2, past_stdlib=True):
         # These modules take the frame for a name or a warning's place, and hand no frame back;
         # any other (inspect, traceback, logging.currentframe, pdb, asyncio) gives the caller frames.
-        if event == "sys._getframe" and _caller(2, past_stdlib=False).f_code.co_filename.endswith(
-                _FRAME_KEEPING_MODULES):
+        if event == "sys._getframe" and _in_frame_keeping_module(_caller(2, past_stdlib=False)):
             return None
         return _NEAREST[event] + (f" {args[1]}" if event == "object.__getattr__" and len(args) > 1 else "")
     return None
@@ -217,13 +216,18 @@ _FRAME_KEEPING_MODULES = ("/collections/__init__.py", "/enum.py", "/typing.py", 
 _WATCHED = frozenset(_REFUSED) | frozenset(_DIRECT) | frozenset(_NEAREST) | {"import"}
 
 
+def _in_frame_keeping_module(frame: FrameType | None) -> bool:
+    return frame is not None and frame.f_code.co_filename.endswith(_FRAME_KEEPING_MODULES)
+
+
 def _refuse_threads_and_processes() -> None:
     """Python raises no audit event for a new thread in 3.11, nor for
     `_posixsubprocess.fork_exec` (POSIX only): their entry points refuse instead."""
+    posix_subprocess: ModuleType | None
     try:
-        import _posixsubprocess
+        import _posixsubprocess as posix_subprocess
     except ImportError:  # Windows: no fork_exec to replace; the hook refuses its subprocess.Popen event
-        _posixsubprocess = None
+        posix_subprocess = None
 
     def refusing(what: str) -> Callable[..., None]:
         def refused(*args: Any, **kwargs: Any) -> None:
@@ -235,7 +239,7 @@ def _refuse_threads_and_processes() -> None:
     for module, name, replacement in (
             (_thread, "start_new_thread", thread), (_thread, "start_new", thread),
             (_thread, "start_joinable_thread", thread), (threading, "_start_new_thread", thread),
-            (threading, "_start_joinable_thread", thread), (_posixsubprocess, "fork_exec", process)):
+            (threading, "_start_joinable_thread", thread), (posix_subprocess, "fork_exec", process)):
         if module is not None and hasattr(module, name):
             setattr(module, name, replacement)
 

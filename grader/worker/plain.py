@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 ROLES = (b"r", b"e")           # its requests, its evidence: grader.host.plain_workers accepts them in this order
 START_SECONDS = 60.0           # until it has connected both channels (before it imports torch)
@@ -31,7 +32,7 @@ def main() -> None:
 
     from grader.worker import serve
 
-    serve.preload(ipython_dir=os.path.join(config["folder"], "ipython"))
+    serve.preload(ipython_dir=str(Path(config["folder"]) / "ipython"))
     serve.serve(channels[0], channels[1], dict(config["settings"]), dict(config["isolation"]))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
@@ -35,7 +35,7 @@ class DispatchWatch(TorchDispatchMode):
         return False
 
     def __init__(self, banned: frozenset[str] = frozenset()) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
         self.ops = 0
         self.banned = banned                  # the families this call may not use
         self.convolutions: set[str] = set()   # what it used of them, and the ways around the watch
@@ -43,8 +43,9 @@ class DispatchWatch(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         self.ops += 1
         # This runs for every op of a student's loop: naming an op once, not each time, saves a quarter of its cost.
-        evidence = _EVIDENCE.get(func, _UNSEEN)
-        if evidence is _UNSEEN:
+        try:
+            evidence = _EVIDENCE[func]
+        except KeyError:
             evidence = _EVIDENCE[func] = _evidence_of(func)
         if types:
             # A tensor subclass's own __torch_dispatch__ runs with this watch popped: what it computes is unseen.
@@ -68,7 +69,6 @@ def _evidence_of(func: Any) -> tuple[str, str] | None:
     return None
 
 
-_UNSEEN = object()
 _EVIDENCE: dict[Any, tuple[str, str] | None] = {}
 _DISPATCH = DispatchWatch.__dict__["__torch_dispatch__"]
 # Captured before the trip-wires replace them: the watch's own checks are not the student's use.
@@ -105,12 +105,13 @@ def watch_numpy_convolutions() -> None:
     import numpy  # noqa: F401 - its C-level aliases must be loaded to be found
 
     for optional in ("scipy.signal", "scipy.ndimage"):  # scipy may be missing; imported here if present
-        try:
+        with suppress(Exception):  # any failure to import it means it cannot be used either
             importlib.import_module(optional)
-        except Exception:  # noqa: BLE001 - any failure to import it means it cannot be used either
-            pass
     replacements: dict[int, tuple[Any, Any]] = {}
-    watched = [(*qualified.rsplit(".", 1), family) for qualified, family in _ARRAY_FUNCTIONS.items()]
+    watched: list[tuple[str, str, str | None]] = []
+    for qualified, array_family in _ARRAY_FUNCTIONS.items():
+        module_name, name = qualified.rsplit(".", 1)
+        watched.append((module_name, name, array_family))
     watched += [(module_name, name, None) for module_name, names in _TORCH_TRIPWIRES.items() for name in names]
     for module_name, name, family in watched:
         module = sys.modules.get(module_name)
@@ -125,7 +126,9 @@ def watch_numpy_convolutions() -> None:
     guard.rebind_everywhere(replacements)
     redispatch = torch._ops.OpOverload.redispatch
     if not getattr(redispatch, "_convgrade_watched", False):
-        torch._ops.OpOverload.redispatch = guard.tripwire("torch._ops.OpOverload.redispatch", redispatch)
+        # On the class: every op's redispatch goes through the trip-wire.
+        torch._ops.OpOverload.redispatch = guard.tripwire(  # type: ignore[method-assign]
+            "torch._ops.OpOverload.redispatch", redispatch)
         torch._ops.OpOverload.redispatch._convgrade_watched = True  # type: ignore[attr-defined]
 
 
@@ -275,7 +278,7 @@ def _module(target: Callable[..., Any], request: Mapping[str, Any], device: str)
             with torch.no_grad():
                 for parameter in module.parameters():
                     if parameter.grad is not None:
-                        parameter -= float(train["lr"]) * parameter.grad
+                        parameter.sub_(float(train["lr"]) * parameter.grad)
             losses.append(loss.item())
     with torch.no_grad():
         outputs = [module(_argument(x, device)) for x in request.get("inputs", [])]
@@ -331,6 +334,7 @@ def _conv2d_layer(spec: Mapping[str, Any], device: str) -> torch.nn.Conv2d:
     with torch.no_grad():
         layer.weight.copy_(weight)
         if bias is not None:
+            assert layer.bias is not None  # bias=True made one
             layer.bias.copy_(bias)
     return layer.to(device)
 

@@ -100,7 +100,7 @@ def _advice(value: Any) -> str:
 
 def _is_array(value: Any) -> bool:
     kind = type(value)
-    return kind.__module__ == "numpy" and kind.__qualname__ in ("ndarray", "matrix") or (
+    return (kind.__module__ == "numpy" and kind.__qualname__ in ("ndarray", "matrix")) or (
         kind.__module__ == "numpy.ma.core" and kind.__qualname__ == "MaskedArray")
 
 

@@ -54,7 +54,7 @@ def python_paths(grader_package: Path) -> list[Path]:
     paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages()]
     if site.ENABLE_USER_SITE and site.getusersitepackages() in sys.path:
         paths.append(site.getusersitepackages())
-    return [Path(p) for p in paths if p and os.path.isdir(p)] + [grader_package]
+    return [Path(p) for p in paths if p and Path(p).is_dir()] + [grader_package]
 
 
 def build_and_enter(needed: Sequence[Path], hidden: Iterable[Path]) -> None:
@@ -83,7 +83,8 @@ def build_and_enter(needed: Sequence[Path], hidden: Iterable[Path]) -> None:
         # The zygote's own view; each worker mounts a /proc of its PID namespace over it.
         _bind(Path("/" + name), new_root, read_only=name == "sys")
     for path in hidden:  # in case a private folder lives inside something bound (a venv inside the checkout)
-        _cover(new_root / Path(os.path.abspath(path)).relative_to("/"))
+        # abspath, not resolve(): the path as written, its links not followed.
+        _cover(new_root / Path(os.path.abspath(path)).relative_to("/"))  # noqa: PTH100
     os.chdir(new_root)
     mounts.pivot_root(".", ".")
     mounts.unmount_detached(".")  # the old root, now stacked on top
@@ -105,9 +106,10 @@ def fresh_temporary_folder(folder: str, options: str) -> None:
 def _without_nested(paths: Sequence[Path]) -> list[Path]:
     """Each folder once, parents before children, and nothing inside a system folder (bound already)."""
     chosen: list[Path] = []
-    for path in sorted({Path(os.path.abspath(p)) for p in paths} | {p.resolve() for p in paths},
+    # abspath as written (lexical) and resolved (links followed): both paths must be bound.
+    for path in sorted({Path(os.path.abspath(p)) for p in paths} | {p.resolve() for p in paths},  # noqa: PTH100
                        key=lambda p: len(p.parts)):
-        covered = [*chosen, *(Path(s) for s in SYSTEM if not os.path.islink(s))]
+        covered = [*chosen, *(Path(s) for s in SYSTEM if not Path(s).is_symlink())]
         if not any(path.is_relative_to(done) for done in covered):
             chosen.append(path)
     return chosen
@@ -115,7 +117,7 @@ def _without_nested(paths: Sequence[Path]) -> list[Path]:
 
 def _staging_folder(wanted: Sequence[Path]) -> str:
     for candidate in STAGING:
-        if os.path.isdir(candidate) and not os.path.islink(candidate) and not any(
+        if Path(candidate).is_dir() and not Path(candidate).is_symlink() and not any(
                 path.is_relative_to(candidate) or Path(candidate).is_relative_to(path) for path in wanted):
             return candidate
     raise OSError(f"no folder to build the new root in (tried {', '.join(STAGING)})")
@@ -125,7 +127,7 @@ def _mirror(source: Path, new_root: Path) -> None:
     """Recreate a symlink as it is, bind a folder or a file read-only; skip what the host lacks."""
     target = new_root / source.relative_to("/")
     if source.is_symlink():
-        target.symlink_to(os.readlink(source))
+        target.symlink_to(source.readlink())
     elif source.is_dir() or source.is_file():
         _bind(source, new_root, read_only=True)
 
@@ -149,9 +151,9 @@ def _minimal_dev(new_root: Path) -> None:
     dev.mkdir(mode=0o755)
     mount("tmpfs", str(dev), "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
     # /dev/nvidia* as they are, so that --device cuda works; the driver's libraries live under /usr/lib.
-    nvidia = sorted(name for name in os.listdir("/dev") if name.startswith("nvidia"))
+    nvidia = sorted(entry.name for entry in Path("/dev").iterdir() if entry.name.startswith("nvidia"))
     for name in (*DEVICES, *nvidia):
-        if os.path.exists(f"/dev/{name}"):
+        if (Path("/dev") / name).exists():
             _bind(Path("/dev") / name, new_root, read_only=False)
     for name, points_to in DEVICE_LINKS.items():
         (dev / name).symlink_to(points_to)

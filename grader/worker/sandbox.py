@@ -17,6 +17,7 @@ then (see grader.grading.pipeline).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pwd
@@ -140,7 +141,7 @@ def confine_worker(own_mounts: bool) -> dict[str, Any]:
             for folder, size in PRIVATE_FOLDERS:
                 rootfs.fresh_temporary_folder(folder, f"size={size},nr_inodes=16384,mode=1777")
             in_force["private_tmp"] = True
-            os.makedirs(os.environ.get("IPYTHONDIR", "/tmp/convgrade-ipython"), exist_ok=True)
+            Path(os.environ.get("IPYTHONDIR", "/tmp/convgrade-ipython")).mkdir(parents=True, exist_ok=True)
             os.chdir("/tmp")
         except OSError:
             pass
@@ -163,10 +164,8 @@ def forbid_new_processes() -> bool:
     try:
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
         for name in REFUSED_CALLS:
-            try:
+            with contextlib.suppress(RuntimeError, ValueError, OSError):  # a call this architecture or libseccomp lacks
                 rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
-            except (RuntimeError, ValueError, OSError):
-                pass  # a call this architecture or libseccomp does not have
         rules.add_rule(seccomp.ERRNO(errno.EPERM), "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
         rules.load()

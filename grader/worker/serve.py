@@ -15,6 +15,7 @@ import os
 import random
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from grader.worker import guard, requests, wire
@@ -30,7 +31,7 @@ def preload(ipython_dir: str = "/tmp/convgrade-ipython") -> None:
     """Build the IPython shell in the zygote, once, so every fork starts with it."""
     global _shell
     os.environ["IPYTHONDIR"] = ipython_dir
-    os.makedirs(os.environ["IPYTHONDIR"], exist_ok=True)
+    Path(ipython_dir).mkdir(parents=True, exist_ok=True)
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 

@@ -268,7 +268,7 @@ def _container(node: Any) -> _Container | None:
         if not all(type(item) is list and len(item) == 2 and type(item[0]) is str for item in content):
             raise WireError("malformed dict")
         keys = [item[0] for item in content]
-        return _Container((item[1] for item in content), lambda done: dict(zip(keys, done)))
+        return _Container((item[1] for item in content), lambda done: dict(zip(keys, done, strict=True)))
     return None
 
 
@@ -296,7 +296,7 @@ def _tensor_from_json(spec: Mapping[str, Any], payload: memoryview) -> torch.Ten
     dtype = _DTYPES.get(spec.get("dtype"))  # type: ignore[arg-type]
     shape = spec.get("shape")
     offset, nbytes = spec.get("offset"), spec.get("nbytes")
-    if dtype is None or type(shape) is not list or not all(type(n) is int and 0 <= n for n in shape):
+    if dtype is None or type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
         raise WireError("malformed tensor")
     if type(offset) is not int or type(nbytes) is not int or offset < 0 or offset + nbytes > len(payload):
         raise WireError("tensor bytes out of range")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.worker import rootfs, sandbox
+from grader.worker.confinement import missing_confinement
 
 
 def main(argv: list[str]) -> None:
@@ -36,7 +37,7 @@ def main(argv: list[str]) -> None:
     isolation: dict[str, Any] = sandbox.confine_zygote(
         needed=rootfs.python_paths(Path(__file__).resolve().parents[1]), hidden=[Path(p) for p in paths["hidden"]])
     isolation.update(_probe_worker())
-    isolation["confined"] = not sandbox.missing_confinement(isolation)
+    isolation["confined"] = not missing_confinement(isolation)
     if paths["allow_unconfined"] and not isolation["confined"]:
         isolation["unconfined_allowed"] = True
 
@@ -123,13 +124,13 @@ def _become_worker(fds: list[int], settings: dict[str, Any], isolation: dict[str
         sandbox.die_with_parent()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         in_force = {**isolation, **_confined_worker(leader_closes=fds)}
-        in_force["confined"] = not sandbox.missing_confinement(in_force)
+        in_force["confined"] = not missing_confinement(in_force)
         in_force.update(sandbox.limit_resources(int(settings["memory_bytes"])))
         in_force["user"] = sandbox.drop_privileges()  # idempotent: confine_worker has dropped them
         from grader.worker import serve
 
         serve.serve(socket.socket(fileno=fds[0]), fds[1], settings, in_force)
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - the worker's last word: whatever ends it is printed, then it exits
         traceback.print_exc()  # reaches a terminal only under CONVGRADE_DEBUG
     finally:
         os._exit(70)

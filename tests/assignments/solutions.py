@@ -86,7 +86,7 @@ def points_per_function(definition: Assignment, names: Mapping[str, Any], seed: 
     can try several seeds without paying for a worker each time.
     """
     student = local_student(names, from_scratch=definition.from_scratch, may_not_call=definition.may_not_call)
-    points: dict[str, Any] = {f: 0.0 for f in definition.functions} | {"failed": set()}
+    points: dict[str, Any] = dict.fromkeys(definition.functions, 0.0) | {"failed": set()}
     for index, test in enumerate(definition.tests):
         outcome = run_test(test, student, seed * 1000 + index)
         assert outcome.status != "grader_error", outcome.message
@@ -102,7 +102,7 @@ def scores_per_function(result: GradeResult) -> dict[str, float]:
     assert result.status == "graded", result.reason
     assert result.grader_errors == ()
     assert result.assignment is not None
-    scores = {f: 0.0 for f in load_assignment(result.assignment).functions}
+    scores = dict.fromkeys(load_assignment(result.assignment).functions, 0.0)
     for test in result.tests:
         scores[test.function] += test.score
     return scores

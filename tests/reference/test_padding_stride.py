@@ -42,7 +42,7 @@ def conv_case(draw: st.DrawFn) -> ConvCase:
     kind = draw(st.sampled_from(["int", "pair", "valid", "same"]))
     stride: StrideArg
     if kind == "same":
-        stride = cast(StrideArg, draw(st.sampled_from([1, (1, 1)])))
+        stride = cast("StrideArg", draw(st.sampled_from([1, (1, 1)])))
     else:
         stride = draw(st.one_of(st.integers(1, 3), st.tuples(st.integers(1, 3), st.integers(1, 3))))
     padding: PaddingArg

@@ -326,6 +326,5 @@ def spawn():
         os._exit(0)
     return 1
 """)
-    with execution:
-        with pytest.raises(StudentFailure, match="os.fork is not allowed while grading"):
-            student.call("spawn")
+    with execution, pytest.raises(StudentFailure, match="os.fork is not allowed while grading"):
+        student.call("spawn")

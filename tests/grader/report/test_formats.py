@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from grader.records import CellOutcome, GradeResult
 from grader.records import (

@@ -54,7 +54,7 @@ def test_library_lines_are_not_the_student_s() -> None:
 
 def test_the_c_level_numpy_correlate_is_watched_under_every_alias() -> None:
     import numpy._core._multiarray_umath as raw
-    import numpy._core.numeric as numeric
+    from numpy._core import numeric
 
     for correlate in (raw.correlate2, raw.correlate, numeric.correlate, numpy.convolve):
         reply = perform(lambda x: torch.tensor(correlate(x.numpy(), numpy.ones(2))), torch.ones(4))

@@ -40,7 +40,7 @@ from tests.unprivileged import run_as_nobody
 FAST = Limits(call_timeout=20.0, cell_timeout=20.0, budget=120.0)
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="confinement as root, and running as nobody, need root")
 SOLVED_TOY = SOLVED_CORR2D + "\n" + SCALE + "\n"
-CONFINED = {key: True for key in sandbox.CONFINED_BY}
+CONFINED = dict.fromkeys(sandbox.CONFINED_BY, True)
 
 
 def python_below(folder: Path) -> set[str]:
