@@ -60,7 +60,7 @@ def _classroom_json(result: GradeResult, submission: Path) -> str:
 
     document = classroom(result)
     if os.environ.get("GITHUB_OUTPUT"):  # a GitHub Actions step: the reporter reads the `result` output
-        with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as outputs:
+        with Path(os.environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as outputs:
             outputs.write(classroom_step_output(document) + "\n")
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
 

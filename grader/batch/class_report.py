@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from grader.batch.exports import summary
 from grader.batch.gradebook import SubmissionRow
@@ -81,7 +83,7 @@ def _header(facts: Mapping[str, Any]) -> str:
 
 def _scores(facts: Mapping[str, Any]) -> str:
     histogram = facts["score_percent"]["histogram"]
-    bands = [f"{low:g}-{high:g}" for low, high in zip(histogram["edges"], histogram["edges"][1:])]
+    bands = [f"{low:g}-{high:g}" for low, high in itertools.pairwise(histogram["edges"])]
     counts = histogram["counts"]
     figure = _figure(8.0, 3.0)
     ax = figure.subplots()
@@ -89,13 +91,13 @@ def _scores(facts: Mapping[str, Any]) -> str:
     ax.set_xticks(range(len(bands)), bands, fontsize=8)
     ax.set_xlabel("score, percent of the maximum (100 % is in the last band)")
     ax.set_ylabel("submissions")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for position, count in enumerate(counts):
         if count:
             ax.annotate(str(count), (position, count), ha="center", va="bottom", fontsize=8)
     ax.margins(y=0.15)
     _plain(ax)
-    alt = "Score histogram: " + ", ".join(f"{band} %: {count}" for band, count in zip(bands, counts))
+    alt = "Score histogram: " + ", ".join(f"{band} %: {count}" for band, count in zip(bands, counts, strict=True))
     return f'<section id="scores">\n<h2>Scores</h2>\n{_image(figure, alt)}\n</section>'
 
 
@@ -138,7 +140,7 @@ def _pass_rate_chart(tests: Sequence[Mapping[str, Any]], several: bool) -> Figur
     ax.set_xlim(0, 112)
     ax.set_xticks(range(0, 101, 20))
     ax.set_xlabel("pass rate, percent of graded submissions")
-    for position, (rate, test) in enumerate(zip(rates, tests)):
+    for position, (rate, test) in enumerate(zip(rates, tests, strict=True)):
         ax.annotate(f"{rate:.0f} % ({test['passed']}/{test['attempts']})", (rate, position), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=7)
     ax.legend(handles=[Patch(facecolor=PUBLIC_COLOR, label="public"), Patch(facecolor=HIDDEN_COLOR, label="hidden")],
@@ -159,7 +161,7 @@ def _times(rows: Sequence[SubmissionRow], facts: Mapping[str, Any]) -> str:
     ax.hist([row.seconds for row in rows], bins=min(20, max(5, len(rows))), color=BAR_COLOR, edgecolor="white")
     ax.set_xlabel("seconds to grade a submission")
     ax.set_ylabel("submissions")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _plain(ax)
     figures = [("mean", seconds["mean"]), ("median", seconds["median"]), ("max", seconds["max"]),
                ("total", seconds["total"])]

@@ -152,16 +152,16 @@ def _export_metadata(entries: Sequence[Entry]) -> tuple[dict[PurePosixPath, dict
             continue
         root = entry.relative.parent
         if not _is_export_root(root):
-            warnings.append((root, f"ignored {entry.relative}: a {GRADESCOPE_METADATA} inside a submission is the "
-                                   "student's own file, not the export's, and names nobody"))
+            warnings.append((root, (f"ignored {entry.relative}: a {GRADESCOPE_METADATA} inside a submission is the "
+                                    "student's own file, not the export's, and names nobody")))
         elif entry.refused:
-            warnings.append((root, f"the export's {entry.relative} {entry.refused}: students are named by their "
-                                   "folders instead"))
+            warnings.append((root, (f"the export's {entry.relative} {entry.refused}: students are named by their "
+                                    "folders instead")))
         else:
             submissions = _submissions_in(entry.content)
             if submissions is None:
-                warnings.append((root, f"the export's {entry.relative} is not valid YAML: students are named by "
-                                       "their folders instead"))
+                warnings.append((root, (f"the export's {entry.relative} is not valid YAML: students are named by "
+                                        "their folders instead")))
             metadata[root] = submissions or {}
     return metadata, warnings
 
@@ -265,9 +265,9 @@ def unique_keys(found: Sequence[CollectedSubmission]) -> tuple[CollectedSubmissi
         if not colliding:
             break
         for group in colliding:
-            for index, key in zip(group, _separate([found[i] for i in group], [keys[i] for i in group])):
+            for index, key in zip(group, _separate([found[i] for i in group], [keys[i] for i in group]), strict=True):
                 keys[index] = key
-    unique = [dataclasses.replace(f, student=key.of(f)) for f, key in zip(found, keys)]
+    unique = [dataclasses.replace(f, student=key.of(f)) for f, key in zip(found, keys, strict=True)]
     seen: defaultdict[str, int] = defaultdict(int)
     for index, item in enumerate(unique):  # two sources that print the same: a last resort, by order
         seen[item.student] += 1
@@ -283,7 +283,7 @@ def unique_keys(found: Sequence[CollectedSubmission]) -> tuple[CollectedSubmissi
 
 def _groups(found: Sequence[CollectedSubmission], keys: Sequence[_Key]) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = defaultdict(list)
-    for index, (item, key) in enumerate(zip(found, keys)):
+    for index, (item, key) in enumerate(zip(found, keys, strict=True)):
         groups[key.of(item)].append(index)
     return groups
 
@@ -293,7 +293,7 @@ def _separate(group: Sequence[CollectedSubmission], keys: Sequence[_Key]) -> lis
     for refinement in _REFINEMENTS:
         refined = [_Key(lms_id=k.lms_id or refinement.lms_id, path=max(k.path, refinement.path),
                         digest=k.digest or refinement.digest) for k in keys]
-        if len({key.of(item) for key, item in zip(refined, group)}) > 1:
+        if len({key.of(item) for key, item in zip(refined, group, strict=True)}) > 1:
             return refined
     return [_Key(lms_id=k.lms_id, path=k.path, digest=True) for k in keys]
 

@@ -114,7 +114,7 @@ def wanted(relative: PurePosixPath) -> bool:
 def open_given(path: Path) -> BinaryIO:
     """A file the instructor named: followed if it is a link, and then it must be a regular file."""
     try:
-        mode = os.stat(path).st_mode
+        mode = path.stat().st_mode
     except OSError as error:
         raise Unreadable(f"cannot be read: {error.strerror}") from None
     if not stat.S_ISREG(mode):  # refused before it is opened: opening some devices does something

@@ -238,7 +238,7 @@ def _equivalence_replay(definition: Assignment, cells: tuple[str, ...]) -> Calla
     student = StudentProxy(recording, from_scratch=definition.from_scratch, may_not_call=definition.may_not_call)
     # Only graded tests ask: a tip may see what a mutant changes, but a tip is worth nothing.
     graded = [t for t in definition.tests if not t.tip]
-    run_tests(graded, student, lambda label: derive_seed(b"audit", b"requests", label))
+    run_tests(graded, student, lambda label: derive_seed(b"audit", "requests", label))
     asked = [r for r in requests if r.get("recipe") != "cost"]  # work counts differ; values are graded
 
     def equivalent(mutant: Mutant) -> bool:

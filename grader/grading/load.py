@@ -46,7 +46,8 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
     notebook, notes = read
     if not notebook.cells:
         return Unusable(path, "has no cells")
-    code = [(position, cell) for position, cell in enumerate(notebook.cells, start=1) if cell.get("cell_type") == "code"]
+    code = [(position, cell) for position, cell in enumerate(notebook.cells, start=1)
+            if cell.get("cell_type") == "code"]
     # The self-check's cell (`from grader import check; check()`) is left empty: it is no part of the work.
     cells = without_self_check([str(cell.get("source", "")) for _, cell in code])
     if not cells:
@@ -58,7 +59,7 @@ def load(path: Path, content: bytes | None = None) -> Submission | Unusable:
                       positions=tuple(position for position, _ in code))
 
 
-def load_notebook(path: Path,
+def load_notebook(path: Path,  # noqa: PLR0912 - one branch per way a file fails to be a notebook, each with its reason
                   content: bytes | None = None) -> tuple[nbformat.NotebookNode, tuple[str, ...]] | Unusable:
     """The notebook (nbformat 4) within the caps, and notes on how it was read; or why not."""
     if content is None:

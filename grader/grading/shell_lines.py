@@ -33,7 +33,8 @@ def translated(source: str) -> str:
             else:
                 name, _, arguments = rest.partition(" ")
                 call = f"get_ipython().run_line_magic({name!r}, {arguments.strip()!r})"
-            line = f"{match['indent']}{match['target'] or ''}{call}"
+            lines.append(f"{match['indent']}{match['target'] or ''}{call}")
+            continue
         lines.append(line)
     return "\n".join(lines)
 

@@ -61,9 +61,11 @@ _TAMPERING_ATTRIBUTES = frozenset({"sys.modules", "sys.settrace", "sys.setprofil
                                    "torch._C.ExcludeDispatchKeyGuard", "torch._C._SetExcludeDispatchKeyGuard",
                                    "torch._C._IncludeDispatchKeyGuard", "torch._C._ForceDispatchKeyGuard",
                                    "torch._C._dispatch_tls_set_dispatch_key_excluded",
-                                   "torch._C._dispatch_tls_set_dispatch_key_included", "torch._C._RestorePythonTLSSnapshot",
+                                   "torch._C._dispatch_tls_set_dispatch_key_included",
+                                   "torch._C._RestorePythonTLSSnapshot",
                                    "torch._ops", "torch.multiprocessing", "torch.jit._fork", "torch.jit.fork",
-                                   "os.fork", "os.forkpty", "os.system", "os.popen", "os.posix_spawn", "os.posix_spawnp",
+                                   "os.fork", "os.forkpty", "os.system", "os.popen", "os.posix_spawn",
+                                   "os.posix_spawnp",
                                    "os.dup2", "os.close", "os.closerange", "IPython.core", "IPython.utils",
                                    # Frames through the standard library; operators and tensor subclasses whose
                                    # Python bodies run with the dispatcher watch popped.
@@ -202,7 +204,7 @@ def _parsed_by_ipython(source: str) -> ast.Module | None:
 
 
 def _tampering_module(dotted: str) -> bool:
-    return dotted.split(".")[0] in _TAMPERING_MODULES or any(
+    return dotted.split(".", maxsplit=1)[0] in _TAMPERING_MODULES or any(
         dotted == a or dotted.startswith(a + ".") for a in _TAMPERING_ATTRIBUTES)
 
 

@@ -120,7 +120,8 @@ class StudentProxy:
             del self.library_convolutions[name]
         if not reply["ok"]:
             kind, message = reply["kind"], cut(reply["message"])
-            if kind == "missing" and message == f"the notebook does not define {name}" and name in self._missing_because:
+            undefined = kind == "missing" and message == f"the notebook does not define {name}"
+            if undefined and name in self._missing_because:
                 raise StudentFailure(kind, self._missing_because[name])
             raise StudentFailure(kind, f"{name} raised {message}" if kind == "raised" else
                                  f"{name} {message}" if kind == "bad_return" else message)

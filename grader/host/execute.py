@@ -269,11 +269,11 @@ class Execution:
         for note in notes:
             if type(note) is not str or len(self._notes) >= MAX_NOTES:
                 continue
-            if what.startswith("call to "):
-                # Students see notes, and a note made while a test calls student code
-                # could spell out the test's hidden input (`!echo {X}`): keep only its kind.
-                note = "skipped a shell command or magic (not shown: it ran on a test's input)"
-            kept = f"{what}: {cut(note, QUOTE_LIMIT)}"
+            # Students see notes, and a note made while a test calls student code
+            # could spell out the test's hidden input (`!echo {X}`): keep only its kind.
+            shown = ("skipped a shell command or magic (not shown: it ran on a test's input)"
+                     if what.startswith("call to ") else note)
+            kept = f"{what}: {cut(shown, QUOTE_LIMIT)}"
             if kept not in self._notes:
                 self._notes.append(kept)
 
@@ -282,8 +282,8 @@ class Execution:
         if room <= 0:
             return
         if len(text) > room:
-            text = text[:room] + "\n[output truncated: the grader keeps a submission's first " \
-                                 f"{OUTPUT_IN_ALL} characters]\n"
+            text = text[:room] + (f"\n[output truncated: the grader keeps a submission's first {OUTPUT_IN_ALL} "
+                                  "characters]\n")
         self._output.append(text)
         self._output_size += len(text)
 

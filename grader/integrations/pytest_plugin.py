@@ -100,7 +100,8 @@ class SubmissionGrading:
 
         folder = folder.resolve()
         if folder not in self.definitions:
-            course = locate(configured_course(), near=[folder], near_is_ours=True)  # the course that holds the collected folder
+            # The course that holds the collected folder.
+            course = locate(configured_course(), near=[folder], near_is_ours=True)
             if (course.assignments / folder.name).resolve() != folder:
                 raise UsageError(f"{folder} is not an assignment of the course at {course.root} (its assignments "
                                  f"are in {course.assignments}): give a folder of that course")

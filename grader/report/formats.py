@@ -14,8 +14,8 @@ import json
 import math
 import re
 import textwrap
-import xml.etree.ElementTree as ElementTree
 from typing import Any
+from xml.etree import ElementTree
 
 from grader.records import GradeResult
 
@@ -31,7 +31,8 @@ def table(result: GradeResult, *, width: int = 100) -> str:
     name = result.submission.name
     if result.status == "unusable":
         return f"{name}: not graded: {result.reason}\nScore: 0 / {points(result.max_score)}"
-    rows = [(t.name, f"{points(t.score)}/{points(t.max_score)}", "TIP" if t.tip and not t.passed else STATUS_MARK[t.passed],
+    rows = [(t.name, f"{points(t.score)}/{points(t.max_score)}",
+             "TIP" if t.tip and not t.passed else STATUS_MARK[t.passed],
              ("[hidden] " if t.hidden else "") + (t.feedback or ("" if t.passed else "failed")))
             for t in result.tests]
     name_width = max([len(r[0]) for r in rows] + [4])

@@ -86,7 +86,7 @@ def heatmaps(comparison: Comparison) -> Heatmaps | None:
         reach = _limits(np.abs(planes[2][2]).ravel())[1] or 1.0
         scales.append(Scale(DIFFERENCE_COLORMAP, -reach, reach))
     cell = _cell_pixels(max(max(p.shape) for _, _, p in planes))
-    images = [_panel(p, scale, cell) for (_, _, p), scale in zip(planes, scales)]
+    images = [_panel(p, scale, cell) for (_, _, p), scale in zip(planes, scales, strict=True)]
     outlined = False
     if outside is not None:
         outside_here = _plane(outside, where)
@@ -96,7 +96,7 @@ def heatmaps(comparison: Comparison) -> Heatmaps | None:
     return Heatmaps(
         png=_png(images),
         panels=tuple(Panel(name, plane, image.shape[1], scale)
-                     for (name, plane, _), image, scale in zip(planes, images, scales)),
+                     for (name, plane, _), image, scale in zip(planes, images, scales, strict=True)),
         outlined=outlined,
         not_a_number=any(bool(np.isnan(p).any()) for _, _, p in planes))
 

@@ -143,14 +143,18 @@ def _outputs(outputs: list[Any], budget: _Budget, notices: list[str],
 def _output(output: Mapping[str, Any], budget: _Budget, described: bool) -> nbformat.NotebookNode:
     kind = output.get("output_type")
     if kind == "stream":
-        return nbformat.v4.new_output("stream", name=str(output.get("name", "stdout"))[:_SHORT],
-                                      text=_text(_joined(output.get("text", "")), budget))
+        text = _text(_joined(output.get("text", "")), budget)
+        name = str(output.get("name", "stdout"))[:_SHORT]
+        stream: nbformat.NotebookNode = nbformat.v4.new_output("stream", name=name, text=text)
+        return stream
     if kind == "error":
         traceback = "\n".join(str(line) for line in output.get("traceback") or [])
-        return nbformat.v4.new_output("error", ename=str(output.get("ename", ""))[:_SHORT],
-                                      evalue=_text(str(output.get("evalue", "")), budget, _SHORT),
-                                      traceback=[_text(traceback, budget)])
-    data = output.get("data") if isinstance(output.get("data"), Mapping) else {}
+        evalue = _text(str(output.get("evalue", "")), budget, _SHORT)
+        error: nbformat.NotebookNode = nbformat.v4.new_output("error", ename=str(output.get("ename", ""))[:_SHORT],
+                                                              evalue=evalue, traceback=[_text(traceback, budget)])
+        return error
+    given = output.get("data")
+    data: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
     shown_kind = next((k for k in SHOWN_KINDS if k in data), None)
     shown_data: dict[str, str] = {}
     metadata: dict[str, Any] = {}
@@ -172,7 +176,8 @@ def _output(output: Mapping[str, Any], budget: _Budget, described: bool) -> nbfo
     if kind == "execute_result":
         count = output.get("execution_count")
         result["execution_count"] = count if isinstance(count, int) else None
-    return nbformat.from_dict(result)
+    shown: nbformat.NotebookNode = nbformat.from_dict(result)
+    return shown
 
 
 def _text(text: str, budget: _Budget, limit: int = SHOWN_OUTPUT_CHARS) -> str:

@@ -110,28 +110,30 @@ class _NotebookExporter(HTMLExporter):
                          filters={"clean_html": _clean_html, "strip_files_prefix": _unchanged},
                          optimistic_validation=True,  # validate once, after the preprocessors, not after each
                          # The page has its own style sheet: no header CSS, nor the user's custom.css, to read.
-                         config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}))
+                         config=Config({"CSSHTMLHeaderPreprocessor": {"enabled": False}}))  # type: ignore[no-untyped-call]  # nbconvert's exporters are unannotated
         self._markdown = _remembered(self._uncached_markdown)
 
-    def from_notebook_node(self, nb: nbformat.NotebookNode, resources: dict[str, Any] | None = None,
-                           **kw: Any) -> tuple[str, dict[str, Any]]:
+    # A template exporter returns the page's text, whatever its base's annotation says.
+    def from_notebook_node(self, nb: nbformat.NotebookNode,  # type: ignore[override]
+                           resources: dict[str, Any] | None = None, **kw: Any) -> tuple[str, dict[str, Any]]:
         language = nb.metadata.get("language_info", {})
         lexer = language.get("pygments_lexer", language.get("name")) or "ipython3"
         lexer = lexer if lexer in PYTHON_LEXERS else "ipython3"
-        self.register_filter("highlight_code", functools.partial(_highlighted_code, lexer))
+        self.register_filter("highlight_code", functools.partial(_highlighted_code, lexer))  # type: ignore[no-untyped-call]  # unannotated in nbconvert
         # TemplateExporter's export, not HTMLExporter's: that one then parses the whole
         # page again with BeautifulSoup to add alt texts (here the excerpt gives them)
         # and JupyterLab's tabindexes, which cost more than all the rest of the export.
-        return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        return str(page), resources
 
     @pass_context
     def markdown2html(self, context: Context, source: str) -> str:
         if context.get("cell", {}).get("attachments"):
-            return super().markdown2html(context, source)  # its images are its own
+            return str(super().markdown2html(context, source))  # its images are its own
         return self._markdown(source)
 
     def _uncached_markdown(self, source: str) -> str:
-        return super().markdown2html({}, source)
+        return str(super().markdown2html({}, source))
 
 
 def _remembered(render: Callable[..., str]) -> Callable[..., str]:
@@ -157,7 +159,7 @@ def _highlighted_code(lexer: str, source: str, language: str | None = None,
 @_remembered
 def _highlighted(source: str, language: str, magics_language: str | None) -> str:
     metadata = {"magics_language": magics_language} if magics_language else None
-    return Highlight2HTML(pygments_lexer=language)(source, metadata=metadata)
+    return str(Highlight2HTML(pygments_lexer=language)(source, metadata=metadata))
 
 
 def _clean_html(element: str | bytes) -> str:
