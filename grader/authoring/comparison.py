@@ -56,13 +56,13 @@ class Comparison:
         # Field by field, with tensors compared by value: the default would ask a tensor for its truth.
         if not isinstance(other, Comparison):
             return NotImplemented
-        return self._plain() == other._plain() and _same(self.expected, other.expected) and _same(
-            self.actual, other.actual)
+        return (self._fields_but_tensors() == other._fields_but_tensors()
+                and _same(self.expected, other.expected) and _same(self.actual, other.actual))
 
     def __hash__(self) -> int:
-        return hash(self._plain())
+        return hash(self._fields_but_tensors())
 
-    def _plain(self) -> tuple[Any, ...]:
+    def _fields_but_tensors(self) -> tuple[Any, ...]:
         return (self.label, self.verdict, self.expected_shape, self.actual_shape, self.rtol, self.atol,
                 self.truncated)
 
@@ -86,8 +86,8 @@ def collecting(*, enabled: bool) -> Iterator[list[Comparison]]:
         _collector.reset(token)
 
 
-def record(label: str, verdict: ComparisonVerdict, expected: torch.Tensor | tuple[int, ...], actual: Any, *,
-           rtol: float = 0.0, atol: float = 0.0) -> None:
+def record_comparison(label: str, verdict: ComparisonVerdict, expected: torch.Tensor | tuple[int, ...],
+                      actual: Any, *, rtol: float = 0.0, atol: float = 0.0) -> None:
     """Keep one comparison, if a collector is open in this context."""
     collected = _collector.get()
     if collected is None:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import torch
 
-from grader.authoring.comparison import record
+from grader.authoring.comparison import record_comparison
 from grader.records import ComparisonVerdict, FailureKind
 from grader.worker.quote import MESSAGE_LIMIT, cut
 from grader.worker.returns import described
@@ -164,7 +164,7 @@ def expect_close(actual: Any, expected: torch.Tensor | tuple[int, ...], *, what:
     are also recorded for the student's feedback page (grader.authoring.comparison).
     """
     verdict, message, (rtol, atol) = _compare(actual, expected, what, hint)
-    record(what, verdict, expected, actual, rtol=rtol, atol=atol)
+    record_comparison(what, verdict, expected, actual, rtol=rtol, atol=atol)
     if message:
         raise TestFailure(message)
 

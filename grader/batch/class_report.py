@@ -96,7 +96,7 @@ def _scores(facts: Mapping[str, Any]) -> str:
         if count:
             ax.annotate(str(count), (position, count), ha="center", va="bottom", fontsize=8)
     ax.margins(y=0.15)
-    _plain(ax)
+    _open_axes(ax)
     alt = "Score histogram: " + ", ".join(f"{band} %: {count}" for band, count in zip(bands, counts, strict=True))
     return f'<section id="scores">\n<h2>Scores</h2>\n{_image(figure, alt)}\n</section>'
 
@@ -145,7 +145,7 @@ def _pass_rate_chart(tests: Sequence[Mapping[str, Any]], several: bool) -> Figur
                     textcoords="offset points", va="center", fontsize=7)
     ax.legend(handles=[Patch(facecolor=PUBLIC_COLOR, label="public"), Patch(facecolor=HIDDEN_COLOR, label="hidden")],
               loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=8, frameon=False)
-    _plain(ax)
+    _open_axes(ax)
     return figure
 
 
@@ -162,7 +162,7 @@ def _times(rows: Sequence[SubmissionRow], facts: Mapping[str, Any]) -> str:
     ax.set_xlabel("seconds to grade a submission")
     ax.set_ylabel("submissions")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _plain(ax)
+    _open_axes(ax)
     figures = [("mean", seconds["mean"]), ("median", seconds["median"]), ("max", seconds["max"]),
                ("total", seconds["total"])]
     items = "".join(f"<div><dt>{name}</dt><dd>{value:.1f} s</dd></div>" for name, value in figures)
@@ -227,7 +227,7 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _plain(ax: Axes) -> None:
+def _open_axes(ax: Axes) -> None:
     ax.spines[["top", "right"]].set_visible(False)
 
 

@@ -341,10 +341,10 @@ def _conv2d_layer(spec: Mapping[str, Any], device: str) -> torch.nn.Conv2d:
 
 def _answer(value: Any) -> Reply:
     devices: set[str] = set()
-    return {"ok": True, "value": _plain(value, devices), "devices": sorted(devices)}
+    return {"ok": True, "value": _as_plain_data(value, devices), "devices": sorted(devices)}
 
 
-def _plain(value: Any, devices: set[str], inside: str = "") -> Any:
+def _as_plain_data(value: Any, devices: set[str], inside: str = "") -> Any:
     """Keep only plain data; anything else is the student's wrong return type."""
     if isinstance(value, torch.Tensor):
         with torch._C.DisableTorchFunctionSubclass():
@@ -360,9 +360,9 @@ def _plain(value: Any, devices: set[str], inside: str = "") -> Any:
             return kind(value)
     if type(value) in (list, tuple):
         holder = f" inside the {type(value).__name__} it returned"
-        return type(value)(_plain(item, devices, inside or holder) for item in value)
+        return type(value)(_as_plain_data(item, devices, inside or holder) for item in value)
     if type(value) is dict and all(type(k) is str for k in value):
-        return {k: _plain(v, devices, inside or " inside the dict it returned") for k, v in value.items()}
+        return {k: _as_plain_data(v, devices, inside or " inside the dict it returned") for k, v in value.items()}
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(value, numpy.generic):  # a numpy scalar is a number
         scalar = value.item()

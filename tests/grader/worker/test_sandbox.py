@@ -213,7 +213,7 @@ def test_isolation_records_every_step_in_force(zygote: Zygote) -> None:
     execution, student = run(zygote, "def f():\n    return 1")
     with execution:
         student.call("f")
-        isolation = execution.record().isolation
+        isolation = execution.summary().isolation
     assert sandbox.missing_confinement(dict(isolation)) == [] and isolation["confined"] is True
     assert isolation["user"] == "nobody" and "unconfined_allowed" not in isolation
 
