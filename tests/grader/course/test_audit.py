@@ -18,7 +18,8 @@ from grader.course.audit import AuditOptions, audit, dependents, render
 from grader.course.do_nothing import KINDS, do_nothing_cells
 from grader.course.mutants import mutants
 from grader.grading.student import local_student
-from grader.host.execute import Limits, Zygote
+from grader.host.execute import Limits
+from grader.session import Grader
 from tests.helpers import use_course
 
 SOLUTION = '''
@@ -115,8 +116,8 @@ def toy_course(toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_the_toy_audit_fails_on_the_shape_test_that_zeros_pass_and_on_nothing_else(
-        toy_course: Path, zygote: Zygote) -> None:
-    report = audit("toy", zygote, b"tests-secret",
+        toy_course: Path, grader: Grader) -> None:
+    report = audit("toy", grader,
                    AuditOptions(jobs=2, per_function=6, limits=Limits(call_timeout=5.0)))
     verdicts = {c.name: c.verdict for c in report.checks}
     failed = {name for name, verdict in verdicts.items() if verdict == "fail"}
@@ -132,27 +133,27 @@ def test_the_toy_audit_fails_on_the_shape_test_that_zeros_pass_and_on_nothing_el
     assert table.startswith("audit of toy: FAIL") and "mutation score" in table
 
 
-def test_a_mutant_may_cost_a_function_built_on_it(toy_course: Path, zygote: Zygote) -> None:
+def test_a_mutant_may_cost_a_function_built_on_it(toy_course: Path, grader: Grader) -> None:
     # scale's solution made to call corr2d through a helper: a corr2d mutant may now cost scale too.
     notebook_path = toy_course / "toy" / "toy.ipynb"
     notebook = nbformat.read(notebook_path, as_version=4)
     notebook.cells[-1].source = ("def _twice(x):\n    return corr2d(x[None], torch.full((1, 1), 2.0))[0]\n\n"
                                  + notebook.cells[-1].source.replace("return 2 * x", "return _twice(x)"))
     nbformat.write(notebook, notebook_path)
-    report = audit("toy", zygote, b"tests-secret", AuditOptions(jobs=2, per_function=8))
+    report = audit("toy", grader, AuditOptions(jobs=2, per_function=8))
     corr2d_mutants = [v for v in report.mutants if v.mutant.function == "corr2d"]
     assert any("scale" in v.lost for v in corr2d_mutants)
     assert all(v.outcome != "collateral" for v in corr2d_mutants), render(report, verbose=True)
 
 
 def test_a_test_that_charges_one_function_for_anothers_bug_fails_the_audit(
-        toy_course: Path, zygote: Zygote) -> None:
+        toy_course: Path, grader: Grader) -> None:
     hidden = toy_course / "toy" / "hidden_tests.py"
     hidden.write_text(hidden.read_text().replace(
         '    expect_close(student.scale(x), 2 * x, what="scale(x)")',
         '    expect_close(student.scale(x), 2 * x, what="scale(x)")\n'
         '    expect_close(student.corr2d(x[None], torch.ones(1, 1)), x[None], what="corr2d, in a test of scale")'))
-    report = audit("toy", zygote, b"tests-secret", AuditOptions(jobs=2, per_function=8))
+    report = audit("toy", grader, AuditOptions(jobs=2, per_function=8))
     collateral = [v for v in report.mutants if v.outcome == "collateral"]
     assert collateral and all(v.mutant.function == "corr2d" and "scale" in v.lost for v in collateral)
     check = next(c for c in report.checks if c.name == "mutants of corr2d")

@@ -14,7 +14,6 @@ from grader.course.audit import AuditOptions, audit
 from grader.course.release import CODE_BEGIN, CODE_END, TEXT_BEGIN, release_notebook
 from grader.course.scaffold import new_assignment
 from grader.errors import ExitCode
-from grader.host.execute import Zygote
 from grader.host.paths import PROJECT_ROOT
 from grader.session import Grader
 
@@ -79,9 +78,9 @@ def test_its_example_tests_pass_on_its_own_solution_and_fail_on_the_stub(
 
 
 def test_the_audit_fails_on_the_scaffold_only_for_want_of_accepted_answers_and_says_what_to_do(
-        root: Path, zygote: Zygote) -> None:
+        root: Path, grader: Grader) -> None:
     new_assignment("pooling2")
-    report = audit("pooling2", zygote, b"tests-secret", AuditOptions(jobs=2, per_function=4))
+    report = audit("pooling2", grader, AuditOptions(jobs=2, per_function=4))
     failed = [c for c in report.checks if c.verdict == "fail"]
     assert [c.name for c in failed] == ["accepted/ holds accepted answers"]
     assert "add notebooks that must score 100" in failed[0].detail
