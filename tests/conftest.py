@@ -1,12 +1,50 @@
+"""Fixtures for every test folder, and the markers that say what a test needs of the machine.
+
+A folder whose tests grade notebooks defines `course`: the course they grade in, made the current one
+for as long as the fixture lives. `zygote` is that course's worker zygote.
+"""
+
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 
-MakeNotebook = Callable[..., Path]
+from grader.grading.pipeline import start_zygote
+from grader.host.execute import Zygote
+from tests.browser import CHROMIUM
+from tests.helpers import MakeNotebook
+
+
+def _not_root() -> str | None:
+    return None if os.geteuid() == 0 else "needs root: confinement by namespaces and user, running workers as nobody"
+
+
+def _no_chromium() -> str | None:
+    return None if CHROMIUM is not None else ("Debian's chromium is not on PATH (apt-get install chromium), "
+                                              "so the page cannot be loaded in a headless browser")
+
+
+def _no_cuda() -> str | None:
+    import torch  # only where a test asks: most folders never load it in the test process
+
+    return None if torch.cuda.is_available() else "no CUDA device on this machine"
+
+
+# Each marker's check of the machine: the reason a test that has the marker is skipped, or None.
+_MISSING: dict[str, Callable[[], str | None]] = {"root": _not_root, "browser": _no_chromium, "cuda": _no_cuda}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers():
+        missing = _MISSING.get(marker.name)
+        reason = missing() if missing is not None else None
+        if reason is not None:
+            pytest.skip(reason)
 
 
 @pytest.fixture
@@ -27,3 +65,24 @@ def make_notebook(tmp_path: Path) -> MakeNotebook:
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def zygote_of_course() -> Iterator[Callable[[Path], Zygote]]:
+    """Starts a course's zygote the first time it is asked for, and stops them all when the session ends."""
+    with contextlib.ExitStack() as running:
+        started: dict[Path, Zygote] = {}
+
+        def of(course: Path) -> Zygote:
+            if course not in started:
+                started[course] = running.enter_context(start_zygote())
+            return started[course]
+
+        yield of
+
+
+@pytest.fixture(scope="module")
+def zygote(course: Path, zygote_of_course: Callable[[Path], Zygote]) -> Zygote:
+    """The worker zygote of the folder's course (which it hides from workers), one a session:
+    starting one costs a torch import, far more than a test."""
+    return zygote_of_course(course)

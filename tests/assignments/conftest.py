@@ -2,19 +2,18 @@
 
 A self-check module names its assignment in a module-level `ASSIGNMENT`;
 the fixtures that depend on the assignment read it from there, so that each
-module gets its own (module-scoped) definition and workers.
+module gets its own (module-scoped) definition; they share the course's zygote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
 from grader.course.assignment import Assignment, load_assignment
-from grader.grading.pipeline import start_zygote
-from grader.host.execute import Zygote
 
 # The shared checks assert on behalf of the modules that call them: pytest explains
 # a failed assert only in modules it rewrites, and rewrites them only if told before
@@ -26,12 +25,12 @@ from tests.helpers import use_course
 
 
 @pytest.fixture(scope="module")
-def course() -> Iterator[None]:
+def course() -> Iterator[Path]:
     """The project's assignments and a fixed course secret, whatever other test modules set."""
     with pytest.MonkeyPatch.context() as patch:
         use_course(patch, ASSIGNMENTS)
         patch.setenv("CONVGRADE_SECRET", "tests-secret")
-        yield
+        yield ASSIGNMENTS
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +47,6 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def definition(request: pytest.FixtureRequest, course: None) -> Assignment:
+def definition(request: pytest.FixtureRequest, course: Path) -> Assignment:
     """The requesting module's assignment, public and hidden tests, loaded once per module."""
     return load_assignment(request.module.ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def zygote(course: None) -> Iterator[Zygote]:
-    """One worker zygote per module: starting one costs far more than a test."""
-    with start_zygote() as shared:
-        yield shared

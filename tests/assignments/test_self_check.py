@@ -5,7 +5,6 @@ no solution code and nothing of the hidden tests."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -21,17 +20,11 @@ from grader.course.release import (
     release_notebook,
 )
 from grader.errors import ExitCode
-from grader.grading.pipeline import grade, start_zygote
+from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
 from grader.host.paths import PROJECT_ROOT
 
 ASSIGNMENTS = ("cross_correlation", "padding_stride", "channels", "convolution", "pooling")
-
-
-@pytest.fixture(scope="module")
-def workers() -> Iterator[Zygote]:
-    with start_zygote() as zygote:
-        yield zygote
 
 
 def test_every_assignment_exists_and_totals_100_points() -> None:
@@ -48,17 +41,19 @@ def test_every_assignment_exists_and_totals_100_points() -> None:
             assert 5 <= worth and (worth < 100 or alone and worth == 100), f"{name}.{function} is worth {worth}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_the_solved_notebook_scores_100(name: str, workers: Zygote) -> None:
-    result = grade(PROJECT_ROOT / "assignments" / name / f"{name}.ipynb", zygote=workers)
+def test_the_solved_notebook_scores_100(name: str, zygote: Zygote) -> None:
+    result = grade(PROJECT_ROOT / "assignments" / name / f"{name}.ipynb", zygote=zygote)
     failed = {t.name: t.detail for t in result.tests if not t.passed}
     assert (result.score, result.grader_errors, failed) == (100.0, (), {})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_the_student_release_scores_0_and_leaks_nothing(name: str, workers: Zygote, tmp_path: Path) -> None:
+def test_the_student_release_scores_0_and_leaks_nothing(name: str, zygote: Zygote, tmp_path: Path) -> None:
     released = release_notebook(name, tmp_path)
-    result = grade(released, zygote=workers)
+    result = grade(released, zygote=zygote)
     assert (result.assignment, result.score, result.grader_errors) == (name, 0.0, ())
     text = released.read_text()
     for marker in (CODE_BEGIN, CODE_END, TEXT_BEGIN, TEXT_END):

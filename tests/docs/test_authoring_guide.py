@@ -21,7 +21,7 @@ from grader.course.audit import AuditOptions, audit
 from grader.course.release import release_notebook
 from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
-from tests.docs.conftest import (
+from tests.docs.guide import (
     EXAMPLE,
     FRAGMENT,
     PARTS,
@@ -67,14 +67,15 @@ def test_the_examples_form_one_assignment_worth_100_points(guide_course: Path) -
     assert definition.from_scratch == frozenset({"corr2d"})
 
 
+@pytest.mark.slow
 def test_the_teaching_notebook_passes_every_test_and_its_release_fails_every_one(
-        guide_course: Path, guide_zygote: Zygote, tmp_path: Path) -> None:
+        guide_course: Path, zygote: Zygote, tmp_path: Path) -> None:
     folder = guide_course / "assignments" / EXAMPLE
-    taught = grade(folder / f"{EXAMPLE}.ipynb", zygote=guide_zygote)
+    taught = grade(folder / f"{EXAMPLE}.ipynb", zygote=zygote)
     assert taught.status == "graded" and not taught.grader_errors
     assert [t.name for t in taught.tests if not t.passed] == []  # the tips' advice is followed too
     assert taught.score == 100
-    stub = grade(release_notebook(EXAMPLE, tmp_path), zygote=guide_zygote)
+    stub = grade(release_notebook(EXAMPLE, tmp_path), zygote=zygote)
     assert stub.status == "graded" and not stub.grader_errors
     assert [t.name for t in stub.tests if t.passed] == []  # every example test can fail
     assert stub.score == 0
@@ -94,12 +95,13 @@ def test_every_assignment_toml_fragment_uses_only_the_declaration_keys(block: Bl
         assert set(spec.get("may_not_call", [])) <= FAMILIES
 
 
+@pytest.mark.slow
 def test_the_guide_assignment_passes_the_audit_with_its_solution_as_the_accepted_answer(
-        guide_course: Path, guide_zygote: Zygote) -> None:
+        guide_course: Path, zygote: Zygote) -> None:
     folder = guide_course / "assignments" / EXAMPLE
     (folder / "accepted").mkdir(exist_ok=True)
     shutil.copy(folder / f"{EXAMPLE}.ipynb", folder / "accepted" / "taught.ipynb")
-    report = audit(EXAMPLE, guide_zygote, b"tests-secret", AuditOptions(jobs=2, per_function=8))
+    report = audit(EXAMPLE, zygote, b"tests-secret", AuditOptions(jobs=2, per_function=8))
     assert [(c.name, c.detail) for c in report.checks if c.verdict == "fail"] == []
     assert {f"mutants of {name}" for name in ("corr2d", "output_shape", "Conv2D")} <= {c.name for c in report.checks}
     assert any(v.outcome == "killed" for v in report.mutants)

@@ -1,17 +1,12 @@
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from grader.grading.pipeline import start_zygote
-from grader.host.execute import Zygote
-from tests.helpers import use_course
-
-TOY_ASSIGNMENTS = Path(__file__).parent / "assignments"
+from tests.helpers import TOY_ASSIGNMENTS, use_course
 
 
 @pytest.fixture(scope="session")
@@ -24,14 +19,9 @@ def toy_assignments() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def zygote(toy_assignments: Path) -> Iterator[Zygote]:
-    """One zygote for the session: starting one costs a torch import."""
-    with start_zygote() as shared:
-        yield shared
-
-
-def running_as_root() -> bool:
-    return os.geteuid() == 0
+def course(toy_assignments: Path) -> Path:
+    """The course this folder's tests grade in (the zygote's): the toy's."""
+    return toy_assignments
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from grader.batch.progress import PlainProgress
 from grader.batch.run import BatchOptions, grade_batch
 from grader.grading.pipeline import grade
 from grader.host.execute import Zygote
-from tests.conftest import MakeNotebook
-from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D, MakeNotebook
+
+pytestmark = pytest.mark.slow  # a Dask cluster of its own, and batches on it
 
 
 @pytest.fixture(scope="module")

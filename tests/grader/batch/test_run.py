@@ -24,12 +24,9 @@ from grader.batch.progress import PlainProgress
 from grader.batch.run import BatchOptions, BatchResult, Graded, grade_batch
 from grader.grading.pipeline import grade
 from grader.host.execute import Limits, Zygote
-from tests.conftest import MakeNotebook
-from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
-from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D, use_course
+from tests.helpers import CRASHES, SCALE, SOLVED_CORR2D, TOY_ASSIGNMENTS, ZEROS_CORR2D, MakeNotebook, use_course
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"
-CRASHES = "import os\nos._exit(1)"
 HOGS_MEMORY = "hoard = []\nwhile True:\n    hoard.append(bytearray(64 << 20))"
 FAST = BatchOptions(jobs=2, call_timeout=2.0)
 
@@ -72,6 +69,7 @@ def scores(result: BatchResult) -> dict[str, float]:
     return {row.student: row.score for row in result.rows}
 
 
+@pytest.mark.slow
 def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path) -> None:
     result = run([submissions], tmp_path / "out", zygote)
@@ -95,6 +93,7 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
     assert "truncated" in pages[file_stem("truncated")]
 
 
+@pytest.mark.slow
 def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old_scores(
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path, make_notebook: MakeNotebook) -> None:
     out = tmp_path / "out"
@@ -118,6 +117,7 @@ def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old
         assert [r.score for r in book.history("wrong")] == [40.0, 100.0, 100.0]
 
 
+@pytest.mark.slow
 def test_changed_tests_regrade_the_submissions_they_graded(
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -134,6 +134,7 @@ def test_changed_tests_regrade_the_submissions_they_graded(
     assert sorted(g.row.student for g in again.graded) == ["crashes", "hogs_memory", "solved", "wrong"]
 
 
+@pytest.mark.slow
 def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
         submissions: Path, tmp_path: Path, zygote: Zygote, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,6 +157,7 @@ def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
     assert [g.row.student for g in again.graded] == ["wrong"] and scores(again)["wrong"] == 40.0
 
 
+@pytest.mark.slow
 def test_a_batch_killed_midway_keeps_what_it_graded_and_the_next_run_finishes_it(
         tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, zygote: Zygote) -> None:
     folder = tmp_path / "submissions"
@@ -196,7 +198,8 @@ def out_anyone_may_reach() -> Iterator[Path]:
     shutil.rmtree(base)
 
 
-@pytest.mark.skipif(not running_as_root(), reason="unprivileged: workers run as this user, without namespaces")
+@pytest.mark.slow
+@pytest.mark.root
 def test_a_submission_cannot_reach_the_gradebook_or_another_submission(
         tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, out_anyone_may_reach: Path) -> None:
     out = out_anyone_may_reach
@@ -226,6 +229,7 @@ torch.zeros = lambda *shape: torch.ones(*shape)  # only in this worker
     assert not (out / "planted.txt").exists()
 
 
+@pytest.mark.slow
 def test_a_canvas_zip_is_graded_straight_from_the_archive(
         tmp_path: Path, make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
     archive = tmp_path / "canvas.zip"
@@ -239,6 +243,7 @@ def test_a_canvas_zip_is_graded_straight_from_the_archive(
     assert "lastfirst,12345,toy,graded,100,100,100" in (tmp_path / "out" / "grades.csv").read_text()
 
 
+@pytest.mark.slow
 def test_hostile_batch_inputs_cost_only_their_own_rows_and_no_output_is_written_through_a_link(
         tmp_path: Path, make_notebook: MakeNotebook, zygote: Zygote, toy_assignments: Path) -> None:
     folder = tmp_path / "submissions"
