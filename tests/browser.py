@@ -1,8 +1,8 @@
 """Headless Chromium, for tests that check an HTML page as a person would see it.
 
 Debian's `chromium` (`apt-get install chromium`; `.ci/run` installs it where it
-can). Tests that load a page mark themselves `requires_chromium`, which skips
-them, saying why, where it is not installed.
+can). Tests that load a page are marked `browser`, which skips them, saying why,
+where it is not installed (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
-
 CHROMIUM = shutil.which("chromium")
-requires_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not on PATH (apt-get install chromium), "
-                             "so the page cannot be loaded in a headless browser")
 TIMEOUT_SECONDS = 120
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PROBE_ID = "convgrade-image-probe"
@@ -75,7 +70,7 @@ def _allowing_the_probe(policy: str, nonce: str) -> str:
 
 
 def _chromium(page: Path, *arguments: str) -> str:
-    assert CHROMIUM is not None, "use requires_chromium on the test"
+    assert CHROMIUM is not None, "mark the test `browser`"
     # A profile of its own: no state from, or clash with, any other browser run.
     with tempfile.TemporaryDirectory(prefix="convgrade-chromium-") as profile:
         done = subprocess.run(

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import tempfile
+from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 import grader.course
+from grader.batch.gradebook import SubmissionRow
 from grader.course import COURSE_FILE, Course, read_course
 from grader.environment import COURSE_ENVIRONMENT
+from grader.host.execute import Limits
 from grader.host.paths import PROJECT_ROOT
+from grader.records import TestScore
+
+# The `make_notebook` fixture's type: code cells (strings) in, the written notebook's path out.
+MakeNotebook = Callable[..., Path]
+
+# The grader's own fixture assignment ('toy'), graded by most of tests/grader.
+TOY_ASSIGNMENTS = Path(__file__).parent / "grader" / "assignments"
+# Limits for grading the toy assignment: short, but generous for a loaded machine.
+FAST = Limits(call_timeout=3.0, cell_timeout=5.0, budget=60.0)
 
 # Answers to the grader's own toy assignment (tests/grader/assignments/toy): corr2d from scratch, and scale.
 SOLVED_CORR2D = """
@@ -32,7 +46,7 @@ def corr2d(X, K):
 """
 SCALE = "def scale(x):\n    return 2 * x"
 TESTS_SECRET = b"tests-secret"   # every test session seeds with it, so scores are the same on every machine
-TOY_ASSIGNMENTS = PROJECT_ROOT / "tests" / "grader" / "assignments"
+CRASHES = "import os\nos._exit(1)"  # a cell that kills its worker
 
 
 def use_course(patch: pytest.MonkeyPatch, assignments: Path) -> Path:
@@ -60,3 +74,27 @@ def _course_for(assignments: Path) -> Path:
         root, named = Path(tempfile.mkdtemp(prefix="convgrade-test-course-")), str(assignments)
     (root / COURSE_FILE).write_text(f"[course]\nname = \"tests\"\nassignments = {json.dumps(named)}\n")
     return root
+
+
+def make_row(student: str = "alice", score: float = 7.0, **changes: object) -> SubmissionRow:
+    """A graded gradebook row of the toy assignment; `changes` replace its fields."""
+    row = SubmissionRow(
+        student=student, members=(), lms_id="42", source=f"{student}.ipynb", content_hash="abc",
+        assignment="toy", assignment_digest="d1", status="graded", reason="", score=score, max_score=10.0,
+        seconds=1.5, graded_at=1.0, timeouts=0, crashes=0, library_convolutions={"corr2d": ["aten.convolution"]},
+        grader_errors=(), isolation={"user": "nobody"}, results={"score": score, "tests": []},
+        tests=(TestScore(name="t1", function="corr2d", score=score, max_score=10.0, passed=score == 10.0, hidden=False,
+                         feedback="", detail="why"),))
+    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, {name: value or "" for name, value in attrs}))

@@ -2,19 +2,18 @@
 
 A self-check module names its assignment in a module-level `ASSIGNMENT`;
 the fixtures that depend on the assignment read it from there, so that each
-module gets its own (module-scoped) definition and workers.
+module gets its own (module-scoped) definition; they share the course's zygote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 
-from grader.course import active
 from grader.course.assignment import Assignment, load_assignment
-from grader.session import Grader
 
 # The shared checks assert on behalf of the modules that call them: pytest explains
 # a failed assert only in modules it rewrites, and rewrites them only if told before
@@ -26,12 +25,12 @@ from tests.helpers import TESTS_SECRET, use_course
 
 
 @pytest.fixture(scope="module")
-def course() -> Iterator[None]:
+def course() -> Iterator[Path]:
     """The project's assignments and a fixed course secret, whatever other test modules set."""
     with pytest.MonkeyPatch.context() as patch:
         use_course(patch, ASSIGNMENTS)
         patch.setenv("CONVGRADE_SECRET", TESTS_SECRET.decode())  # for the CLI and the kernels a test starts
-        yield
+        yield ASSIGNMENTS
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +47,6 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def definition(request: pytest.FixtureRequest, course: None) -> Assignment:
+def definition(request: pytest.FixtureRequest, course: Path) -> Assignment:
     """The requesting module's assignment, public and hidden tests, loaded once per module."""
     return load_assignment(request.module.ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def grader(course: None) -> Iterator[Grader]:
-    """One session per module: starting its zygote costs far more than a test."""
-    with Grader(active(), secret=TESTS_SECRET) as shared:
-        yield shared

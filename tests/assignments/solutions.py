@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 import torch
 
 from grader.course.assignment import Assignment, load_assignment
@@ -36,10 +37,12 @@ from grader.grading.testing import run_test
 from grader.host.execute import Limits
 from grader.records import GradeResult
 from grader.session import Grader
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 ASSIGNMENTS = Path(__file__).resolve().parents[2] / "assignments"
 SEEDS = (0, 1, 2)
+# The in-process checks parametrized by seed: the quick loop (`-m "not slow"`) takes the first seed only.
+SEED_CASES = (SEEDS[0], *(pytest.param(seed, marks=pytest.mark.slow) for seed in SEEDS[1:]))
 FAST = Limits(call_timeout=5.0, cell_timeout=20.0, budget=120.0)
 STUB = "raise NotImplementedError('replace this line with your solution')"
 

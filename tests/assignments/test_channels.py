@@ -16,6 +16,7 @@ from grader.course.do_nothing import KINDS
 from grader.grading.student import local_student
 from grader.session import Grader
 from tests.assignments.solutions import (
+    SEED_CASES,
     SEEDS,
     SEEDS_DOUBLE_LOOP_CORR2D,
     accepted_namespace,
@@ -35,7 +36,7 @@ from tests.assignments.solutions import (
     solution_namespace,
     tips_failed_with_full_marks,
 )
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 ASSIGNMENT = "channels"
 FUNCTIONS = ("corr2d_multi_in", "corr2d_multi_in_out", "corr2d_multi_in_out_1x1")
@@ -117,19 +118,22 @@ def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
 
 # ---------------------------------------------------------------- in-process, several seeds
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT), seed)
     assert points["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_seeds_double_loop_corr2d_underneath_still_passes(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, SEEDS_DOUBLE_LOOP_CORR2D), seed)
     assert points["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """Seed 003's zip-and-sum on its float32 corr2d, d2l's stack and matmul: the model answer, full marks."""
     failed = tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed)
@@ -138,6 +142,7 @@ def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> No
             "one_by_one_integer_input"} <= failed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", KINDS)
 def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) -> None:
     for seed in SEEDS:
@@ -145,7 +150,8 @@ def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) 
         assert sum(points[f] for f in FUNCTIONS) <= 10
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_mean_over_channels_fails_corr2d_multi_in_and_what_builds_on_it(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, MEAN_OVER_CHANNELS), seed)
     assert 0 < points["corr2d_multi_in"] < full(definition, "corr2d_multi_in")
@@ -156,7 +162,7 @@ def test_mean_over_channels_fails_corr2d_multi_in_and_what_builds_on_it(definiti
     assert points["corr2d_multi_in_out_1x1"] == full(definition, "corr2d_multi_in_out_1x1")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_stacking_along_the_wrong_axis_fails_only_corr2d_multi_in_out(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, STACKED_ALONG_WRONG_AXIS), seed)
     assert 0 < points["corr2d_multi_in_out"] < full(definition, "corr2d_multi_in_out") / 2
@@ -165,7 +171,7 @@ def test_stacking_along_the_wrong_axis_fails_only_corr2d_multi_in_out(definition
         assert points[function] == full(definition, function)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_per_pixel_loop_1x1_fails_only_the_scaling_test(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, PER_PIXEL_LOOP_1X1), seed)
     assert points["failed"] == {"one_by_one_scales_like_one_matmul"}
@@ -192,10 +198,12 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
+@pytest.mark.slow
 def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
     assert_full_marks(grader, ASSIGNMENT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
 def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
     assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
@@ -205,10 +213,12 @@ def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
+@pytest.mark.slow
 def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
     assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
+@pytest.mark.slow
 def test_mean_over_channels_loses_corr2d_multi_in_points(make_notebook: MakeNotebook, grader: Grader,
                                                         definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, MEAN_OVER_CHANNELS))
@@ -218,6 +228,7 @@ def test_mean_over_channels_loses_corr2d_multi_in_points(make_notebook: MakeNote
     assert scores["corr2d_multi_in_out_1x1"] == full(definition, "corr2d_multi_in_out_1x1")
 
 
+@pytest.mark.slow
 def test_stacking_along_the_wrong_axis_loses_only_corr2d_multi_in_out_points(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, STACKED_ALONG_WRONG_AXIS))
@@ -226,6 +237,7 @@ def test_stacking_along_the_wrong_axis_loses_only_corr2d_multi_in_out_points(
     assert scores["corr2d_multi_in_out_1x1"] == full(definition, "corr2d_multi_in_out_1x1")
 
 
+@pytest.mark.slow
 def test_per_pixel_loop_1x1_loses_only_the_scaling_points(make_notebook: MakeNotebook, grader: Grader) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, PER_PIXEL_LOOP_1X1)
     scores_per_function(result)
@@ -235,6 +247,7 @@ def test_per_pixel_loop_1x1_loses_only_the_scaling_points(make_notebook: MakeNot
     assert "matrix multiplication" in scaling.feedback and "grow" in scaling.detail
 
 
+@pytest.mark.slow
 def test_library_conv2d_in_corr2d_multi_in_out_scores_zero_for_it_only(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D)
@@ -245,6 +258,7 @@ def test_library_conv2d_in_corr2d_multi_in_out_scores_zero_for_it_only(
     assert all("library convolution" in t.feedback for t in result.tests if t.function == "corr2d_multi_in_out")
 
 
+@pytest.mark.slow
 def test_library_conv2d_in_the_1x1_scores_zero_for_it_only(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D_1X1)

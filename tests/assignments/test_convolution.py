@@ -16,6 +16,7 @@ from grader.course.do_nothing import KINDS
 from grader.grading.student import local_student
 from grader.session import Grader
 from tests.assignments.solutions import (
+    SEED_CASES,
     SEEDS,
     accepted_namespace,
     accepted_notebooks,
@@ -33,7 +34,7 @@ from tests.assignments.solutions import (
     solution_namespace,
     tips_failed_with_full_marks,
 )
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 ASSIGNMENT = "convolution"
 FUNCTIONS = ("convolve2d", "corr1d", "corr3d")
@@ -135,17 +136,17 @@ def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
 
 # ---------------------------------------------------------------- in-process, several seeds
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
     assert points_per_function(definition, solution_namespace(ASSIGNMENT), seed)["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_python_loops_over_the_output_still_pass(definition: Assignment, seed: int) -> None:
     assert points_per_function(definition, solution_namespace(ASSIGNMENT, OUTPUT_LOOPS), seed)["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """The seeds' float32 corr2d loop, seed 002's flip-then-correlate, corr1d/corr3d in that style: full marks."""
     assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed) == TIPS
@@ -155,6 +156,7 @@ def test_the_float64_tests_are_tips(definition: Assignment) -> None:
     assert {t.name for t in definition.tests if t.points == 0} == TIPS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", KINDS)
 def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) -> None:
     for seed in SEEDS:
@@ -163,7 +165,7 @@ def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) 
 
 
 @pytest.mark.parametrize("bug", [FLIPS_ONLY_THE_ROWS, FLIPS_ONLY_THE_COLUMNS], ids=["rows", "columns"])
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_flipping_one_axis_fails_only_convolve2d(definition: Assignment, bug: str, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, bug), seed)
     assert {"convolve2d_flips_the_lecture_kernel", "convolve2d_matches_corr2d_of_flipped_kernel",
@@ -173,7 +175,7 @@ def test_flipping_one_axis_fails_only_convolve2d(definition: Assignment, bug: st
     assert points["corr1d"] == full(definition, "corr1d") and points["corr3d"] == full(definition, "corr3d")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_cross_correlation_passes_only_the_symmetric_kernel_tests(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, NO_FLIP), seed)
     passed = {t.name for t in definition.tests if t.function == "convolve2d"} - points["failed"]
@@ -182,7 +184,7 @@ def test_cross_correlation_passes_only_the_symmetric_kernel_tests(definition: As
     assert points["corr1d"] == full(definition, "corr1d") and points["corr3d"] == full(definition, "corr3d")
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_off_by_one_corr1d_fails_only_corr1d(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, OFF_BY_ONE_CORR1D), seed)
     assert points["corr1d"] == 3.0  # its values are right where it has them: the first-window test
@@ -199,10 +201,12 @@ def test_library_conv3d_is_seen_by_the_dispatcher_watch(definition: Assignment) 
 
 # ---------------------------------------------------------------- end to end, through grade()
 
+@pytest.mark.slow
 def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
     assert_full_marks(grader, ASSIGNMENT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
 def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
     assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
@@ -212,10 +216,12 @@ def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
+@pytest.mark.slow
 def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
     assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bug", [FLIPS_ONLY_THE_ROWS, NO_FLIP], ids=["one_axis", "no_flip"])
 def test_wrong_flip_loses_only_convolve2d_points(make_notebook: MakeNotebook, grader: Grader,
                                                  definition: Assignment, bug: str) -> None:
@@ -224,6 +230,7 @@ def test_wrong_flip_loses_only_convolve2d_points(make_notebook: MakeNotebook, gr
     assert scores["corr1d"] == full(definition, "corr1d") and scores["corr3d"] == full(definition, "corr3d")
 
 
+@pytest.mark.slow
 def test_off_by_one_corr1d_loses_only_corr1d_points(make_notebook: MakeNotebook, grader: Grader,
                                                     definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, OFF_BY_ONE_CORR1D))
@@ -231,6 +238,7 @@ def test_off_by_one_corr1d_loses_only_corr1d_points(make_notebook: MakeNotebook,
                       "corr3d": full(definition, "corr3d")}
 
 
+@pytest.mark.slow
 def test_library_conv3d_scores_zero_for_corr3d_only(make_notebook: MakeNotebook, grader: Grader,
                                                     definition: Assignment) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV3D)

@@ -24,6 +24,7 @@ from grader.grading.student import local_student
 from grader.session import Grader
 from tests.assignments.solutions import (
     FAST,
+    SEED_CASES,
     SEEDS,
     SEEDS_DOUBLE_LOOP_CORR2D,
     STUB,
@@ -45,7 +46,7 @@ from tests.assignments.solutions import (
     solution_namespace,
     tips_failed_with_full_marks,
 )
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 ASSIGNMENT = "cross_correlation"
 FUNCTIONS = ("corr2d", "Conv2D", "horizontal_edge_kernel", "learn_kernel")
@@ -220,30 +221,33 @@ def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
 
 # ---------------------------------------------------------------- in-process, several seeds
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT), seed)
     assert points["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_seeds_double_loop_corr2d_passes_every_test_in_time(definition: Assignment, seed: int) -> None:
     assert_every_test_passes_in_time(definition, solution_namespace(ASSIGNMENT, SEEDS_DOUBLE_LOOP_CORR2D), seed)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """Seed 002's corr2d (X.float()), seed 003's Conv2D, the seeds' learn_kernel loop: the model answer, full marks."""
     assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed) == TIPS                    # float64 comes back float32; nn.Conv2d refuses integers
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_seeds_000_and_003_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """Their corr2d has no .float(): integers are summed as integers into torch.zeros' float32 output."""
     assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds_003"), seed) == TIPS
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_seed_002s_randn_initialised_conv2d_is_right_too(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, accepted_namespace(ASSIGNMENT, "seeds", SEED_002_CONV2D), seed)
     assert points["Conv2D"] == full(definition, "Conv2D")
@@ -253,6 +257,7 @@ def test_the_tips_are_worth_nothing(definition: Assignment) -> None:
     assert {t.name for t in definition.tests if t.points == 0} == TIPS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DO_NOTHING))
 def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) -> None:
     for seed in SEEDS:
@@ -261,13 +266,13 @@ def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) 
         assert points["corr2d"] == 0 and points["horizontal_edge_kernel"] <= 2
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_a_sobel_kernel_is_a_right_answer_too(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, SOBEL_HORIZONTAL_EDGE_KERNEL), seed)
     assert points["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_off_by_one_corr2d_loses_corr2d_points_and_spares_the_edge_kernel_and_learn_kernel(
         definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, OFF_BY_ONE_CORR2D), seed)
@@ -280,7 +285,7 @@ def test_off_by_one_corr2d_loses_corr2d_points_and_spares_the_edge_kernel_and_le
         assert points[function] == full(definition, function)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_convolution_instead_of_cross_correlation_loses_corr2d_points(definition: Assignment, seed: int) -> None:
     names = solution_namespace(ASSIGNMENT, CONVOLUTION_INSTEAD_OF_CROSS_CORRELATION)
     points = points_per_function(definition, names, seed)
@@ -293,7 +298,7 @@ def test_convolution_instead_of_cross_correlation_loses_corr2d_points(definition
         assert points[function] == full(definition, function)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_conv2d_without_bias_loses_only_conv2d_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, CONV2D_WITHOUT_BIAS), seed)
     assert 0 < points["Conv2D"] < full(definition, "Conv2D") / 2
@@ -303,7 +308,7 @@ def test_conv2d_without_bias_loses_only_conv2d_points(definition: Assignment, se
         assert points[function] == full(definition, function)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_vertical_edge_kernel_loses_only_horizontal_edge_kernel_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, VERTICAL_EDGE_KERNEL_AS_HORIZONTAL), seed)
     assert points["horizontal_edge_kernel"] < full(definition, "horizontal_edge_kernel") / 2
@@ -313,13 +318,13 @@ def test_vertical_edge_kernel_loses_only_horizontal_edge_kernel_points(definitio
         assert points[function] == full(definition, function)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_learn_kernel_returning_the_4d_weight_loses_only_the_shape_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, LEARN_KERNEL_RETURNS_THE_4D_WEIGHT), seed)
     assert points["failed"] == {"learn_kernel_lecture_example", "learn_kernel_returns_weight_and_losses"}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_learn_kernel_ignoring_lr_loses_only_learn_kernel_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, LEARN_KERNEL_IGNORES_LR), seed)
     assert 0 < points["learn_kernel"] < full(definition, "learn_kernel")
@@ -343,10 +348,12 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
+@pytest.mark.slow
 def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
     assert_full_marks(grader, ASSIGNMENT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
 def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
     assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
@@ -356,6 +363,7 @@ def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "seeds_003", "vectorized", "shift_and_add"})
 
 
+@pytest.mark.slow
 def test_seed_000s_torcj_typo_loses_exactly_conv2ds_points(make_notebook: MakeNotebook, grader: Grader,
                                                            definition: Assignment) -> None:
     """Seed 000 prints `torcj.rand`: Conv2D cannot be built, and nothing else is touched."""
@@ -364,10 +372,12 @@ def test_seed_000s_torcj_typo_loses_exactly_conv2ds_points(make_notebook: MakeNo
                       for function in FUNCTIONS}
 
 
+@pytest.mark.slow
 def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
     assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS, STUBS)
 
 
+@pytest.mark.slow
 def test_off_by_one_corr2d_loses_corr2d_points_but_not_edge_kernel_or_learn_kernel_points(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, OFF_BY_ONE_CORR2D))
@@ -377,6 +387,7 @@ def test_off_by_one_corr2d_loses_corr2d_points_but_not_edge_kernel_or_learn_kern
     assert scores["learn_kernel"] == full(definition, "learn_kernel")
 
 
+@pytest.mark.slow
 def test_conv2d_without_bias_loses_only_conv2d_points_when_graded(make_notebook: MakeNotebook, grader: Grader,
                                                       definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, CONV2D_WITHOUT_BIAS))
@@ -385,6 +396,7 @@ def test_conv2d_without_bias_loses_only_conv2d_points_when_graded(make_notebook:
         assert scores[function] == full(definition, function)
 
 
+@pytest.mark.slow
 def test_vertical_edge_kernel_loses_only_horizontal_edge_kernel_points_when_graded(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, VERTICAL_EDGE_KERNEL_AS_HORIZONTAL))
@@ -393,6 +405,7 @@ def test_vertical_edge_kernel_loses_only_horizontal_edge_kernel_points_when_grad
         assert scores[function] == full(definition, function)
 
 
+@pytest.mark.slow
 def test_library_conv2d_in_corr2d_scores_zero_for_corr2d_only(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D_CORR2D)

@@ -27,7 +27,7 @@ from grader.course.assignment import Assignment
 from grader.grading.student import local_student
 from grader.session import Grader
 from tests.assignments.solutions import (
-    SEEDS,
+    SEED_CASES,
     accepted_namespace,
     accepted_notebooks,
     assert_accepted_notebooks_are_clean,
@@ -45,7 +45,7 @@ from tests.assignments.solutions import (
     solution_namespace,
     tips_failed_with_full_marks,
 )
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 ASSIGNMENT = "padding_stride"
 FUNCTIONS = ("conv_output_shape", "corr2d_pad_stride", "comp_conv2d")
@@ -215,18 +215,18 @@ def test_the_lecture_examples_run_in_the_solved_notebook() -> None:
 
 # ---------------------------------------------------------------- in-process, several seeds
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT), seed)
     assert points["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_a_per_pixel_double_loop_passes_every_test_in_time(definition: Assignment, seed: int) -> None:
     assert_every_test_passes_in_time(definition, solution_namespace(ASSIGNMENT, SEEDS_DOUBLE_LOOP), seed)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_padding_on_one_side_only_loses_only_corr2d_pad_stride_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, PADDING_ON_ONE_SIDE_ONLY), seed)
     only(definition, points, "corr2d_pad_stride")
@@ -236,7 +236,7 @@ def test_padding_on_one_side_only_loses_only_corr2d_pad_stride_points(definition
         points["failed"])
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_stride_on_rows_only_loses_only_corr2d_pad_stride_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, STRIDE_ON_ROWS_ONLY), seed)
     only(definition, points, "corr2d_pad_stride")
@@ -245,7 +245,7 @@ def test_stride_on_rows_only_loses_only_corr2d_pad_stride_points(definition: Ass
             "corr2d_pad_stride_padding_is_zero_padding"}.isdisjoint(points["failed"])
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_same_padding_with_the_extra_row_on_top_loses_the_even_kernel_points(definition: Assignment,
                                                                               seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, SAME_EXTRA_ROW_AT_THE_TOP), seed)
@@ -253,14 +253,14 @@ def test_same_padding_with_the_extra_row_on_top_loses_the_even_kernel_points(def
     assert points["failed"] == {"corr2d_pad_stride_seed004_same_example", "corr2d_pad_stride_same_even_kernels"}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_padding_counted_once_loses_only_conv_output_shape_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, PADDING_COUNTED_ONCE), seed)
     only(definition, points, "conv_output_shape")
     assert "conv_output_shape_returns_python_ints" not in points["failed"]
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_squeeze_in_comp_conv2d_loses_only_comp_conv2d_points(definition: Assignment, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, SQUEEZE_IN_COMP_CONV2D), seed)
     only(definition, points, "comp_conv2d")
@@ -278,7 +278,7 @@ def test_library_conv2d_in_corr2d_pad_stride_is_seen_by_the_dispatcher_watch(def
     assert set(student.library_convolutions) == {"corr2d_pad_stride"}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_same_padding_that_fails_to_unpack_earns_no_error_points(definition: Assignment, seed: int) -> None:
     """'same' meets `p_h, p_w = padding` and Python's "too many values to unpack": no credit for refusing a stride."""
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, NO_SAME_PADDING), seed)
@@ -288,7 +288,7 @@ def test_same_padding_that_fails_to_unpack_earns_no_error_points(definition: Ass
     assert {"corr2d_pad_stride_stride_0_raises", "corr2d_pad_stride_matches_reference"}.isdisjoint(points["failed"])
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_a_stride_of_0_met_by_range_by_accident_earns_no_error_points(definition: Assignment, seed: int) -> None:
     """range(0, n, 0)'s ValueError is Python's, not the student's check."""
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, STRIDE_0_UNCHECKED), seed)
@@ -296,14 +296,14 @@ def test_a_stride_of_0_met_by_range_by_accident_earns_no_error_points(definition
     assert points["failed"] == {"corr2d_pad_stride_stride_0_raises"}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 @pytest.mark.parametrize("answer", sorted(DO_NOTHING))
 def test_an_answer_that_does_nothing_scores_at_most_10(definition: Assignment, answer: str, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, DO_NOTHING[answer]), seed)
     assert sum(points[f] for f in FUNCTIONS) <= 10.0
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_seeds_comp_conv2d_and_float32_corr2d_pad_stride_get_full_marks(definition: Assignment,
                                                                            seed: int) -> None:
     """Seed 003's comp_conv2d hands integer X to the layer as it is, and torch.zeros computes in float32:
@@ -321,6 +321,7 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
+@pytest.mark.slow
 def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
     assert_full_marks(grader, ASSIGNMENT)
 
@@ -329,15 +330,18 @@ def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "shift_and_add"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
 def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
     assert "corr2d_pad_stride" not in assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT).library_convolutions
 
 
+@pytest.mark.slow
 def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
     assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bug, broken", [
     (PADDING_ON_ONE_SIDE_ONLY, "corr2d_pad_stride"),
     (STRIDE_ON_ROWS_ONLY, "corr2d_pad_stride"),
@@ -351,6 +355,7 @@ def test_a_wrong_submission_loses_points_only_on_the_name_it_breaks(
     only(definition, scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, bug)), broken)
 
 
+@pytest.mark.slow
 def test_library_conv2d_in_corr2d_pad_stride_scores_zero_for_it_only(
         make_notebook: MakeNotebook, grader: Grader, definition: Assignment) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_CONV2D_PAD_STRIDE)

@@ -23,6 +23,7 @@ from grader.grading.student import local_student
 from grader.grading.testing import run_test
 from grader.session import Grader
 from tests.assignments.solutions import (
+    SEED_CASES,
     SEEDS,
     accepted_namespace,
     accepted_notebooks,
@@ -42,7 +43,7 @@ from tests.assignments.solutions import (
     solution_namespace,
     tips_failed_with_full_marks,
 )
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -190,12 +191,12 @@ def test_the_d2l_examples_run_in_the_solved_notebook() -> None:
 
 # ---------------------------------------------------------------- in-process, several seeds
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_every_test_passes_on_the_solution(definition: Assignment, seed: int) -> None:
     assert points_per_function(definition, solution_namespace(ASSIGNMENT), seed)["failed"] == set()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_seeds_style_loop_passes_every_test_in_time(definition: Assignment, seed: int) -> None:
     """d2l's loop, extended without checks, in float32: full marks, failing tips only."""
     names = accepted_namespace(ASSIGNMENT, "seeds")
@@ -203,7 +204,7 @@ def test_the_seeds_style_loop_passes_every_test_in_time(definition: Assignment, 
     assert {"pool2d_rejects_an_unknown_mode", "pool2d_keeps_float64"} <= failed
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_channel_loop_passes_every_test_in_time(definition: Assignment, seed: int) -> None:
     assert_every_test_passes_in_time(definition, accepted_namespace(ASSIGNMENT, "channel_loop"), seed)
 
@@ -214,7 +215,8 @@ def test_do_nothing_answers_score_at_most_10(definition: Assignment, name: str) 
         assert points_per_function(definition, do_nothing_namespace(definition, name), seed)["pool2d"] <= 10
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", SEED_CASES)
 @pytest.mark.parametrize("bug", sorted(WRONG))
 def test_a_real_bug_loses_some_but_not_all_points(definition: Assignment, bug: str, seed: int) -> None:
     points = points_per_function(definition, solution_namespace(ASSIGNMENT, WRONG[bug]), seed)
@@ -269,10 +271,12 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
 
 # ---------------------------------------------------------------- end to end, through grade()
 
+@pytest.mark.slow
 def test_the_solved_notebook_scores_full_marks(grader: Grader) -> None:
     assert_full_marks(grader, ASSIGNMENT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", ACCEPTED, ids=lambda path: path.stem)
 def test_every_accepted_notebook_scores_full_marks(grader: Grader, notebook: Path) -> None:
     assert_accepted_scores_full_marks(grader, notebook, ASSIGNMENT)
@@ -282,10 +286,12 @@ def test_the_accepted_notebooks_are_there_and_clean() -> None:
     assert_accepted_notebooks_are_clean(ASSIGNMENT, {"seeds", "vectorized", "channel_loop"})
 
 
+@pytest.mark.slow
 def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, tmp_path: Path) -> None:
     assert_release_scores_zero(grader, tmp_path, ASSIGNMENT, FUNCTIONS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", ["F.max_pool2d", "nn.MaxPool2d", "torch.max_pool2d", "a getattr string"])
 def test_library_pooling_scores_zero_and_says_why(make_notebook: MakeNotebook, grader: Grader, route: str) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, LIBRARY_POOLING[route])
@@ -295,6 +301,7 @@ def test_library_pooling_scores_zero_and_says_why(make_notebook: MakeNotebook, g
                in t.feedback for t in result.tests)
 
 
+@pytest.mark.slow
 def test_adaptive_pooling_beside_a_correct_answer_scores_zero(make_notebook: MakeNotebook, grader: Grader) -> None:
     result = grade_with(make_notebook, grader, ASSIGNMENT, KEEP_THE_SOLUTION, ADAPTIVE_POOLING)
     assert scores_per_function(result) == {"pool2d": 0.0}
@@ -303,6 +310,7 @@ def test_adaptive_pooling_beside_a_correct_answer_scores_zero(make_notebook: Mak
     assert any(e.startswith("aten.") and "pool" in e for e in evidence)
 
 
+@pytest.mark.slow
 def test_a_stride_1_default_loses_some_points_through_grade(make_notebook: MakeNotebook, grader: Grader,
                                                            definition: Assignment) -> None:
     scores = scores_per_function(grade_with(make_notebook, grader, ASSIGNMENT, STRIDE_1_BY_DEFAULT))

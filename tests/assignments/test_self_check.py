@@ -40,6 +40,7 @@ def test_every_assignment_exists_and_totals_100_points() -> None:
             assert worth >= 5 and (worth < 100 or (alone and worth == 100)), f"{name}.{function} is worth {worth}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_solved_notebook_scores_100(name: str, grader: Grader) -> None:
     result = grader.grade(PROJECT_ROOT / "assignments" / name / f"{name}.ipynb")
@@ -47,6 +48,7 @@ def test_the_solved_notebook_scores_100(name: str, grader: Grader) -> None:
     assert (result.score, result.grader_errors, failed) == (100.0, (), {})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_the_student_release_scores_0_and_leaks_nothing(name: str, grader: Grader, tmp_path: Path) -> None:
     released = release_notebook(name, tmp_path)

@@ -20,7 +20,7 @@ from grader.course.assignment import load_assignment
 from grader.course.audit import AuditOptions, audit
 from grader.course.release import release_notebook
 from grader.session import Grader
-from tests.docs.conftest import (
+from tests.docs.guide import (
     EXAMPLE,
     FRAGMENT,
     PARTS,
@@ -66,6 +66,7 @@ def test_the_examples_form_one_assignment_worth_100_points(guide_course: Path) -
     assert definition.from_scratch == frozenset({"corr2d"})
 
 
+@pytest.mark.slow
 def test_the_teaching_notebook_passes_every_test_and_its_release_fails_every_one(
         guide_course: Path, grader: Grader, tmp_path: Path) -> None:
     folder = guide_course / "assignments" / EXAMPLE
@@ -93,12 +94,13 @@ def test_every_assignment_toml_fragment_uses_only_the_declaration_keys(block: Bl
         assert set(spec.get("may_not_call", [])) <= FAMILIES
 
 
+@pytest.mark.slow
 def test_the_guide_assignment_passes_the_audit_with_its_solution_as_the_accepted_answer(
-        guide_course: Path, guide_grader: Grader) -> None:
+        guide_course: Path, grader: Grader) -> None:
     folder = guide_course / "assignments" / EXAMPLE
     (folder / "accepted").mkdir(exist_ok=True)
     shutil.copy(folder / f"{EXAMPLE}.ipynb", folder / "accepted" / "taught.ipynb")
-    report = audit(EXAMPLE, guide_grader, AuditOptions(jobs=2, per_function=8))
+    report = audit(EXAMPLE, grader, AuditOptions(jobs=2, per_function=8))
     assert [(c.name, c.detail) for c in report.checks if c.verdict == "fail"] == []
     assert {f"mutants of {name}" for name in ("corr2d", "output_shape", "Conv2D")} <= {c.name for c in report.checks}
     assert any(v.outcome == "killed" for v in report.mutants)

@@ -1,18 +1,12 @@
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from grader import course
-from grader.host.execute import Zygote
-from grader.session import Grader
-from tests.helpers import TESTS_SECRET, use_course
-
-TOY_ASSIGNMENTS = Path(__file__).parent / "assignments"
+from tests.helpers import TESTS_SECRET, TOY_ASSIGNMENTS, use_course
 
 
 @pytest.fixture(scope="session")
@@ -25,20 +19,9 @@ def toy_assignments() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def grader(toy_assignments: Path) -> Iterator[Grader]:
-    """One session over the toy course: starting its zygote costs a torch import."""
-    with Grader(course.active(), secret=TESTS_SECRET) as shared:
-        yield shared
-
-
-@pytest.fixture(scope="session")
-def zygote(grader: Grader) -> Zygote:
-    """The session's zygote, for the tests that drive an Execution themselves."""
-    return grader.zygote()
-
-
-def running_as_root() -> bool:
-    return os.geteuid() == 0
+def course(toy_assignments: Path) -> Path:
+    """The course this folder's tests grade in (the zygote's): the toy's."""
+    return toy_assignments
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from grader.errors import ExitCode
 from grader.grading import pipeline
 from grader.host import platform_support
 from grader.session import Grader
-from tests.conftest import MakeNotebook
-from tests.helpers import use_course
+from tests.helpers import MakeNotebook, use_course
 
 SCALE = "def scale(x):\n    return 2 * x"
 
 
+@pytest.mark.slow
 def test_a_graded_notebook_exits_0_prints_the_table_and_writes_gradescope_results(
         grader: Grader, toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "out" / "results.json"
@@ -33,6 +33,7 @@ def test_a_graded_notebook_exits_0_prints_the_table_and_writes_gradescope_result
     assert {t["status"] for t in document["tests"]} == {"passed"}
 
 
+@pytest.mark.slow
 def test_an_unusable_submission_exits_3_with_one_line_and_still_writes_results(
         grader: Grader, toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "broken.ipynb"
@@ -46,6 +47,7 @@ def test_an_unusable_submission_exits_3_with_one_line_and_still_writes_results(
     assert document["score"] == 0 and "truncated" in document["output"]
 
 
+@pytest.mark.slow
 def test_feedback_writes_the_page_for_a_graded_and_for_an_unusable_submission(
         grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path) -> None:
     graded = tmp_path / "pages" / "graded.html"
@@ -60,12 +62,14 @@ def test_feedback_writes_the_page_for_a_graded_and_for_an_unusable_submission(
     assert "Not graded: is truncated" in page and 'class="cell' not in page
 
 
+@pytest.mark.slow
 def test_a_score_under_fail_under_exits_6(grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path) -> None:
     path = make_notebook(SCALE, assignment="toy")
     assert main([str(path), "--fail-under", "50"], grader=grader) == ExitCode.BELOW_FAIL_UNDER
     assert main([str(path), "--fail-under", "10"], grader=grader) == ExitCode.GRADED
 
 
+@pytest.mark.slow
 def test_public_runs_only_the_public_tests(grader: Grader, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public"], grader=grader) == ExitCode.GRADED
     out = capsys.readouterr().out
@@ -79,6 +83,7 @@ def test_an_unknown_assignment_is_a_usage_error(grader: Grader, make_notebook: M
     assert "unknown assignment 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_broken_assignment_exits_4(grader: Grader, make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "assignments" / "toy"
@@ -91,6 +96,7 @@ def test_a_broken_assignment_exits_4(grader: Grader, make_notebook: MakeNotebook
     assert "a typo in the hidden tests" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_internal_error_exits_5_with_one_line_and_no_traceback(
         grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -114,6 +120,7 @@ def test_release_writes_the_student_notebook_and_the_public_kit(toy_assignments:
     assert "Y = Y + K[a, b]" in (tmp_path / "solved" / "toy.ipynb").read_text()
 
 
+@pytest.mark.slow
 def test_a_student_can_run_the_public_tests_on_a_release_without_hidden_tests(
         grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -156,6 +163,7 @@ ZEROS_CORR2D = ("import torch\n"
 HIDDEN_MARKER = "toy-hidden-marker-5f0c"
 
 
+@pytest.mark.slow
 def test_junit_writes_one_testcase_per_test_and_classroom_only_its_file_outside_actions(
         grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
@@ -171,6 +179,7 @@ def test_junit_writes_one_testcase_per_test_and_classroom_only_its_file_outside_
     assert json.loads((tmp_path / "out.json").read_text())["status"] == "pass"
 
 
+@pytest.mark.slow
 def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
         grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
@@ -191,6 +200,7 @@ def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
     assert sum(t["score"] for t in document["tests"]) == json.loads(results.read_text())["score"]
 
 
+@pytest.mark.slow
 def test_an_unusable_submission_still_writes_junit_and_classroom_results_with_the_reason(
         grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
@@ -206,6 +216,7 @@ def test_an_unusable_submission_still_writes_junit_and_classroom_results_with_th
     assert document["status"] == "error" and "is truncated" in document["tests"][0]["message"]
 
 
+@pytest.mark.slow
 def test_classroom_appends_the_base64_result_to_github_output(
         grader: Grader, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = tmp_path / "github_output"
@@ -244,6 +255,7 @@ def test_gradescope_refuses_an_assignment_without_hidden_tests_and_a_non_zip(
 
 
 
+@pytest.mark.slow
 def test_batch_grades_a_folder_into_the_output_folder_with_plain_progress(
         make_notebook: MakeNotebook, tmp_path: Path, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "class"
@@ -260,6 +272,7 @@ def test_batch_grades_a_folder_into_the_output_folder_with_plain_progress(
     assert "graded 0 (0 not graded or with grader errors), 2 unchanged" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_batch_misuse_is_a_one_line_usage_error(tmp_path: Path, toy_assignments: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == ExitCode.USAGE
@@ -270,6 +283,7 @@ def test_batch_misuse_is_a_one_line_usage_error(tmp_path: Path, toy_assignments:
     assert exit_.value.code == ExitCode.USAGE
 
 
+@pytest.mark.slow
 def test_a_grader_error_exits_5_and_writes_results_without_a_score(
         grader: Grader, broken_toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     results, junit_xml, classroom_json = tmp_path / "results.json", tmp_path / "junit.xml", tmp_path / "c.json"
@@ -286,6 +300,7 @@ def test_a_grader_error_exits_5_and_writes_results_without_a_score(
     assert sum(t["score"] for t in json.loads(classroom_json.read_text())["tests"]) == 0
 
 
+@pytest.mark.slow
 def test_batch_flags_a_grader_error_without_a_score_and_grades_it_again_next_run(
         broken_toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "class"

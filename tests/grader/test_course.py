@@ -19,7 +19,7 @@ from grader.course.seeding import secret_file
 from grader.environment import COURSE_ENVIRONMENT, configured_course
 from grader.errors import AssignmentError, ExitCode, UsageError
 from grader.host.paths import assignments_root
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 SLOW_CORR2D = """
 import time
@@ -141,6 +141,7 @@ def test_the_course_names_the_secret_and_the_assignments(nowhere: Path, monkeypa
         assignments_root()
 
 
+@pytest.mark.slow
 def test_a_released_kit_is_a_course_students_grade_in_without_setup(
         toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -159,6 +160,7 @@ def test_a_released_kit_is_a_course_students_grade_in_without_setup(
     assert "student kit, which holds the public tests only: grade with --public" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_courses_call_timeout_is_the_default_and_the_option_overrides_it(
         toy_assignments: Path, tmp_path: Path, make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -192,6 +194,7 @@ def _plant_course(folder: Path, kit: bool) -> Path:
     return mark
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kit", [True, False])
 def test_a_course_planted_beside_a_submission_never_runs_its_hidden_tests(
         nowhere: Path, make_notebook: MakeNotebook, kit: bool, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,6 +209,7 @@ def test_a_course_planted_beside_a_submission_never_runs_its_hidden_tests(
     assert not mark.exists()  # no test file of theirs ran in the grader's process
 
 
+@pytest.mark.slow
 def test_a_kit_never_runs_hidden_tests_even_where_it_holds_some(
         nowhere: Path, make_notebook: MakeNotebook, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

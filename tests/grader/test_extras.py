@@ -95,6 +95,7 @@ def test_dev_installs_every_extra() -> None:
     assert set().union(*(extra_distributions(extra) for extra in EXTRAS)) <= extra_distributions("dev")
 
 
+@pytest.mark.slow
 def test_a_students_install_grades_a_notebook_without_any_extra(toy_assignments: Path) -> None:
     """`grade NB --public` and its table, with every extra's libraries unimportable."""
     modules = sorted({module for extra in EXTRAS.values() for module in extra})

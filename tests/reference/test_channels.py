@@ -59,6 +59,7 @@ def test_seed_003_two_channel_example() -> None:
                                         [[96.0, 128.0], [192.0, 224.0]]]))
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(case=multi_case(), x_dtype=dtypes, k_dtype=dtypes, seed=seeds)
 def test_corr2d_multi_in_matches_torch(case: MultiCase, x_dtype: torch.dtype, k_dtype: torch.dtype,
@@ -70,6 +71,7 @@ def test_corr2d_multi_in_matches_torch(case: MultiCase, x_dtype: torch.dtype, k_
         assert_matches(Y, oracle, x_dtype, k_dtype)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(case=multi_case(), x_dtype=dtypes, k_dtype=dtypes, seed=seeds)
 def test_corr2d_multi_in_out_matches_torch(case: MultiCase, x_dtype: torch.dtype, k_dtype: torch.dtype,
@@ -114,6 +116,7 @@ def test_corr2d_multi_in_out_1x1_is_one_matrix_product_without_loops() -> None:
     assert not any(isinstance(node, loops) for node in ast.walk(tree))
 
 
+@pytest.mark.slow
 @FEW
 @given(case=multi_case(), seed=seeds)
 def test_gradients_match_torch_on_both_paths(case: MultiCase, seed: int) -> None:
@@ -130,6 +133,7 @@ def test_gradients_match_torch_on_both_paths(case: MultiCase, seed: int) -> None
             torch.testing.assert_close(got, want)
 
 
+@pytest.mark.slow
 def test_gradcheck() -> None:
     X = torch.randn(3, 5, 6, dtype=torch.float64, requires_grad=True)
     K = torch.randn(2, 3, 2, 3, dtype=torch.float64, requires_grad=True)

@@ -213,6 +213,7 @@ def test_learn_kernel_recovers_the_edge_kernel() -> None:
     torch.testing.assert_close(weight, torch.tensor([[1.0, -1.0]]), atol=0.15, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(5))
 def test_learn_kernel_from_any_start(seed: int) -> None:
     torch.manual_seed(seed)

@@ -60,6 +60,7 @@ def conv_case(draw: st.DrawFn) -> dict[str, Any]:
                 bias=draw(st.booleans()), stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(case=conv_case(), x_dtype=dtypes, w_dtype=dtypes, seed=seeds)
 def test_conv2d_matches_torch(case: dict[str, Any], x_dtype: torch.dtype, w_dtype: torch.dtype,
@@ -72,6 +73,7 @@ def test_conv2d_matches_torch(case: dict[str, Any], x_dtype: torch.dtype, w_dtyp
         assert_matches(Y, oracle, x_dtype, w_dtype)
 
 
+@pytest.mark.slow
 @FEW
 @given(case=conv_case(), seed=seeds)
 def test_conv2d_gradients_match_torch(case: dict[str, Any], seed: int) -> None:

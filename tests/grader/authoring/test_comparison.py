@@ -93,6 +93,7 @@ def test_a_tensor_of_many_dimensions_keeps_at_most_max_planes_planes() -> None:
     assert comparison.actual_shape == tuple(many.shape)
 
 
+@pytest.mark.slow
 def test_the_values_one_test_keeps_are_bounded_in_all() -> None:
     with collecting(enabled=True) as comparisons, pytest.raises(TestFailure):
         for i in range(MAX_PER_TEST):

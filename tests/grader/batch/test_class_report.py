@@ -6,8 +6,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import io
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -29,15 +29,10 @@ from tests.browser import (
     PNG_SIGNATURE,
     dump_dom,
     images_loaded,
-    requires_chromium,
     screenshot,
 )
-from tests.conftest import MakeNotebook
 from tests.grader.assignments.toy.hidden_tests import HIDDEN_MARKER
-from tests.grader.batch.test_gradebook import make_row
-from tests.grader.batch.test_run import CRASHES
-from tests.grader.report.test_feedback import Elements
-from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import CRASHES, SCALE, SOLVED_CORR2D, ZEROS_CORR2D, Elements, MakeNotebook, make_row
 
 HOSTILE = "<script>alert('owned')</script>"
 HOSTILE_REASON = '<img src="https://example.com/x.png" onerror="alert(1)"> is truncated'
@@ -86,6 +81,7 @@ def section(page: str, anchor: str) -> str:
     return page[start:end if end >= 0 else page.index("</section>", start)]
 
 
+@pytest.mark.slow
 def test_the_scores_pass_rates_and_times_are_png_data_uris() -> None:
     pictures = images(class_report(ROWS))
     assert len(pictures) == 3 and all(png.startswith(PNG_SIGNATURE) for png in pictures.values())
@@ -122,6 +118,7 @@ def test_the_submissions_to_look_at_are_listed_by_what_happened() -> None:
         assert section(page, anchor).count("<tr>") == 2  # the header, and the one submission
 
 
+@pytest.mark.slow
 def test_submissions_collected_with_a_warning_are_listed_escaped() -> None:
     warning = "2 notebooks were found for '<b>alice</b>': a/hw.ipynb; b/hw.ipynb; each is graded under its own key"
     rows = ROWS + (graded("<b>alice</b>/a/hw.ipynb", True, True, warnings=(warning,)),)
@@ -131,12 +128,14 @@ def test_submissions_collected_with_a_warning_are_listed_escaped() -> None:
     assert '<p class="none">none</p>' in section(class_report(ROWS), "collection-warnings")
 
 
+@pytest.mark.slow
 def test_a_hidden_tests_detail_never_reaches_the_page() -> None:
     page = class_report(ROWS)
     assert "rarely_passed_hidden_law" in page
     assert SECRET_DETAIL not in html.unescape(page) and "1.25" not in page
 
 
+@pytest.mark.slow
 def test_every_string_from_the_gradebook_is_escaped() -> None:
     page = class_report(ROWS)
     elements = Elements(page).found
@@ -146,6 +145,7 @@ def test_every_string_from_the_gradebook_is_escaped() -> None:
     assert html.escape(HOSTILE) in page and HOSTILE not in page
 
 
+@pytest.mark.slow
 def test_the_page_loads_nothing_from_outside_and_runs_nothing() -> None:
     page = class_report(ROWS)
     # The unusable reason names an https URL, escaped as text; nothing on the page may refer to one.
@@ -170,10 +170,12 @@ def test_only_unusable_submissions_give_no_pass_rates_but_still_a_page() -> None
     assert "No graded submissions, so no pass rates." in page and len(images(page)) == 2
 
 
+@pytest.mark.slow
 def test_the_same_rows_always_make_the_same_page() -> None:
     assert class_report(ROWS) == class_report(ROWS)  # the charts too: no timestamps or version stamps
 
 
+@pytest.mark.slow
 def test_many_tests_chart_the_worst_and_list_them_all_and_tex_in_names_is_plain_text() -> None:
     # An unbalanced `\frac` would make matplotlib's mathtext raise, were names parsed as TeX.
     many = tuple(TestScore(name=f"law_{i:03d}_$\\frac$", function="corr2d", score=float(i < 30), max_score=1.0,
@@ -196,10 +198,11 @@ def graded_class(make_notebook: MakeNotebook, tmp_path: Path, grader: Grader, to
         shutil.move(make_notebook(*cells, assignment="toy"), folder / f"{student}.ipynb")
     (folder / "truncated.ipynb").write_text('{"cells": [')
     out = tmp_path / "out"
-    grade_batch([folder], out, BatchOptions(jobs=2, call_timeout=2.0), PlainProgress(open(os.devnull, "w")), grader)
+    grade_batch([folder], out, BatchOptions(jobs=2, call_timeout=2.0), PlainProgress(io.StringIO()), grader)
     return out
 
 
+@pytest.mark.slow
 def test_grade_report_writes_the_page_and_a_summary_that_agree(
         graded_class: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (graded_class / "summary.json").unlink()
@@ -259,7 +262,7 @@ def test_grade_report_on_an_empty_gradebook_writes_a_page_saying_so(tmp_path: Pa
     assert json.loads((tmp_path / "summary.json").read_text())["submissions"] == 0
 
 
-@requires_chromium
+@pytest.mark.browser
 def test_in_a_browser_the_report_renders_and_its_images_load(graded_class: Path, tmp_path: Path) -> None:
     assert main(["report", str(graded_class)]) == ExitCode.GRADED
     page = graded_class / "report.html"

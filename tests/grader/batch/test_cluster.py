@@ -15,8 +15,9 @@ from grader.batch.run import grade_batch
 from grader.batch.tasks import BatchOptions
 from grader.records import GraderFailure
 from grader.session import Grader
-from tests.conftest import MakeNotebook
-from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D, MakeNotebook
+
+pytestmark = pytest.mark.slow  # a Dask cluster of its own, and batches on it
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from grader.batch.collect import CollectedSubmission, collect
 from grader.batch.inputs import LINK_REFUSED
 from grader.errors import UsageError
 from grader.grading.load import MAX_NOTEBOOK_BYTES
-from tests.grader.conftest import TOY_ASSIGNMENTS
+from tests.helpers import TOY_ASSIGNMENTS
 
 NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 

@@ -13,7 +13,7 @@ from grader.batch.exports import (
     write_outputs,
 )
 from grader.records import TestScore
-from tests.grader.batch.test_gradebook import make_row
+from tests.helpers import make_row
 
 
 def scored(*passed: bool) -> tuple[...]:

@@ -11,20 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.gradebook import Gradebook, SubmissionRow, rows_by_student
+from grader.batch.gradebook import Gradebook, rows_by_student
 from grader.errors import UsageError
-from grader.records import TestScore
-
-
-def make_row(student: str = "alice", score: float = 7.0, **changes: object) -> SubmissionRow:
-    row = SubmissionRow(
-        student=student, members=(), lms_id="42", source=f"{student}.ipynb", content_hash="abc",
-        assignment="toy", assignment_digest="d1", status="graded", reason="", score=score, max_score=10.0,
-        seconds=1.5, graded_at=1.0, timeouts=0, crashes=0, library_convolutions={"corr2d": ["aten.convolution"]},
-        grader_errors=(), isolation={"user": "nobody"}, results={"score": score, "tests": []},
-        tests=(TestScore(name="t1", function="corr2d", score=score, max_score=10.0, passed=score == 10.0, hidden=False,
-                         feedback="", detail="why"),))
-    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
+from tests.helpers import make_row
 
 
 def test_a_recorded_row_reads_back_whole(tmp_path: Path) -> None:
@@ -49,12 +38,12 @@ def test_a_regrade_keeps_the_previous_row_for_comparison(tmp_path: Path) -> None
         assert current is not None and current.score == 10.0
 
 
+@pytest.mark.slow
 def test_a_commit_survives_the_process_being_killed(tmp_path: Path) -> None:
     path = tmp_path / "book.sqlite"
     script = textwrap.dedent(f"""
         import os, signal
-        from tests.grader.batch.test_gradebook import make_row
-        from grader.batch.gradebook import Gradebook
+                from grader.batch.gradebook import Gradebook
         from pathlib import Path
         book = Gradebook(Path({str(path)!r}))
         run = book.start_run("0.1", {{}})

@@ -7,7 +7,7 @@ from rich.console import Console
 
 from grader.batch.progress import LiveProgress, PlainProgress, describe, log_line
 from grader.batch.run import Graded
-from tests.grader.batch.test_gradebook import make_row
+from tests.helpers import make_row
 
 
 def test_describe_says_who_what_score_and_what_went_wrong() -> None:

@@ -27,12 +27,18 @@ from grader.batch.tasks import BatchOptions
 from grader.host.execute import Limits
 from grader.records import GradeResult
 from grader.session import Grader
-from tests.conftest import MakeNotebook
-from tests.grader.conftest import TOY_ASSIGNMENTS, running_as_root
-from tests.helpers import SCALE, SOLVED_CORR2D, TESTS_SECRET, ZEROS_CORR2D, use_course
+from tests.helpers import (
+    CRASHES,
+    SCALE,
+    SOLVED_CORR2D,
+    TESTS_SECRET,
+    TOY_ASSIGNMENTS,
+    ZEROS_CORR2D,
+    MakeNotebook,
+    use_course,
+)
 
 LOOPS = "def corr2d(X, K):\n    while True:\n        pass"
-CRASHES = "import os\nos._exit(1)"
 HOGS_MEMORY = "hoard = []\nwhile True:\n    hoard.append(bytearray(64 << 20))"
 FAST = BatchOptions(jobs=2, call_timeout=2.0)
 
@@ -79,6 +85,7 @@ def scores(result: BatchResult) -> dict[str, float]:
     return {row.student: row.score for row in result.rows}
 
 
+@pytest.mark.slow
 def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
         submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path) -> None:
     result = run([submissions], tmp_path / "out", grader)
@@ -102,6 +109,7 @@ def test_a_batch_grades_every_kind_of_submission_as_grade_does_alone(
     assert "truncated" in pages[file_stem("truncated")]
 
 
+@pytest.mark.slow
 def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old_scores(
         submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path, make_notebook: MakeNotebook) -> None:
     out = tmp_path / "out"
@@ -125,6 +133,7 @@ def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old
         assert [r.score for r in book.history("wrong")] == [40.0, 100.0, 100.0]
 
 
+@pytest.mark.slow
 def test_changed_tests_regrade_the_submissions_they_graded(
         submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,6 +150,7 @@ def test_changed_tests_regrade_the_submissions_they_graded(
     assert sorted(g.row.student for g in again.graded) == ["crashes", "hogs_memory", "solved", "wrong"]
 
 
+@pytest.mark.slow
 def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
         submissions: Path, tmp_path: Path, grader: Grader, toy_assignments: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,6 +173,7 @@ def test_a_grader_failure_costs_one_submission_and_is_retried_next_time(
     assert [g.row.student for g in again.graded] == ["wrong"] and scores(again)["wrong"] == 40.0
 
 
+@pytest.mark.slow
 def test_a_batch_killed_midway_keeps_what_it_graded_and_the_next_run_finishes_it(
         tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, grader: Grader) -> None:
     folder = tmp_path / "submissions"
@@ -203,7 +214,8 @@ def out_anyone_may_reach() -> Iterator[Path]:
     shutil.rmtree(base)
 
 
-@pytest.mark.skipif(not running_as_root(), reason="unprivileged: workers run as this user, without namespaces")
+@pytest.mark.slow
+@pytest.mark.root
 def test_a_submission_cannot_reach_the_gradebook_or_another_submission(
         tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, out_anyone_may_reach: Path) -> None:
     out = out_anyone_may_reach
@@ -233,6 +245,7 @@ torch.zeros = lambda *shape: torch.ones(*shape)  # only in this worker
     assert not (out / "planted.txt").exists()
 
 
+@pytest.mark.slow
 def test_a_canvas_zip_is_graded_straight_from_the_archive(
         tmp_path: Path, make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
     archive = tmp_path / "canvas.zip"
@@ -246,6 +259,7 @@ def test_a_canvas_zip_is_graded_straight_from_the_archive(
     assert "lastfirst,12345,toy,graded,100,100,100" in (tmp_path / "out" / "grades.csv").read_text()
 
 
+@pytest.mark.slow
 def test_hostile_batch_inputs_cost_only_their_own_rows_and_no_output_is_written_through_a_link(
         tmp_path: Path, make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
     folder = tmp_path / "submissions"

@@ -115,6 +115,7 @@ def toy_course(toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     return root
 
 
+@pytest.mark.slow
 def test_the_toy_audit_fails_on_the_shape_test_that_zeros_pass_and_on_nothing_else(
         toy_course: Path, grader: Grader) -> None:
     report = audit("toy", grader,
@@ -133,6 +134,7 @@ def test_the_toy_audit_fails_on_the_shape_test_that_zeros_pass_and_on_nothing_el
     assert table.startswith("audit of toy: FAIL") and "mutation score" in table
 
 
+@pytest.mark.slow
 def test_a_mutant_may_cost_a_function_built_on_it(toy_course: Path, grader: Grader) -> None:
     # scale's solution made to call corr2d through a helper: a corr2d mutant may now cost scale too.
     notebook_path = toy_course / "toy" / "toy.ipynb"
@@ -146,6 +148,7 @@ def test_a_mutant_may_cost_a_function_built_on_it(toy_course: Path, grader: Grad
     assert all(v.outcome != "collateral" for v in corr2d_mutants), render(report, verbose=True)
 
 
+@pytest.mark.slow
 def test_a_test_that_charges_one_function_for_anothers_bug_fails_the_audit(
         toy_course: Path, grader: Grader) -> None:
     hidden = toy_course / "toy" / "hidden_tests.py"

@@ -67,6 +67,7 @@ def test_the_teaching_notebook_has_marked_solutions_and_the_metadata_of_the_cour
     assert len({c.id for c in notebook.cells}) == len(notebook.cells)
 
 
+@pytest.mark.slow
 def test_its_example_tests_pass_on_its_own_solution_and_fail_on_the_stub(
         root: Path, tmp_path: Path, grader: Grader) -> None:
     new_assignment("pooling2")
@@ -77,6 +78,7 @@ def test_its_example_tests_pass_on_its_own_solution_and_fail_on_the_stub(
     assert [t.passed for t in stub.tests] == [False, False]
 
 
+@pytest.mark.slow
 def test_the_audit_fails_on_the_scaffold_only_for_want_of_accepted_answers_and_says_what_to_do(
         root: Path, grader: Grader) -> None:
     new_assignment("pooling2")

@@ -24,7 +24,7 @@ from grader.grading.load import (
     load,
     load_notebook,
 )
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 CORR2D = "import torch\ndef corr2d(X, K):\n    return X"
 
@@ -299,6 +299,7 @@ def test_too_many_outputs_values_or_objects_are_unusable(tmp_path: Path) -> None
     assert "JSON objects, more than the" in unusable(write_json(tmp_path / "objects.ipynb", objects))
 
 
+@pytest.mark.slow
 def test_the_caps_are_checked_fast_on_a_file_at_the_size_cap(tmp_path: Path) -> None:
     path = tmp_path / "brackets.ipynb"
     path.write_bytes(b"[" * (MAX_NOTEBOOK_BYTES // 2) + b"]" * (MAX_NOTEBOOK_BYTES // 2))

@@ -15,14 +15,11 @@ import pytest
 
 from grader.course.release import release_notebook
 from grader.errors import UsageError
-from grader.host.execute import Limits
 from grader.records import GradeResult
 from grader.session import Grader
-from tests.conftest import MakeNotebook
-from tests.helpers import SCALE, SOLVED_CORR2D, ZEROS_CORR2D
+from tests.helpers import FAST, SCALE, SOLVED_CORR2D, ZEROS_CORR2D, MakeNotebook
 
 WRONG_SCORE = 40.0
-FAST = Limits(call_timeout=3.0, cell_timeout=5.0, budget=60.0)
 
 
 def grade_cells(make_notebook: MakeNotebook, grader: Grader, *cells: str) -> GradeResult:
@@ -33,6 +30,7 @@ def by_name(result: GradeResult) -> dict[str, float]:
     return {t.name: t.score for t in result.tests}
 
 
+@pytest.mark.slow
 def test_the_solved_notebook_scores_full_marks(grader: Grader, toy_assignments: Path) -> None:
     result = grader.grade(toy_assignments / "toy" / "toy.ipynb", limits=FAST)
     assert (result.status, result.score, result.max_score, result.grader_errors) == ("graded", 100.0, 100.0, ())
@@ -72,6 +70,7 @@ def test_the_same_submission_always_gets_the_same_result(make_notebook: MakeNote
     assert [(t.name, t.score, t.detail) for t in first.tests] == [(t.name, t.score, t.detail) for t in second.tests]
 
 
+@pytest.mark.slow
 def test_an_infinite_loop_costs_only_that_function(make_notebook: MakeNotebook, grader: Grader) -> None:
     result = grade_cells(make_notebook, grader, "def corr2d(X, K):\n    while True:\n        pass", SCALE)
     assert by_name(result)["scale_doubles"] == 20 and result.score == 20.0
@@ -208,6 +207,7 @@ grader.worker.requests.perform = _forged
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trick", sorted(TRICKS))
 def test_a_trick_gains_nothing(make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path,
                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trick: str) -> None:
@@ -230,10 +230,7 @@ def test_a_trick_on_a_correct_submission_keeps_it_honest(make_notebook: MakeNote
     assert result.score == 100.0
 
 
-CUDA = pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="no CUDA device on this machine")
-
-
-@CUDA
+@pytest.mark.cuda
 def test_on_cuda_a_correct_submission_scores_full_marks(make_notebook: MakeNotebook, grader: Grader) -> None:
     on_device = SOLVED_CORR2D.replace("torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)",
                                       "torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, device=X.device)")
@@ -241,7 +238,7 @@ def test_on_cuda_a_correct_submission_scores_full_marks(make_notebook: MakeNoteb
     assert result.score == 100.0
 
 
-@CUDA
+@pytest.mark.cuda
 def test_on_cuda_a_result_left_on_the_cpu_fails(make_notebook: MakeNotebook, grader: Grader) -> None:
     result = grader.grade(make_notebook(SOLVED_CORR2D, "def scale(x):\n    return (2 * x).cpu()", assignment="toy"),
                           limits=FAST, device="cuda")
@@ -301,6 +298,7 @@ def test_a_syntax_error_is_named_by_its_cell_in_every_test_it_cost(grader: Grade
     assert expected in result.notes
 
 
+@pytest.mark.slow
 def test_an_exception_in_the_defining_cell_is_named_with_the_names_it_left_undefined(grader: Grader,
                                                                                     tmp_path: Path) -> None:
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
@@ -313,6 +311,7 @@ def test_an_exception_in_the_defining_cell_is_named_with_the_names_it_left_undef
     assert result.score == 0.0
 
 
+@pytest.mark.slow
 def test_a_failed_cell_that_defines_nothing_graded_is_noted_without_blame(grader: Grader, tmp_path: Path) -> None:
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     path = notebook_of(tmp_path, md("# Answers"), code(SOLVED_CORR2D), md("A plot:"), code("print(1 / 0)"),

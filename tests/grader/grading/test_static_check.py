@@ -242,6 +242,7 @@ def test_a_cell_that_would_exhaust_the_parser_is_skipped_not_a_crash(cell: str) 
     assert tampering(cells) == set()
 
 
+@pytest.mark.slow
 def test_a_cell_of_many_shell_lines_is_read_in_linear_time_and_still_checked() -> None:
     # IPython's own translation takes minutes on 80 KB of `!ls`, then gives up with a RuntimeError.
     cell = "!ls\n" * 20_000 + "%run helper.py\nimport torch.nn.functional as F\ndef f(X):\n    return F.conv2d(X, X)\n"

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 
 import pytest
 
 from grader.host import evidence as channel
 from grader.host.evidence import EvidenceLog
 
+_OPEN: list[EvidenceLog | socket.socket] = []  # what log_with opened; the autouse fixture closes it
+
+
+@pytest.fixture(autouse=True)
+def close_the_channels() -> Iterator[None]:
+    """Both ends of each test's channel are closed when it ends: a socket left to the collector warns."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
 
 def log_with(*writes: bytes) -> tuple[EvidenceLog, socket.socket]:
     ours, theirs = socket.socketpair()
     log = EvidenceLog()
     log.add(ours)
+    _OPEN.extend((log, theirs))
     for data in writes:
         theirs.sendall(data)
     return log, theirs

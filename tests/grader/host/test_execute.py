@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import tracemalloc
 from pathlib import Path
@@ -17,10 +16,9 @@ from grader.report.formats import gradescope
 from grader.session import Grader
 from grader.worker import wire
 from grader.worker.quote import MESSAGE_LIMIT, QUOTE_LIMIT
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 FAST = Limits(call_timeout=2.0, cell_timeout=4.0, budget=60.0)
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="confinement by namespaces and user needs root")
 
 
 # Student code that writes onto its worker's socket, as a hostile worker would: the
@@ -50,12 +48,14 @@ def run(zygote: Zygote, *cells: str, limits: Limits = FAST, seed: int = 1) -> tu
     return execution, StudentProxy(execution.call, from_scratch=frozenset({"cheat"}))
 
 
+@pytest.mark.slow
 def test_cells_run_in_order_and_the_last_definition_wins(zygote: Zygote) -> None:
     execution, student = run(zygote, "def f(x):\n    return x", "y = 3", "def f(x):\n    return x * y")
     with execution:
         assert student.f(torch.ones(2)).tolist() == [3.0, 3.0]
 
 
+@pytest.mark.slow
 def test_a_raising_cell_does_not_stop_later_cells(zygote: Zygote) -> None:
     execution, student = run(zygote, "raise ValueError('broken cell')", "def f(x):\n    return x + 1")
     with execution:
@@ -72,6 +72,7 @@ def test_a_syntax_error_is_that_cell_s_error_only(zygote: Zygote) -> None:
         assert execution.summary().cells[0].status == "error"
 
 
+@pytest.mark.slow
 def test_a_cell_that_loops_forever_times_out_and_later_cells_still_run(zygote: Zygote) -> None:
     execution, student = run(zygote, "def f(x):\n    return x", "while True:\n    pass", "def g(x):\n    return -x")
     with execution:
@@ -80,6 +81,7 @@ def test_a_cell_that_loops_forever_times_out_and_later_cells_still_run(zygote: Z
         assert [c.status for c in execution.summary().cells] == ["ok", "timeout", "ok"]
 
 
+@pytest.mark.slow
 def test_a_function_that_hangs_fails_alone_and_fast_the_second_time(zygote: Zygote) -> None:
     execution, student = run(zygote, "def hang(x):\n    while True:\n        pass", "def f(x):\n    return x * 2")
     with execution:
@@ -159,6 +161,7 @@ def test_library_convolutions_are_seen_at_the_dispatcher(zygote: Zygote) -> None
     assert student.library_convolutions == {"cheat": {"aten.convolution.default"}}
 
 
+@pytest.mark.slow
 def test_a_reply_written_a_byte_at_a_time_times_out_within_the_call_timeout(zygote: Zygote) -> None:
     trickle = WORKER_SOCKET + """
 def trickle():
@@ -261,6 +264,7 @@ def test_a_submission_s_output_is_bounded_in_all_however_many_cells_print(zygote
     assert output.rstrip().endswith(f"the grader keeps a submission's first {OUTPUT_IN_ALL} characters]")
 
 
+@pytest.mark.slow
 def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeNotebook, grader: Grader,
                                                             toy_assignments: Path) -> None:
     # Each string far over what the grader quotes, the cell still under the loader's 1 MiB cap.
@@ -280,7 +284,7 @@ def test_huge_values_from_a_worker_leave_results_json_small(make_notebook: MakeN
     assert "characters cut" in results
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_isolation_in_force_is_recorded(zygote: Zygote) -> None:
     execution, student = run(zygote, "def f():\n    return 1")
     with execution:
@@ -291,7 +295,7 @@ def test_isolation_in_force_is_recorded(zygote: Zygote) -> None:
     assert isolation["memory_cap_bytes"] > 0
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_the_worker_cannot_reach_the_network_or_the_hidden_tests(zygote: Zygote, toy_assignments: Path) -> None:
     hidden = toy_assignments / "toy" / "hidden_tests.py"
     execution, student = run(zygote, f"""

@@ -44,6 +44,7 @@ def no_fork(monkeypatch: pytest.MonkeyPatch, toy_assignments: Path) -> None:
     monkeypatch.delattr(os, "fork")
 
 
+@pytest.mark.slow
 def test_a_plain_worker_runs_cells_and_recovers_from_a_hang_and_a_crash(plain: Zygote) -> None:
     cells = ("def f(x):\n    return x + 1", "while True:\n    pass", "def crash():\n    import os\n    os._exit(1)")
     with Execution(plain, cells, seed=1, limits=FAST) as execution:
@@ -62,6 +63,7 @@ def test_a_plain_worker_runs_cells_and_recovers_from_a_hang_and_a_crash(plain: Z
     assert record.evidence.tampering == ()  # every reply's seal came on the evidence channel
 
 
+@pytest.mark.slow
 def test_a_plain_workers_guard_reports_a_library_convolution_on_its_evidence_channel(plain: Zygote) -> None:
     cells = ("import torch.nn.functional as F\ndef cheat(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]",)
     with Execution(plain, cells, seed=1, limits=FAST) as execution:
@@ -82,6 +84,7 @@ def test_a_killed_plain_worker_leaves_no_process_and_no_folder(plain: Zygote) ->
     assert not Path(f"/proc/{pid}").exists() and not folder.exists()
 
 
+@pytest.mark.slow
 def test_without_fork_the_hidden_tests_are_refused_unless_unconfined(
         no_fork: None, toy_assignments: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     notebook = str(toy_assignments / "toy" / "toy.ipynb")
@@ -99,6 +102,7 @@ def test_without_fork_the_hidden_tests_are_refused_unless_unconfined(
     assert "graded unconfined (--unconfined)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_portable_path_grades_a_real_assignment_as_the_confined_path_does(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CI test of the path macOS and Windows take, with every Linux-only piece absent."""

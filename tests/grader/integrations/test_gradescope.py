@@ -26,8 +26,7 @@ from grader.integrations.gradescope import (
     SECRET,
     build_gradescope_bundle,
 )
-from tests.conftest import MakeNotebook
-from tests.helpers import TESTS_SECRET, select_course, use_course
+from tests.helpers import TESTS_SECRET, MakeNotebook, select_course, use_course
 
 BUNDLE_SECRET = b"bundle-test-secret"
 
@@ -179,6 +178,7 @@ def run_autograder(root: Path, *uploads: Path) -> dict[str, Any]:
     return json.loads((root / "results" / "results.json").read_text())
 
 
+@pytest.mark.slow
 def test_run_autograder_gives_the_solved_notebook_full_marks_with_the_hidden_tests(
         autograder: Path, toy_assignments: Path) -> None:
     results = run_autograder(autograder, toy_assignments / "toy" / "toy.ipynb")
@@ -188,6 +188,7 @@ def test_run_autograder_gives_the_solved_notebook_full_marks_with_the_hidden_tes
         ("corr2d_shape_law", "passed"), ("scale_doubles", "passed")}
 
 
+@pytest.mark.slow
 def test_run_autograder_gives_a_broken_upload_zero_with_the_reason(autograder: Path, tmp_path: Path) -> None:
     broken = tmp_path / "homework.ipynb"
     broken.write_text('{"cells": [')
@@ -196,6 +197,7 @@ def test_run_autograder_gives_a_broken_upload_zero_with_the_reason(autograder: P
     assert "homework.ipynb was not graded: is truncated" in results["output"]
 
 
+@pytest.mark.slow
 def test_run_autograder_without_a_notebook_or_with_several_writes_zero_and_why(
         autograder: Path, toy_assignments: Path, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
@@ -210,6 +212,7 @@ def test_run_autograder_without_a_notebook_or_with_several_writes_zero_and_why(
     assert "2 notebooks were uploaded (copy.ipynb, toy.ipynb)" in results["output"]
 
 
+@pytest.mark.slow
 def test_run_autograder_grades_with_the_bundled_secret_as_the_course_machines_do(
         autograder: Path, make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A wrong answer's hidden detail depends on the inputs, which come from the secret."""
@@ -226,6 +229,7 @@ def test_run_autograder_grades_with_the_bundled_secret_as_the_course_machines_do
     assert bundled["corr2d_matches_reference"] != detail_here("another-course")
 
 
+@pytest.mark.slow
 def test_run_autograder_fails_on_a_grader_error_instead_of_recording_a_lower_score(
         autograder: Path, broken_toy: Path) -> None:
     broken_bundle = autograder.parent / "broken_autograder"
@@ -250,7 +254,8 @@ def test_setup_leaves_the_unpacked_bundle_readable_by_its_owner_alone(autograder
     assert [path for path in [source, *source.rglob("*")] if path.stat().st_mode & 0o077] == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="the workers' whitelist root needs root (or user namespaces)")
+@pytest.mark.slow
+@pytest.mark.root
 def test_run_autograder_hides_the_bundle_from_student_code(autograder: Path, make_notebook: MakeNotebook) -> None:
     source = autograder / "source"
     hostile = make_notebook(ZEROS_CORR2D, f"""

@@ -53,6 +53,7 @@ def test_the_package_registers_the_plugin_through_the_pytest11_entry_point() -> 
     assert registered.get("convgrade") == "grader.integrations.pytest_plugin"
 
 
+@pytest.mark.slow
 def test_without_submission_it_is_inert(pytester: pytest.Pytester, course: None) -> None:
     pytester.makepyfile(test_inert="""
         import sys
@@ -67,6 +68,7 @@ def test_without_submission_it_is_inert(pytester: pytest.Pytester, course: None)
     assert "convgrade: grading" not in result.stdout.str() and "= convgrade =" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_an_accepted_notebook_passes_every_graded_test_and_scores_100(pytester: pytest.Pytester, course: None) -> None:
     result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(ACCEPTED), "-v")
     definition = load_assignment("channels")
@@ -84,6 +86,7 @@ def test_an_accepted_notebook_passes_every_graded_test_and_scores_100(pytester: 
     assert ran == [t.name for t in definition.tests]
 
 
+@pytest.mark.slow
 def test_a_buggy_notebook_fails_the_tests_that_catch_the_bug_and_scores_as_grade_does(
         pytester: pytest.Pytester, course: None, buggy: Path) -> None:
     result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(buggy), "-v")
@@ -100,6 +103,7 @@ def test_a_buggy_notebook_fails_the_tests_that_catch_the_bug_and_scores_as_grade
     assert re.search(r"hidden_tests\.py:\d+: TestFailure", failures)
 
 
+@pytest.mark.slow
 def test_k_selects_tests_and_public_leaves_out_the_hidden_ones(
         pytester: pytest.Pytester, course: None, buggy: Path) -> None:
     result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(buggy), "--public", "-k", "one_by_one")
@@ -110,6 +114,7 @@ def test_k_selects_tests_and_public_leaves_out_the_hidden_ones(
     assert score_line(result.stdout.str()) == "Score: 5 / 7"
 
 
+@pytest.mark.slow
 def test_x_stops_at_the_first_failure_and_still_shows_the_total_of_what_ran(
         pytester: pytest.Pytester, course: None, buggy: Path) -> None:
     result = pytester.runpytest_subprocess(str(CHANNELS), "--submission", str(buggy), "-x")
@@ -120,6 +125,7 @@ def test_x_stops_at_the_first_failure_and_still_shows_the_total_of_what_ran(
                                               f"{sum(t.points for t in public):g}"
 
 
+@pytest.mark.slow
 def test_pdb_stops_inside_the_failing_test_function(pytester: pytest.Pytester, course: None, buggy: Path) -> None:
     args = [str(CHANNELS), "--submission", str(buggy), "--public", "-k", "keeps_height_and_width", "--pdb",
             "-p", "no:cacheprovider"]
@@ -129,6 +135,7 @@ def test_pdb_stops_inside_the_failing_test_function(pytester: pytest.Pytester, c
     assert "(Pdb) ('convgrade_tests.channels.public_tests', ['K', 'X', 'rng', 'student'])" in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_an_unusable_notebook_fails_every_test_with_the_reason(
         pytester: pytest.Pytester, course: None, tmp_path: Path) -> None:
     script = tmp_path / "solution.py"
@@ -140,6 +147,7 @@ def test_an_unusable_notebook_fails_every_test_with_the_reason(
     assert score_line(result.stdout.str()) == f"Score: 0 / {public.max_score:g}"
 
 
+@pytest.mark.slow
 def test_one_notebook_is_graded_for_one_assignment_only(
         pytester: pytest.Pytester, course: None) -> None:
     result = pytester.runpytest_subprocess(str(CHANNELS.parent), "--submission", str(ACCEPTED))
@@ -147,12 +155,14 @@ def test_one_notebook_is_graded_for_one_assignment_only(
     result.stderr.fnmatch_lines(["*--submission grades one notebook for one assignment; collected *channels*"])
 
 
+@pytest.mark.slow
 def test_public_without_a_submission_is_a_usage_error(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--public")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--public and --unconfined need --submission*"])
 
 
+@pytest.mark.slow
 def test_the_course_is_the_one_that_holds_the_collected_folder(pytester: pytest.Pytester,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CONVGRADE_COURSE", raising=False)  # pytester's folder is in no course: the folder's is found

@@ -12,7 +12,6 @@ import io
 import json
 import re
 import time
-from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib
@@ -36,12 +35,9 @@ from tests.browser import (
     PNG_SIGNATURE,
     dump_dom,
     images_loaded,
-    requires_chromium,
     screenshot,
 )
-from tests.conftest import MakeNotebook
-from tests.grader.grading.test_pipeline import FAST
-from tests.helpers import SOLVED_CORR2D, TESTS_SECRET, ZEROS_CORR2D
+from tests.helpers import FAST, SOLVED_CORR2D, TESTS_SECRET, ZEROS_CORR2D, Elements, MakeNotebook
 
 TOY_HIDDEN_TESTS = Path(__file__).parents[1] / "assignments" / "toy" / "hidden_tests.py"
 EXAMPLE = PROJECT_ROOT / "examples" / "cross_correlation_submission.ipynb"
@@ -121,6 +117,7 @@ def assert_shows_nothing_hidden(page: str, result: GradeResult, hidden_tests: Pa
 
 # ------------------------------------------------------------------ the toy assignment
 
+@pytest.mark.slow
 def test_a_failing_public_test_shows_both_values_and_heatmaps_beside_its_function(make_notebook: MakeNotebook,
                                                                                    grader: Grader) -> None:
     result, notebook, page = graded_page(make_notebook, grader, ZEROS_CORR2D, PRINTING_WRONG_SCALE)
@@ -182,18 +179,6 @@ def test_an_unusable_submission_gets_the_reason_and_no_notebook() -> None:
 
 # ------------------------------------------------------------------ what the page may load and run
 
-class Elements(HTMLParser):
-    """Every start tag of a page, with its attributes."""
-
-    def __init__(self, page: str) -> None:
-        super().__init__()
-        self.found: list[tuple[str, dict[str, str]]] = []
-        self.feed(page)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.found.append((tag, {name: value or "" for name, value in attrs}))
-
-
 def test_the_page_is_self_contained_and_keeps_nothing_that_loads_or_runs() -> None:
     """A hostile notebook: external images, scripts, frames, styles, a redirect, a forged image path."""
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
@@ -238,6 +223,7 @@ PAGE_BOUND = 5 << 20     # bytes
 PAGE_SECONDS = 10.0      # generous for a loaded machine: benchmarks/hostile_page.py measures 0.1-1.7 s
 
 
+@pytest.mark.slow
 def test_huge_cells_outputs_and_images_make_a_bounded_page_that_says_what_it_cut() -> None:
     png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 300).decode()   # 100 KB
     cells = [nbformat.v4.new_markdown_cell("Some *prose* and `code` [a](b)\n" * 30_000),     # 1 MB
@@ -260,6 +246,7 @@ def test_huge_cells_outputs_and_images_make_a_bounded_page_that_says_what_it_cut
     assert page.count('id="results-corr2d"') == 1 and "could not be shown" not in page
 
 
+@pytest.mark.slow
 def test_cells_that_exhaust_the_parser_are_their_own_errors_and_the_rest_is_graded(make_notebook: MakeNotebook,
                                                                                    grader: Grader,
                                                                                    tmp_path: Path) -> None:
@@ -297,6 +284,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Example:
     return result, notebook, page
 
 
+@pytest.mark.slow
 def test_the_example_shows_the_edge_detection_beside_corr2d(example: Example) -> None:
     result, notebook, path = example
     page = path.read_text()
@@ -316,6 +304,7 @@ def test_the_example_shows_the_edge_detection_beside_corr2d(example: Example) ->
         cell_position(page, notebook, defining + 1))
 
 
+@pytest.mark.slow
 def test_the_example_shows_nothing_of_its_hidden_tests(example: Example) -> None:
     result, notebook, path = example
     assert any(not t.passed for t in result.tests if t.hidden)
@@ -324,7 +313,7 @@ def test_the_example_shows_nothing_of_its_hidden_tests(example: Example) -> None
 
 # ------------------------------------------------------------------ as a person sees it
 
-@requires_chromium
+@pytest.mark.browser
 def test_in_a_browser_the_example_renders_its_images_load_and_nothing_hidden_is_there(
         example: Example, tmp_path: Path) -> None:
     result, notebook, page = example
@@ -339,7 +328,7 @@ def test_in_a_browser_the_example_renders_its_images_load_and_nothing_hidden_is_
     assert (tmp_path / "example.png").stat().st_size > 20_000  # a page, not a blank
 
 
-@requires_chromium
+@pytest.mark.browser
 def test_in_a_browser_a_wrong_toy_submission_shows_no_hidden_input(make_notebook: MakeNotebook, grader: Grader,
                                                                    tmp_path: Path) -> None:
     result, notebook, page = graded_page(make_notebook, grader, ZEROS_CORR2D, PRINTING_WRONG_SCALE)

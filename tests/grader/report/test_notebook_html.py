@@ -12,6 +12,7 @@ import re
 import time
 
 import nbformat
+import pytest
 
 from grader.report.notebook_excerpt import NOTICE_CLASS, SHOWN_CELLS, SHOWN_IMAGE_CHARS
 from grader.report.notebook_html import RESULTS_KEY, notebook_html
@@ -101,6 +102,7 @@ def test_code_is_escaped_though_not_sanitized_again_and_only_python_lexers_highl
     assert "hl-ipython3" in page and "hl-html" not in page
 
 
+@pytest.mark.slow
 def test_markdown_that_slowed_the_old_renderer_renders_fast() -> None:
     """Runs of '[' (nbconvert's strip_files_prefix: quadratic) and thousands of headings (bleach: quadratic)."""
     cells = [nbformat.v4.new_markdown_cell(f"{n}" + pattern * 100_000)

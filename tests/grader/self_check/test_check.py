@@ -25,7 +25,7 @@ from grader.self_check.report import (
     report_from_document,
 )
 from grader.self_check.source import HistoryCell, submission_cells, without_self_check
-from tests.conftest import MakeNotebook
+from tests.helpers import MakeNotebook
 
 CHECK = "from grader import check; check()"
 SOLVED_CORR2D = """import torch
@@ -159,6 +159,7 @@ def test_the_document_is_read_with_its_types_checked_and_its_sizes_bounded() -> 
 
 # Grading in the grader's own process (the toy assignment: one public test, hidden tests beside it).
 
+@pytest.mark.slow
 def test_the_public_tests_grade_the_history_in_a_separate_process(toy_assignments: Path) -> None:
     report = run_check([HistoryCell(1, SOLVED_CORR2D), HistoryCell(2, SCALE)])
     assert report.status == "graded" and report.assignment == "toy", report
@@ -166,6 +167,7 @@ def test_the_public_tests_grade_the_history_in_a_separate_process(toy_assignment
     assert report.confined is True
 
 
+@pytest.mark.slow
 def test_a_wrong_function_shows_its_failing_test_and_the_cell_that_raised(toy_assignments: Path) -> None:
     report = run_check([HistoryCell(3, ZEROS_CORR2D), HistoryCell(5, "corr2d(1, 2)")], function="corr2d")
     assert report.status == "graded", report
@@ -175,6 +177,7 @@ def test_a_wrong_function_shows_its_failing_test_and_the_cell_that_raised(toy_as
     assert not any(note.startswith("cell ") for note in report.notes)
 
 
+@pytest.mark.slow
 def test_check_of_a_name_without_public_tests_or_not_graded_says_so(toy_assignments: Path) -> None:
     hidden_only = run_check([HistoryCell(1, SCALE)], function="scale")
     assert (hidden_only.status, hidden_only.line) == ("refused", "scale has no public tests: its hidden tests run "
@@ -183,6 +186,7 @@ def test_check_of_a_name_without_public_tests_or_not_graded_says_so(toy_assignme
     assert (unknown.status, unknown.line) == ("refused", "'pool2d' is not graded in toy (graded: corr2d, scale)")
 
 
+@pytest.mark.slow
 def test_a_notebook_that_defines_no_graded_name_says_what_to_do(toy_assignments: Path) -> None:
     report = run_check([HistoryCell(1, "x = 1")])
     assert report.status == "refused"
@@ -190,11 +194,13 @@ def test_a_notebook_that_defines_no_graded_name_says_what_to_do(toy_assignments:
     assert str(report).count("\n") == 0
 
 
+@pytest.mark.slow
 def test_without_any_assignment_one_line_says_where_to_open_the_notebook(root: Path) -> None:
     report = run_check([HistoryCell(1, SCALE)], assignment="toy")
     assert report.status == "refused" and "open the notebook from the folder of the assignment's kit" in report.line
 
 
+@pytest.mark.slow
 def test_a_grader_that_cannot_start_or_runs_too_long_is_one_line(toy_assignments: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     slow = run_check([HistoryCell(1, SCALE)], timeout=0.5)
@@ -218,6 +224,7 @@ def marks(page: str) -> dict[str, str]:
     return dict(re.findall(r"<tr><td[^>]*><code>([^<]*)</code></td><td>[^<]*</td><td[^>]*>(\w+)</td>", page))
 
 
+@pytest.mark.slow
 def test_check_in_a_jupyter_kernel_shows_the_public_tests_of_what_ran(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONVGRADE_COURSE", str(COURSE_ASSIGNMENTS.parent))

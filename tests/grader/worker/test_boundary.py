@@ -27,6 +27,7 @@ def loaded_after_importing(module: str) -> list[str]:
     return list(json.loads(finished.stdout))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry_point", WORKER_ENTRY_POINTS)
 def test_a_worker_entry_point_loads_no_grader_course_or_reference_module(entry_point: str) -> None:
     loaded = loaded_after_importing(entry_point)

@@ -18,8 +18,7 @@ from grader.grading.student import StudentProxy
 from grader.host.execute import Execution, Limits, Zygote
 from grader.records import Evidence, GradeResult
 from grader.session import Grader
-from tests.conftest import MakeNotebook
-from tests.helpers import SCALE, SOLVED_CORR2D, use_course
+from tests.helpers import SCALE, SOLVED_CORR2D, MakeNotebook, use_course
 
 FAST = Limits(call_timeout=4.0, cell_timeout=6.0, budget=60.0)
 CHEAT = "corr2d"  # the from-scratch function of these workers
@@ -51,6 +50,7 @@ def evidence_of(zygote: Zygote, grader: Grader, *cells: str, calls: int = 1) -> 
         return execution.summary().evidence, failures
 
 
+@pytest.mark.slow
 def test_a_function_written_from_scratch_leaves_no_evidence(zygote: Zygote) -> None:
     evidence, failures = evidence_of(zygote, SCRATCH, calls=2)
     assert evidence == Evidence({}, ()) and failures == []
@@ -183,6 +183,7 @@ def corr2d(X, K):
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_every_way_around_the_watch_is_evidence_against_the_function(zygote: Zygote, attack: str) -> None:
     evidence, _ = evidence_of(zygote, ATTACKS[attack])
@@ -220,6 +221,7 @@ get_ipython().input_transformers_cleanup.append(rewrite)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", sorted(CELL_ATTACKS))
 def test_tampering_while_the_cells_run_is_evidence_against_the_notebook(zygote: Zygote, attack: str) -> None:
     evidence, _ = evidence_of(zygote, CELL_ATTACKS[attack], SCRATCH.replace("Y = Y +", "Y = Y + 0 * 0 +"))
@@ -233,7 +235,8 @@ def test_an_input_transformer_cannot_swap_in_a_library_call_unseen(zygote: Zygot
     assert evidence.tampering and evidence.convolutions[CHEAT] == ("aten.convolution.default",)
 
 
-def test_the_live_grader_modules_are_out_of_reach_through_sys_modules(zygote: Zygote, grader: Grader) -> None:
+@pytest.mark.slow
+def test_the_live_grader_modules_are_out_of_reach_through_sys_modules(zygote: Zygote) -> None:
     with Execution(zygote, ("import os\nrecipes = os.sys.modules['grader.worker.requests']",), seed=1, limits=FAST) as execution:
         execution.run_notebook()
         record = execution.summary()
@@ -388,12 +391,14 @@ def grade_with(make_notebook: MakeNotebook, grader: Grader, definition: Assignme
     return grader.grade(path, limits=FAST, definitions={"padding_stride": definition})
 
 
+@pytest.mark.slow
 def test_corr2d_pad_stride_from_scratch_keeps_full_marks(make_notebook: MakeNotebook, grader: Grader,
                                                          padding_stride: Assignment) -> None:
     result = grade_with(make_notebook, grader, padding_stride)
     assert (result.score, result.max_score, dict(result.library_convolutions)) == (100.0, 100.0, {})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
 def test_each_escape_from_the_watch_loses_corr2d_pad_stride_its_points(
         make_notebook: MakeNotebook, grader: Grader, padding_stride: Assignment, escape: str) -> None:

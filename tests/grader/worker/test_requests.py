@@ -95,6 +95,7 @@ def test_an_honest_function_has_no_evidence_and_the_watch_stays_on() -> None:
     assert torch._C._len_torch_dispatch_stack() == 0
 
 
+@pytest.mark.slow
 def test_a_convolution_inside_a_custom_operator_is_evidence() -> None:
     # The operator's Python body runs with the watch popped: the operator itself is the evidence.
     @torch.library.custom_op("notebook_ops::hidden", mutates_args=())

@@ -33,12 +33,10 @@ from grader.host.execute import Execution, Limits, Zygote
 from grader.host.paths import PROJECT_ROOT, assignments_root
 from grader.session import Grader
 from grader.worker import sandbox
-from tests.conftest import MakeNotebook
-from tests.helpers import SCALE, SOLVED_CORR2D, TESTS_SECRET
+from tests.helpers import SCALE, SOLVED_CORR2D, TESTS_SECRET, MakeNotebook
 from tests.unprivileged import run_as_nobody
 
 FAST = Limits(call_timeout=20.0, cell_timeout=20.0, budget=120.0)
-ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="confinement as root, and running as nobody, need root")
 SOLVED_TOY = SOLVED_CORR2D + "\n" + SCALE + "\n"
 CONFINED = dict.fromkeys(sandbox.CONFINED_BY, True)
 
@@ -62,7 +60,7 @@ def probe(zygote: Zygote, source: str) -> Any:
         return student.call("probe")
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_a_worker_sees_only_its_own_process_in_proc(zygote: Zygote) -> None:
     found = probe(zygote, """
 import os
@@ -76,7 +74,7 @@ def probe():
     assert "pytest" not in seen and str(assignments_root()) not in seen and "hidden" not in seen
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_the_checkout_its_history_the_course_and_the_secret_are_absent(
         zygote: Zygote, make_notebook: MakeNotebook, toy_assignments: Path) -> None:
     peer = make_notebook(SOLVED_TOY, assignment="toy", name="peer.ipynb")  # a batch's input, say
@@ -109,7 +107,8 @@ def probe():
     assert "mnt" not in found["root"] and "srv" not in found["root"]
 
 
-@ROOT_ONLY
+@pytest.mark.slow
+@pytest.mark.root
 def test_a_private_folder_inside_what_the_root_binds_is_still_hidden(toy_assignments: Path) -> None:
     """A batch's output folder, say, that lives inside the virtual environment the workers need."""
     private = Path(tempfile.mkdtemp(prefix="convgrade-private-", dir=sys.prefix))
@@ -122,7 +121,7 @@ def test_a_private_folder_inside_what_the_root_binds_is_still_hidden(toy_assignm
         shutil.rmtree(private)
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_temporary_folders_are_private_to_each_worker(zygote: Zygote) -> None:
     folders = ("/tmp", "/var/tmp", "/dev/shm")
     probe(zygote, f"""
@@ -142,7 +141,7 @@ def probe():
     assert not any(Path(folder, "left-for-the-next-student").exists() for folder in folders)  # nor on the host
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_no_new_process_starts_but_threads_do(zygote: Zygote) -> None:
     # Two layers refuse a process: the guard's audit hook (RuntimeError) and, below it, seccomp (EPERM).
     found = probe(zygote, """
@@ -208,7 +207,7 @@ def test_the_seccomp_filter_alone_refuses_processes_and_allows_threads() -> None
     assert outcome == {"installed": True, "fork": errno.EPERM, "popen": errno.EPERM, "thread": True}
 
 
-@ROOT_ONLY
+@pytest.mark.root
 def test_isolation_records_every_step_in_force(zygote: Zygote) -> None:
     execution, student = run(zygote, "def f():\n    return 1")
     with execution:
@@ -302,7 +301,8 @@ print('PROBES', repr(found))
 """
 
 
-@ROOT_ONLY
+@pytest.mark.slow
+@pytest.mark.root
 def test_an_unprivileged_grader_confines_student_code_in_a_user_namespace(as_nobody: Path) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.setblocking(False)
@@ -324,7 +324,8 @@ def test_an_unprivileged_grader_confines_student_code_in_a_user_namespace(as_nob
     listener.close()
 
 
-@ROOT_ONLY
+@pytest.mark.slow
+@pytest.mark.root
 def test_without_namespaces_hidden_tests_are_refused_and_public_or_unconfined_still_grade(as_nobody: Path) -> None:
     code, output, document = grade_as_nobody(as_nobody, (SOLVED_TOY,), refuse_namespaces=True)
     lines = [line for line in output.splitlines() if line.startswith("grade:")]

@@ -172,6 +172,7 @@ _plain = st.recursive(
     max_leaves=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, derandomize=True, database=None, deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(_plain)
@@ -369,6 +370,7 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
         yield left, right
 
 
+@pytest.mark.slow
 def test_a_reply_written_a_byte_at_a_time_is_cut_off_at_the_deadline(pair: tuple[socket.socket, socket.socket]) -> None:
     writer, reader = pair
     message = wire.encode({"ok": True, "value": list(range(100))})
@@ -501,6 +503,7 @@ def test_a_value_nested_deeper_than_the_limit_is_a_wire_error_not_a_recursion_er
         wire.encode(value)
 
 
+@pytest.mark.slow
 def test_the_largest_reply_allowed_costs_the_reader_a_bounded_amount_of_memory(
         pair: tuple[socket.socket, socket.socket]) -> None:
     """The bounds hold memory down: a reply at every bound at once, its document
