@@ -39,12 +39,8 @@ Command = Callable[[argparse.Namespace, "Grader | None"], int]
 def main(argv: Sequence[str] | None = None, *, grader: Grader | None = None) -> int:
     """Run the command line `argv`. `grader`: an open session the grading commands may reuse when it is for
     the same course and confinement (the tests share one; a batch always starts its own, to hide its --out)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not args or args[0] not in (*_COMMANDS, "help", "-h", "--help", "--version"):
-        args = [DEFAULT_COMMAND, *args]
     try:
-        namespace = parser.parse_args(args)
+        namespace = parse_command_line(sys.argv[1:] if argv is None else argv)
         run: Command = namespace.run
         return run(namespace, grader)
     except GraderError as error:
@@ -59,6 +55,15 @@ def main(argv: Sequence[str] | None = None, *, grader: Grader | None = None) -> 
         print(f"{PROG}: internal error: {type(error).__name__}: {error} "
               "(set CONVGRADE_DEBUG=1 for the traceback)", file=sys.stderr)
         return int(ExitCode.INTERNAL_ERROR)
+
+
+def parse_command_line(argv: Sequence[str]) -> argparse.Namespace:
+    """`argv` parsed, `grade NB.ipynb` read as `grade notebook NB.ipynb`; its `command` names the command.
+    argparse exits (status 2) on a command line it refuses."""
+    args = list(argv)
+    if not args or args[0] not in (*_COMMANDS, "help", "-h", "--help", "--version"):
+        args = [DEFAULT_COMMAND, *args]
+    return build_parser().parse_args(args)
 
 
 def main_entry() -> None:
@@ -84,10 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         subparser = subcommands.add_parser(name, help=command.summary, description=command.summary,
                                            parents=[_shared_option(option) for option in command.shared])
         command.arguments(subparser)
-        subparser.set_defaults(run=command.run)
+        subparser.set_defaults(run=command.run, command=name)
     helper = subcommands.add_parser("help", help="show the help of a command (or of grade itself)")
     helper.add_argument("topic", nargs="?", metavar="COMMAND")
-    helper.set_defaults(run=lambda args, _: _help(parser, args.topic))
+    helper.set_defaults(run=lambda args, _: _help(parser, args.topic), command="help")
     return parser
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from grader.cli import main
+from grader.cli import DEFAULT_COMMAND, parse_command_line
 from grader.host.paths import PROJECT_ROOT
 
 CI = PROJECT_ROOT / "ci"
@@ -30,31 +30,14 @@ _PREFIXES = {"sudo", "env", "exec", "then", "do", "else", "if", "while", "!"}
 _OPERATORS = {"&&", "||", ";", "|", "(", ")", "&", ";;"}
 
 
-class Parsed(BaseException):
-    """Raised right after a parser of the real CLI accepts a command line, before any work:
-    a BaseException, so that it passes `main`'s handlers."""
-
-    def __init__(self, prog: str, namespace: argparse.Namespace) -> None:
-        super().__init__(prog)
-        self.prog, self.namespace = prog, namespace
-
-
 def parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, argparse.Namespace]:
-    """The CLI's own parsing of `grade ARGV` (its dispatch and its parsers), stopped before it runs."""
-    original = argparse.ArgumentParser.parse_args
-
-    def parse_then_stop(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
-        raise Parsed(self.prog, original(self, args, namespace))
-
-    with monkeypatch.context() as patch:
-        patch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
-        try:
-            main(argv)
-        except Parsed as parsed:
-            return parsed.prog, parsed.namespace
-        except SystemExit as refused:  # argparse's verdict on a command line it does not accept
-            pytest.fail(f"grade {shlex.join(argv)}: the CLI refuses it (exit {refused.code})")
-    pytest.fail(f"grade {shlex.join(argv)}: no parser ran")
+    """The CLI's own parsing of `grade ARGV` (its dispatch and its parsers), without running it:
+    the command as its usage names it ("grade", "grade batch"), and its options."""
+    try:
+        namespace = parse_command_line(argv)
+    except SystemExit as refused:  # argparse's verdict on a command line it does not accept
+        pytest.fail(f"grade {shlex.join(argv)}: the CLI refuses it (exit {refused.code})")
+    return ("grade" if namespace.command == DEFAULT_COMMAND else f"grade {namespace.command}"), namespace
 
 
 def shell_commands(script: str) -> Iterator[list[str]]:

@@ -36,7 +36,7 @@ def corr2d(X, K):
 LIBRARY = "F.conv2d(X[None, None], K[None, None])[0, 0]"
 
 
-def evidence_of(zygote: Zygote, grader: Grader, *cells: str, calls: int = 1) -> tuple[Evidence, list[str]]:
+def evidence_of(zygote: Zygote, *cells: str, calls: int = 1) -> tuple[Evidence, list[str]]:
     """Run the cells, call corr2d `calls` times; the evidence that reached the grader, and the failures."""
     failures: list[str] = []
     with Execution(zygote, (PREAMBLE, *cells), seed=1, limits=FAST) as execution:

@@ -50,7 +50,7 @@ def python_below(folder: Path) -> set[str]:
 def run(zygote: Zygote, *cells: str) -> tuple[Execution, StudentProxy]:
     execution = Execution(zygote, tuple(cells), seed=1, limits=FAST)
     execution.run_notebook()
-    return execution, StudentProxy(execution.perform, from_scratch=frozenset())
+    return execution, StudentProxy(execution.call, from_scratch=frozenset())
 
 
 def probe(zygote: Zygote, source: str) -> Any:
