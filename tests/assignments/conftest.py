@@ -20,7 +20,7 @@ from grader.course.assignment import Assignment, load_assignment
 # their first import.
 pytest.register_assert_rewrite("tests.assignments.solutions")
 
-from tests.assignments.solutions import ASSIGNMENTS  # noqa: E402 - registered first
+from tests.assignments.solutions import ASSIGNMENTS
 from tests.helpers import TESTS_SECRET, use_course
 
 

@@ -65,13 +65,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 SEEDS_CELLS = accepted_cells(ASSIGNMENT, "seeds")
 TORCJ_CELLS = tuple(source.replace("nn.Parameter(torch.rand(kernel_size))", "nn.Parameter(torcj.rand(kernel_size))")
                     for source in SEEDS_CELLS)
-assert sum(a != b for a, b in zip(SEEDS_CELLS, TORCJ_CELLS)) == 1
+assert sum(a != b for a, b in zip(SEEDS_CELLS, TORCJ_CELLS, strict=False)) == 1
 
 # Seed 002's Conv2D: randn weight and randn bias (seed 003's, in seeds.ipynb, is rand and zeros).
 SEED_002_CONV2D = '''
 class Conv2D(nn.Module):
     def __init__(self, kernel_size):
-        # super(Conv2D, self).__init__() 
+        # super(Conv2D, self).__init__()
         super().__init__() # super()是父类，这样写与上一句等同
         self.weight = nn.Parameter(torch.randn(kernel_size))
         self.bias = nn.Parameter(torch.randn(1))
@@ -109,20 +109,20 @@ def learn_kernel(X, Y, kernel_size, lr=3e-2, num_epochs=10):
 DO_NOTHING = {
     name: _DO_NOTHING.format(**parts) + _DO_NOTHING_CONV2D.format(output=parts["module_output"])
     for name, parts in {
-        "zeros": dict(output="torch.zeros(shape)", kernel_shape="(2, 1)", kernel="torch.zeros(shape)",
-                      weight="torch.zeros(shape)", losses="[0.0] * num_epochs", module_output="torch.zeros(shape)"),
-        "constant": dict(output="torch.full(shape, 0.5)", kernel_shape="(2, 1)", kernel="torch.full(shape, 0.5)",
-                         weight="torch.full(shape, 0.5)", losses="[0.5] * num_epochs",
-                         module_output="torch.full(shape, 0.5)"),
-        "ones_3x3": dict(output="torch.ones(shape)", kernel_shape="(3, 3)", kernel="torch.ones(shape)",
-                         weight="torch.ones(shape)", losses="[1.0] * num_epochs", module_output="torch.ones(shape)"),
-        "top_left_window": dict(output="X[:shape[0], :shape[1]].float().clone()", kernel_shape="(2, 1)",
-                                kernel="torch.zeros(shape)", weight="X[:shape[0], :shape[1]].float().clone()",
-                                losses="[float(v) for v in Y.reshape(-1)[:num_epochs]]",
-                                module_output="x[:shape[0], :shape[1]].clone()"),
-        "random": dict(output="torch.rand(shape)", kernel_shape="(2, 1)", kernel="torch.rand(shape)",
-                       weight="torch.rand(shape)", losses="sorted(torch.rand(num_epochs).tolist(), reverse=True)",
-                       module_output="torch.rand(shape)"),
+        "zeros": {"output": "torch.zeros(shape)", "kernel_shape": "(2, 1)", "kernel": "torch.zeros(shape)",
+                      "weight": "torch.zeros(shape)", "losses": "[0.0] * num_epochs", "module_output": "torch.zeros(shape)"},
+        "constant": {"output": "torch.full(shape, 0.5)", "kernel_shape": "(2, 1)", "kernel": "torch.full(shape, 0.5)",
+                         "weight": "torch.full(shape, 0.5)", "losses": "[0.5] * num_epochs",
+                         "module_output": "torch.full(shape, 0.5)"},
+        "ones_3x3": {"output": "torch.ones(shape)", "kernel_shape": "(3, 3)", "kernel": "torch.ones(shape)",
+                         "weight": "torch.ones(shape)", "losses": "[1.0] * num_epochs", "module_output": "torch.ones(shape)"},
+        "top_left_window": {"output": "X[:shape[0], :shape[1]].float().clone()", "kernel_shape": "(2, 1)",
+                                "kernel": "torch.zeros(shape)", "weight": "X[:shape[0], :shape[1]].float().clone()",
+                                "losses": "[float(v) for v in Y.reshape(-1)[:num_epochs]]",
+                                "module_output": "x[:shape[0], :shape[1]].clone()"},
+        "random": {"output": "torch.rand(shape)", "kernel_shape": "(2, 1)", "kernel": "torch.rand(shape)",
+                       "weight": "torch.rand(shape)", "losses": "sorted(torch.rand(num_epochs).tolist(), reverse=True)",
+                       "module_output": "torch.rand(shape)"},
     }.items()
 }
 

@@ -342,7 +342,7 @@ def test_the_student_release_scores_zero_without_grader_errors(grader: Grader, t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bug, broken", [
+@pytest.mark.parametrize(("bug", "broken"), [
     (PADDING_ON_ONE_SIDE_ONLY, "corr2d_pad_stride"),
     (STRIDE_ON_ROWS_ONLY, "corr2d_pad_stride"),
     (SAME_EXTRA_ROW_AT_THE_TOP, "corr2d_pad_stride"),

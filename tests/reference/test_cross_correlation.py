@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -97,7 +99,7 @@ def test_corr2d_gradients_match_torch() -> None:
     G = torch.randn(5, 8, dtype=torch.float64)
     ours = torch.autograd.grad(corr2d(X, K), (X, K), G)
     theirs = torch.autograd.grad(F.conv2d(X[None, None], K[None, None])[0, 0], (X, K), G)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=False):
         torch.testing.assert_close(a, b)
 
 
@@ -208,7 +210,7 @@ def test_learn_kernel_recovers_the_edge_kernel() -> None:
     weight, losses = learn_kernel(X, Y, (1, 2))
     assert weight.shape == (1, 2) and not weight.requires_grad
     assert len(losses) == 10 and all(isinstance(loss, float) for loss in losses)
-    assert all(b <= a for a, b in zip(losses, losses[1:]))
+    assert all(b <= a for a, b in itertools.pairwise(losses))
     assert losses[-1] < 0.5 and losses[-1] < 0.1 * losses[0]
     torch.testing.assert_close(weight, torch.tensor([[1.0, -1.0]]), atol=0.15, rtol=0)
 

@@ -52,12 +52,12 @@ def conv_case(draw: st.DrawFn) -> dict[str, Any]:
     pads = as_pair(padding) if not isinstance(padding, str) else (0, 0)
     n = (draw(st.integers(1, 9)), draw(st.integers(1, 9)))
     kernel = []
-    for size, p, d in zip(n, pads, as_pair(dilation)):
+    for size, p, d in zip(n, pads, as_pair(dilation), strict=False):
         longest = 4 if kind == "same" else (size + 2 * p - 1) // d + 1  # dilated kernel fits
         kernel.append(draw(st.integers(1, max(1, min(longest, 4)))))
     batch = draw(st.sampled_from([None, 1, 2]))
-    return dict(x_shape=((batch,) if batch else ()) + (c, *n), w_shape=(o, c // groups, *kernel),
-                bias=draw(st.booleans()), stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return {"x_shape": ((batch,) if batch else ()) + (c, *n), "w_shape": (o, c // groups, *kernel),
+                "bias": draw(st.booleans()), "stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
 
 
 @pytest.mark.slow
@@ -86,7 +86,7 @@ def test_conv2d_gradients_match_torch(case: dict[str, Any], seed: int) -> None:
     expected = torch.autograd.grad(theirs, (X, W, b), G)
     for ours in on_both_paths(lambda: conv2d(X, W, b, **kwargs)):
         torch.testing.assert_close(ours, theirs)
-        for got, want in zip(torch.autograd.grad(ours, (X, W, b), G), expected):
+        for got, want in zip(torch.autograd.grad(ours, (X, W, b), G), expected, strict=False):
             torch.testing.assert_close(got, want)
 
 
@@ -146,9 +146,9 @@ def pool_case(draw: st.DrawFn) -> dict[str, Any]:
     padding = tuple(draw(st.integers(0, k // 2)) for k in window)
     stride = draw(st.one_of(st.none(), pairs))
     lead = draw(st.sampled_from([(), (2,), (1, 3)]))
-    n = tuple(draw(st.integers(max(1, k - 2 * p), 9)) for k, p in zip(window, padding))
-    return dict(shape=(*lead, *n), pool_size=draw(st.sampled_from([window, window[0]]))
-                if window[0] == window[1] else window, padding=padding, stride=stride)
+    n = tuple(draw(st.integers(max(1, k - 2 * p), 9)) for k, p in zip(window, padding, strict=False))
+    return {"shape": (*lead, *n), "pool_size": draw(st.sampled_from([window, window[0]]))
+                if window[0] == window[1] else window, "padding": padding, "stride": stride}
 
 
 def torch_pool(X: torch.Tensor, mode: str, case: dict[str, Any]) -> torch.Tensor:

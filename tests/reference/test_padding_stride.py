@@ -54,7 +54,7 @@ def conv_case(draw: st.DrawFn) -> ConvCase:
         pads = padding
     else:
         padding, pads = kind, (0, 0)
-    k = tuple(draw(st.one_of(st.just(1), st.integers(1, m + 2 * p))) for m, p in zip(n, pads))
+    k = tuple(draw(st.one_of(st.just(1), st.integers(1, m + 2 * p))) for m, p in zip(n, pads, strict=False))
     if kind == "same":
         k = tuple(min(ki, 5) for ki in k)  # 'same' fits any kernel; keep them small
     return n, k, padding, stride  # type: ignore[return-value]
@@ -77,7 +77,7 @@ def test_conv_output_shape_matches_torch(case: ConvCase) -> None:
     if not isinstance(padding, str):
         p = (padding, padding) if isinstance(padding, int) else padding
         s = (stride, stride) if isinstance(stride, int) else stride
-        assert shape == tuple(formula(*args) for args in zip(n, k, p, s))
+        assert shape == tuple(formula(*args) for args in zip(n, k, p, s, strict=False))
 
 
 def test_conv_output_shape_seed_003_examples() -> None:

@@ -49,7 +49,7 @@ def test_a_value_comparison_keeps_both_values_and_its_tolerance() -> None:
     assert comparison.rtol > 0 and comparison.atol > 0 and not comparison.truncated and not comparison.matched
 
 
-@pytest.mark.parametrize("actual, expected, verdict", [
+@pytest.mark.parametrize(("actual", "expected", "verdict"), [
     ([[1.0]], torch.ones(1, 1), "not_a_tensor"),
     (torch.ones(3, 3), torch.ones(2, 2), "wrong_shape"),
     (torch.ones(2, 2, dtype=torch.int64), torch.ones(2, 2), "not_floating"),

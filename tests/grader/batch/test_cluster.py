@@ -42,7 +42,7 @@ def test_a_batch_on_a_dask_cluster_scores_as_the_local_pool_does(
         again = grade_batch([folder], tmp_path / "remote", BatchOptions(jobs=2, scheduler=cluster), quiet, dispatcher)
     local = grade_batch([folder], tmp_path / "local", BatchOptions(jobs=2), quiet, grader)
     assert {r.student: r.score for r in remote.rows} == {"solved": 100.0, "wrong": 40.0, "broken": 0.0}
-    for theirs, ours in zip(remote.rows, local.rows):
+    for theirs, ours in zip(remote.rows, local.rows, strict=False):
         assert [(t.name, t.score, t.detail) for t in theirs.tests] == [(t.name, t.score, t.detail) for t in ours.tests]
     assert (tmp_path / "remote" / "grades.csv").read_text() == (tmp_path / "local" / "grades.csv").read_text()
     assert again.graded == () and len(again.unchanged) == 3

@@ -313,7 +313,7 @@ def test_may_not_call_on_a_function_not_from_scratch_is_an_assignment_error(root
 
 # --- strict files: every mistake is one line that names the file -------------------------------------------------
 
-@pytest.mark.parametrize("toml, expected", [
+@pytest.mark.parametrize(("toml", "expected"), [
     ('titel = "x"\n' + TOML, r"unknown key 'titel' at the top level \(did you mean title\?\)"),
     (TOML.replace("from_scratch", "from_scrach"),
      r"unknown key 'from_scrach' in \[functions.corr2d\] \(did you mean from_scratch\?\)"),
@@ -348,7 +348,7 @@ def test_a_declaration_that_is_not_utf8_is_an_assignment_error(root: Path) -> No
         load_assignment("tiny")
 
 
-@pytest.mark.parametrize("name, suggested", [
+@pytest.mark.parametrize(("name", "suggested"), [
     ("hidden_test.py", "hidden_tests.py"), ("hiddentests.py", "hidden_tests.py"), ("public_test.py", "public_tests.py"),
     ("tests.py", "public_tests.py"), ("test_corr2d.py", None), ("Hidden_Tests.py", "hidden_tests.py"),
 ])

@@ -288,7 +288,7 @@ SOLUTION_LOOP = ("    for i in range(Y.shape[0]):\n        for j in range(Y.shap
                  "            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()")
 
 
-@pytest.mark.parametrize("cell, where", [
+@pytest.mark.parametrize(("cell", "where"), [
     (nbformat.v4.new_code_cell("# a copy, left over\ndef corr2d_copy(X, K):\n    h, w = K.shape\n"
                                "    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)  # SOLUTION_CODE_MARKER\n"
                                + SOLUTION_LOOP + "\n    return Y"), "cell 4"),
@@ -337,7 +337,7 @@ def write_broken(root: Path, hidden: str) -> Path:
     return root.resolve()
 
 
-@pytest.mark.parametrize("hidden, match", [
+@pytest.mark.parametrize(("hidden", "match"), [
     (HIDDEN.replace("points=60", "points=59"), "tests total 99 points, not 100"),
     (HIDDEN.replace('function="Doubler"', 'function="Tripler"'), "grades Tripler, which assignment.toml does not"),
     (HIDDEN.replace('hint="double it"', 'hint=" "'), "hidden test doubler_doubles has no hint"),

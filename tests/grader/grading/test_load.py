@@ -130,7 +130,7 @@ def test_broken_json_is_unusable_with_where_it_breaks(tmp_path: Path) -> None:
 
 
 # What a student uploads instead of a notebook is named, so that they know what to send instead.
-@pytest.mark.parametrize("name, content, what", [
+@pytest.mark.parametrize(("name", "content", "what"), [
     ("corr2d.py", b"import torch\n\ndef corr2d(X, K):\n    return X\n", "is a Python file"),
     ("corr2d.ipynb", b"def corr2d(X, K):\n    return X\n", "is a Python file"),
     ("exported.ipynb", b"#!/usr/bin/env python\n# coding: utf-8\n\n# In[1]:\n\n\nimport torch\n", "is a Python file"),

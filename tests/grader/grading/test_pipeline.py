@@ -86,7 +86,7 @@ def test_a_library_convolution_in_a_from_scratch_function_scores_zero_for_it(mak
     assert all("library convolution" in t.feedback for t in result.tests if t.function == "corr2d")
 
 
-@pytest.mark.parametrize("path_kind, reason", [
+@pytest.mark.parametrize(("path_kind", "reason"), [
     ("missing", "no such file"), ("directory", "directory"), ("garbage", "binary"),
     ("truncated", "truncated"), ("not_notebook", "not a Jupyter notebook"), ("empty", "no cells"),
 ])

@@ -152,7 +152,7 @@ def test_a_definition_only_in_a_broken_cell_is_not_found() -> None:
 
 # --- The tampering check: what reaches the grader's watch, however it is spelled. ---
 
-from grader.grading.static_check import tampering  # noqa: E402 - the second half of this module's subject
+from grader.grading.static_check import tampering
 
 
 @pytest.mark.parametrize("cell", [

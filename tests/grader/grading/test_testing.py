@@ -157,7 +157,7 @@ def test_tests_in_threads_each_carry_only_their_own_comparisons() -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = list(pool.map(run_named, names))
-    for name, outcome in zip(names, outcomes):
+    for name, outcome in zip(names, outcomes, strict=False):
         assert [c.label for c in outcome.comparisons] == [f"{name} first", f"{name} second"]
 
 

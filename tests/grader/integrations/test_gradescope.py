@@ -159,7 +159,7 @@ def autograder(toy_assignments: Path, tmp_path_factory: pytest.TempPathFactory) 
         for info in archive.infolist():
             target = Path(archive.extract(info, root / "source"))
             target.chmod(stat.S_IMODE(info.external_attr >> 16))
-    yield root
+    return root
 
 
 def run_autograder(root: Path, *uploads: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import torch
 from grader.worker.returns import NAME_LIMIT, described, not_plain, tensor_expected
 
 
-@pytest.mark.parametrize("value, expected", [
+@pytest.mark.parametrize(("value", "expected"), [
     (None, "None"), (True, "a bool (True)"), (3, "an int (3)"), (0.5, "a float (0.5)"), ("abc", "a str of 3 characters"),
     ([], "a list of 0 items"), ([1], "a list of 1 item (an int (1))"),
     ((1, 2, 3, 4), "a tuple of 4 items (an int (1), an int (2), an int (3), ...)"), ({"a": 1}, "a dict of 1 key"),

@@ -48,7 +48,7 @@ def assert_identical(actual: Any, expected: Any) -> None:
             actual == expected and math.copysign(1.0, actual) == math.copysign(1.0, expected))
     elif isinstance(expected, (list, tuple)):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=False):
             assert_identical(a, e)
     elif isinstance(expected, dict):
         assert list(actual) == list(expected)
