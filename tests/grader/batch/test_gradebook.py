@@ -43,7 +43,8 @@ def test_a_commit_survives_the_process_being_killed(tmp_path: Path) -> None:
     path = tmp_path / "book.sqlite"
     script = textwrap.dedent(f"""
         import os, signal
-                from grader.batch.gradebook import Gradebook
+        from tests.helpers import make_row
+        from grader.batch.gradebook import Gradebook
         from pathlib import Path
         book = Gradebook(Path({str(path)!r}))
         run = book.start_run("0.1", {{}})

@@ -25,7 +25,7 @@ from grader.self_check.report import (
     report_from_document,
 )
 from grader.self_check.source import HistoryCell, submission_cells, without_self_check
-from tests.helpers import MakeNotebook
+from tests.helpers import MakeNotebook, select_course
 
 CHECK = "from grader import check; check()"
 SOLVED_CORR2D = """import torch
@@ -227,7 +227,7 @@ def marks(page: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_check_in_a_jupyter_kernel_shows_the_public_tests_of_what_ran(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CONVGRADE_COURSE", str(COURSE_ASSIGNMENTS.parent))
+    select_course(monkeypatch, COURSE_ASSIGNMENTS.parent)
     kit = tmp_path / "kit"
     released = nbformat.read(release_notebook("cross_correlation", kit), as_version=4)
     assert released.cells[-1].source == CHECK and released.cells[-1].id == "convgrade-check"
