@@ -21,8 +21,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-LINUX_ONLY_MODULES = ("pwd", "grp", "resource", "fcntl", "termios", "pyseccomp", "grader.worker.sandbox", "grader.worker.zygote",
-                      "grader.worker.mounts", "grader.worker.rootfs")
+LINUX_ONLY_MODULES = ("pwd", "grp", "resource", "fcntl", "termios", "pyseccomp", "grader.worker.sandbox",
+                      "grader.worker.zygote", "grader.worker.mounts", "grader.worker.rootfs")
 LINUX_ONLY_FUNCTIONS = (("os", "fork"), ("os", "forkpty"), ("os", "setsid"), ("os", "killpg"),
                         ("socket", "send_fds"), ("socket", "recv_fds"),
                         ("os", "O_DIRECTORY"), ("os", "O_NOFOLLOW"))  # Windows has no folder descriptors

@@ -66,7 +66,7 @@ def make_traversable(needed: list[Path]) -> None:
     for path in needed:
         resolved = path.resolve()
         for ancestor in reversed(resolved.parents):
-            if not os.stat(ancestor).st_mode & 0o001:
+            if not ancestor.stat().st_mode & 0o001:
                 closed.setdefault(ancestor, set()).add(resolved.relative_to(ancestor).parts[0])
     if not closed:
         return

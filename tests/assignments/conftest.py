@@ -14,14 +14,14 @@ import pytest
 import torch
 
 from grader.course.assignment import Assignment, load_assignment
+from tests.helpers import TESTS_SECRET, use_course
 
 # The shared checks assert on behalf of the modules that call them: pytest explains
 # a failed assert only in modules it rewrites, and rewrites them only if told before
 # their first import.
 pytest.register_assert_rewrite("tests.assignments.solutions")
 
-from tests.assignments.solutions import ASSIGNMENTS
-from tests.helpers import TESTS_SECRET, use_course
+from tests.assignments.solutions import ASSIGNMENTS  # noqa: E402 - only once the rewrite is registered (above)
 
 
 @pytest.fixture(scope="module")

@@ -157,7 +157,8 @@ def test_mean_over_channels_fails_corr2d_multi_in_and_what_builds_on_it(definiti
     assert 0 < points["corr2d_multi_in"] < full(definition, "corr2d_multi_in")
     assert {"corr2d_multi_in_two_channel_example", "corr2d_multi_in_matches_reference_random_channels",
             "corr2d_multi_in_is_sum_of_single_channel_results"} <= points["failed"]
-    # corr2d_multi_in_out is built on corr2d_multi_in (output channel o is corr2d_multi_in(X, K[o])), so it is wrong too.
+    # corr2d_multi_in_out is built on corr2d_multi_in (output channel o is corr2d_multi_in(X, K[o])),
+    # so it is wrong too.
     assert 0 < points["corr2d_multi_in_out"] < full(definition, "corr2d_multi_in_out")
     assert points["corr2d_multi_in_out_1x1"] == full(definition, "corr2d_multi_in_out_1x1")
 

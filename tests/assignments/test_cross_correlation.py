@@ -78,7 +78,7 @@ class Conv2D(nn.Module):
 
     def forward(self, x):
         return corr2d(x, self.weight) + self.bias
-'''
+'''  # noqa: RUF001 - the seed's own comment, fullwidth comma and all: the student's code verbatim
 
 # Answers that do nothing, crafted against this assignment's tests (ones, losses that fall) on top of
 # grade audit's generic ones (grader.course.do_nothing): at most 10 points (issue 10).
@@ -110,12 +110,14 @@ DO_NOTHING = {
     name: _DO_NOTHING.format(**parts) + _DO_NOTHING_CONV2D.format(output=parts["module_output"])
     for name, parts in {
         "zeros": {"output": "torch.zeros(shape)", "kernel_shape": "(2, 1)", "kernel": "torch.zeros(shape)",
-                      "weight": "torch.zeros(shape)", "losses": "[0.0] * num_epochs", "module_output": "torch.zeros(shape)"},
+                      "weight": "torch.zeros(shape)", "losses": "[0.0] * num_epochs",
+                      "module_output": "torch.zeros(shape)"},
         "constant": {"output": "torch.full(shape, 0.5)", "kernel_shape": "(2, 1)", "kernel": "torch.full(shape, 0.5)",
                          "weight": "torch.full(shape, 0.5)", "losses": "[0.5] * num_epochs",
                          "module_output": "torch.full(shape, 0.5)"},
         "ones_3x3": {"output": "torch.ones(shape)", "kernel_shape": "(3, 3)", "kernel": "torch.ones(shape)",
-                         "weight": "torch.ones(shape)", "losses": "[1.0] * num_epochs", "module_output": "torch.ones(shape)"},
+                         "weight": "torch.ones(shape)", "losses": "[1.0] * num_epochs",
+                         "module_output": "torch.ones(shape)"},
         "top_left_window": {"output": "X[:shape[0], :shape[1]].float().clone()", "kernel_shape": "(2, 1)",
                                 "kernel": "torch.zeros(shape)", "weight": "X[:shape[0], :shape[1]].float().clone()",
                                 "losses": "[float(v) for v in Y.reshape(-1)[:num_epochs]]",
@@ -237,7 +239,8 @@ def test_seeds_double_loop_corr2d_passes_every_test_in_time(definition: Assignme
 @pytest.mark.parametrize("seed", SEED_CASES)
 def test_the_seeds_code_fails_only_tips(definition: Assignment, seed: int) -> None:
     """Seed 002's corr2d (X.float()), seed 003's Conv2D, the seeds' learn_kernel loop: the model answer, full marks."""
-    assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed) == TIPS                    # float64 comes back float32; nn.Conv2d refuses integers
+    # float64 comes back float32; nn.Conv2d refuses integers
+    assert tips_failed_with_full_marks(definition, accepted_namespace(ASSIGNMENT, "seeds"), seed) == TIPS
 
 
 @pytest.mark.slow

@@ -260,9 +260,9 @@ def test_hidden_tests_draw_new_inputs_from_the_seed(definition: Assignment) -> N
     pool2d = solution_namespace(ASSIGNMENT)["pool2d"]
     test = next(t for t in definition.tests if t.name == "pool2d_matches_reference_on_random_settings")
     seen: dict[int, list[float]] = {1: [], 2: []}
-    for seed in seen:
-        def spy(X: torch.Tensor, *args: Any, seed: int = seed, **kwargs: Any) -> torch.Tensor:
-            seen[seed].append(X.sum().item())
+    for seed, sums in seen.items():
+        def spy(X: torch.Tensor, *args: Any, sums: list[float] = sums, **kwargs: Any) -> torch.Tensor:
+            sums.append(X.sum().item())
             return pool2d(X, *args, **kwargs)
 
         assert run_test(test, local_student({"pool2d": spy}), seed).status == "passed"

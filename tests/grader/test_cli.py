@@ -51,13 +51,15 @@ def test_an_unusable_submission_exits_3_with_one_line_and_still_writes_results(
 def test_feedback_writes_the_page_for_a_graded_and_for_an_unusable_submission(
         grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path) -> None:
     graded = tmp_path / "pages" / "graded.html"
-    assert main([str(make_notebook(SCALE, assignment="toy")), "--public", "--feedback", str(graded)], grader=grader) == ExitCode.GRADED
+    submission = make_notebook(SCALE, assignment="toy")
+    assert main([str(submission), "--public", "--feedback", str(graded)], grader=grader) == ExitCode.GRADED
     page = graded.read_text()
     assert "Score: <strong>0 / 20</strong>" in page and 'class="cell' in page and 'id="results-corr2d"' in page
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [')
     unusable = tmp_path / "pages" / "unusable.html"
-    assert main([str(broken), "--assignment", "toy", "--feedback", str(unusable)], grader=grader) == ExitCode.UNUSABLE_SUBMISSION
+    assert main([str(broken), "--assignment", "toy", "--feedback", str(unusable)],
+                grader=grader) == ExitCode.UNUSABLE_SUBMISSION
     page = unusable.read_text()
     assert "Not graded: is truncated" in page and 'class="cell' not in page
 
@@ -70,7 +72,8 @@ def test_a_score_under_fail_under_exits_6(grader: Grader, make_notebook: MakeNot
 
 
 @pytest.mark.slow
-def test_public_runs_only_the_public_tests(grader: Grader, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_public_runs_only_the_public_tests(
+        grader: Grader, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(toy_assignments / "toy" / "toy.ipynb"), "--public"], grader=grader) == ExitCode.GRADED
     out = capsys.readouterr().out
     assert "corr2d_seed_example" in out and "corr2d_matches_reference" not in out
@@ -84,8 +87,9 @@ def test_an_unknown_assignment_is_a_usage_error(grader: Grader, make_notebook: M
 
 
 @pytest.mark.slow
-def test_a_broken_assignment_exits_4(grader: Grader, make_notebook: MakeNotebook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_broken_assignment_exits_4(grader: Grader, make_notebook: MakeNotebook, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch, toy_assignments: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "assignments" / "toy"
     broken.mkdir(parents=True)
     for name in ("assignment.toml", "public_tests.py"):
@@ -181,7 +185,8 @@ def test_junit_writes_one_testcase_per_test_and_classroom_only_its_file_outside_
 
 @pytest.mark.slow
 def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
-        grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        grader: Grader, make_notebook: MakeNotebook, toy_assignments: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     path = make_notebook(ZEROS_CORR2D, "def scale(x):\n    return 2 * x", assignment="toy")
     report, results, result = tmp_path / "report.xml", tmp_path / "results.json", tmp_path / "classroom.json"
@@ -195,8 +200,8 @@ def test_junit_and_classroom_carry_a_hidden_tests_hint_never_its_detail(
     assert HIDDEN_MARKER not in report.read_text() and HIDDEN_MARKER not in result.read_text()
     document = json.loads(result.read_text())
     hidden = next(t for t in document["tests"] if t["name"] == "corr2d_matches_reference")
-    assert (hidden["status"], hidden["message"]) == ("fail", "[hidden] compare each window with the kernel, "
-                                                             "element by element")
+    assert (hidden["status"], hidden["message"]) == ("fail", ("[hidden] compare each window with the kernel, "
+                                                              "element by element"))
     assert sum(t["score"] for t in document["tests"]) == json.loads(results.read_text())["score"]
 
 

@@ -87,7 +87,7 @@ def test_the_option_beats_the_variable_which_beats_the_search(nowhere: Path, mon
 
 
 def test_without_a_course_every_lookup_says_how_to_get_one(nowhere: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(UsageError, match="no course here.*grade init DIR.*--course DIR.*CONVGRADE_COURSE"):
+    with pytest.raises(UsageError, match=r"no course here.*grade init DIR.*--course DIR.*CONVGRADE_COURSE"):
         assignments_root()
     assert main(["list"]) == ExitCode.USAGE
     assert "grade init DIR" in capsys.readouterr().err
@@ -129,7 +129,7 @@ def test_a_broken_course_file_is_one_line_that_names_it(nowhere: Path, text: str
 
 def test_a_course_for_a_newer_grader_says_what_to_install(nowhere: Path) -> None:
     root = write_course(nowhere / "future", '[course]\ngrader = "99.0"\n')
-    with pytest.raises(UsageError, match="written for convgrade 99.0.*pip install 'convgrade>=99.0'"):
+    with pytest.raises(UsageError, match=r"written for convgrade 99\.0.*pip install 'convgrade>=99\.0'"):
         read_course(root)
 
 

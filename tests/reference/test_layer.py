@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -57,7 +58,8 @@ def conv_case(draw: st.DrawFn) -> dict[str, Any]:
         kernel.append(draw(st.integers(1, max(1, min(longest, 4)))))
     batch = draw(st.sampled_from([None, 1, 2]))
     return {"x_shape": ((batch,) if batch else ()) + (c, *n), "w_shape": (o, c // groups, *kernel),
-                "bias": draw(st.booleans()), "stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+            "bias": draw(st.booleans()), "stride": stride, "padding": padding, "dilation": dilation,
+            "groups": groups}
 
 
 @pytest.mark.slow
@@ -202,16 +204,21 @@ def test_pool2d_d2l_examples_agree_with_pytorch_s_layers() -> None:
     assert torch.equal(pool2d(-ones, 2, padding=1), -torch.ones(1, 3, 3))
 
 
-@pytest.mark.parametrize("kwargs", [{"kernel_size": 2, "padding": 2}, {"kernel_size": 3, "padding": (1, 2)},
-                                    {"kernel_size": 2, "stride": 0}, {"kernel_size": 0}, {"kernel_size": (5, 1)},
-                                    {"kernel_size": 2, "padding": -1}])
-def test_pool2d_refuses_what_pytorch_refuses(kwargs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("kwargs", "refusal"), [
+    ({"kernel_size": 2, "padding": 2}, "must be at most half of pool_size"),
+    ({"kernel_size": 3, "padding": (1, 2)}, "must be at most half of pool_size"),
+    ({"kernel_size": 2, "stride": 0}, "stride must be >= 1"),
+    ({"kernel_size": 0}, "pool_size must be >= 1"),
+    ({"kernel_size": (5, 1)}, "is larger than"),
+    ({"kernel_size": 2, "padding": -1}, "padding must be >= 0"),
+])
+def test_pool2d_refuses_what_pytorch_refuses(kwargs: dict[str, Any], refusal: str) -> None:
     X = torch.ones(1, 4, 4)
     for pool in (F.max_pool2d, F.avg_pool2d):
         with pytest.raises((RuntimeError, ValueError)):
             pool(X, **kwargs)
     for mode in ("max", "avg"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=re.escape(refusal)):
             pool2d(X, kwargs["kernel_size"], mode, padding=kwargs.get("padding", 0), stride=kwargs.get("stride"))
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Union, cast
+from typing import Any, cast
 
 import pytest
 import torch
@@ -25,8 +25,8 @@ from ._reference_testing import (
 # PyTorch's own note that its oracle copies the input for even 'same' kernels.
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
 
-PaddingArg = Union[int, tuple[int, int], str]
-StrideArg = Union[int, tuple[int, int]]
+PaddingArg = int | tuple[int, int] | str
+StrideArg = int | tuple[int, int]
 ConvCase = tuple[tuple[int, int], tuple[int, int], PaddingArg, StrideArg]
 
 SEED_004_INPUT = torch.tensor([[4, 1, 7, 5], [4, 4, 2, 5], [7, 7, 2, 4], [1, 0, 2, 4]], dtype=torch.float32)

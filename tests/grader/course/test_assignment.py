@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def test_public_only_works_without_a_hidden_file(root: Path) -> None:
 
 def test_an_unknown_assignment_is_a_usage_error_naming_the_known_ones(root: Path) -> None:
     write_assignment(root, "tiny")
-    with pytest.raises(UsageError, match="'pooling'.*tiny"):
+    with pytest.raises(UsageError, match=r"'pooling'.*tiny"):
         load_assignment("pooling")
 
 
@@ -158,7 +159,7 @@ def test_a_test_of_an_undeclared_function_is_an_assignment_error(root: Path) -> 
 def test_a_hidden_test_in_the_public_file_is_an_assignment_error(root: Path) -> None:
     public = PUBLIC.replace("public_test", "hidden_test").replace('points=30)', 'points=30, hint="h")')
     write_assignment(root, public=public)
-    with pytest.raises(AssignmentError, match="public_tests.py holds hidden tests.*corr2d_example"):
+    with pytest.raises(AssignmentError, match=r"public_tests\.py holds hidden tests.*corr2d_example"):
         load_assignment("tiny", public_only=True)
 
 
@@ -167,7 +168,7 @@ def test_a_public_test_in_the_hidden_file_is_an_assignment_error(root: Path) -> 
                             '@public_test(function="scale", points=20)').replace(
         "import Student, expect_close, hidden_test", "import Student, expect_close, hidden_test, public_test")
     write_assignment(root, hidden=hidden)
-    with pytest.raises(AssignmentError, match="hidden_tests.py holds public tests.*scale_doubles"):
+    with pytest.raises(AssignmentError, match=r"hidden_tests\.py holds public tests.*scale_doubles"):
         load_assignment("tiny")
 
 
@@ -181,19 +182,19 @@ def test_duplicate_test_names_across_files_are_an_assignment_error(root: Path) -
                                     "def broken(:\n    pass"], ids=["raises", "bad_import", "syntax_error"])
 def test_a_test_file_that_fails_on_import_is_an_assignment_error(root: Path, broken: str) -> None:
     write_assignment(root, public=PUBLIC + "\n" + broken + "\n")
-    with pytest.raises(AssignmentError, match="public_tests.py fails to load"):
+    with pytest.raises(AssignmentError, match=re.escape("public_tests.py fails to load")):
         load_assignment("tiny")
 
 
 def test_a_missing_hidden_file_is_an_assignment_error_unless_public_only(root: Path) -> None:
     write_assignment(root, hidden=None)
-    with pytest.raises(AssignmentError, match="no hidden_tests.py.*--public"):
+    with pytest.raises(AssignmentError, match=r"no hidden_tests\.py.*--public"):
         load_assignment("tiny")
 
 
 def test_a_missing_public_file_is_an_assignment_error(root: Path) -> None:
     write_assignment(root, public=None)
-    with pytest.raises(AssignmentError, match="public_tests.py is missing"):
+    with pytest.raises(AssignmentError, match=re.escape("public_tests.py is missing")):
         load_assignment("tiny")
 
 
@@ -201,7 +202,7 @@ def test_a_missing_public_file_is_an_assignment_error(root: Path) -> None:
                          ids=["no_functions", "functions_not_a_table", "not_toml"])
 def test_a_broken_declaration_is_an_assignment_error(root: Path, toml: str) -> None:
     write_assignment(root, toml=toml)
-    with pytest.raises(AssignmentError, match="assignment.toml"):
+    with pytest.raises(AssignmentError, match=re.escape("assignment.toml")):
         load_assignment("tiny")
 
 
@@ -318,7 +319,8 @@ def test_may_not_call_on_a_function_not_from_scratch_is_an_assignment_error(root
     (TOML.replace("from_scratch", "from_scrach"),
      r"unknown key 'from_scrach' in \[functions.corr2d\] \(did you mean from_scratch\?\)"),
     (TOML + "points = 10\n", r"unknown key 'points' in \[functions.scale\] \(known keys: from_scratch, may_not_call\)"),
-    (TOML.replace("from_scratch = true", 'from_scratch = "yes"'), "from_scratch in .* must be true or false, not 'yes'"),
+    (TOML.replace("from_scratch = true", 'from_scratch = "yes"'),
+     "from_scratch in .* must be true or false, not 'yes'"),
     (TOML.replace("from_scratch = true", "from_scratch = 1"), "must be true or false, not 1"),
     (TOML.replace("from_scratch = true", 'may_not_call = "max_pool2d"'), "may_not_call .* must be a list of strings"),
     (TOML.replace("from_scratch = true", "may_not_call = [1]"), "may_not_call .* must be a list of strings"),
@@ -344,7 +346,7 @@ def test_may_not_call_is_a_known_key(root: Path) -> None:
 def test_a_declaration_that_is_not_utf8_is_an_assignment_error(root: Path) -> None:
     directory = write_assignment(root)
     (directory / "assignment.toml").write_bytes(b"title = '\xff'\n[functions.corr2d]\n")
-    with pytest.raises(AssignmentError, match="assignment.toml cannot be read"):
+    with pytest.raises(AssignmentError, match=re.escape("assignment.toml cannot be read")):
         load_assignment("tiny")
 
 
@@ -386,7 +388,8 @@ def test_a_hidden_test_with_a_blank_hint_is_an_assignment_error(root: Path, hint
 
 def test_a_hidden_test_declared_without_a_hint_fails_to_load(root: Path) -> None:
     write_assignment(root, hidden=HIDDEN.replace(', hint="double it"', ', hint=""'))
-    with pytest.raises(AssignmentError, match="hidden_tests.py fails to load: ValueError: a hidden test needs a hint"):
+    refusal = "hidden_tests.py fails to load: ValueError: a hidden test needs a hint"
+    with pytest.raises(AssignmentError, match=re.escape(refusal)):
         load_assignment("tiny")
 
 
@@ -425,7 +428,8 @@ def test_public_tests_importing_what_students_lack_are_an_assignment_error(root:
 
 
 def test_public_tests_may_import_torch_numpy_and_the_testkit(root: Path) -> None:
-    write_assignment(root, public=PUBLIC.replace("import torch\n", "import torch\nimport numpy\nfrom torch import nn\n"))
+    write_assignment(root,
+                     public=PUBLIC.replace("import torch\n", "import torch\nimport numpy\nfrom torch import nn\n"))
     assert len(load_assignment("tiny").tests) == 3
 
 

@@ -83,7 +83,8 @@ def test_a_mutant_really_changes_what_the_function_computes() -> None:
 
 def test_dependents_follow_calls_between_graded_names() -> None:
     assert dependents((GIVEN, SOLUTION, LAYER), ("corr2d", "Layer")) == {"corr2d": {"Layer"}, "Layer": set()}
-    through_a_helper = ("def _window_sum(X, K):\n    return corr2d(X, K).sum()", "def total(X):\n    return _window_sum(X, X)")
+    through_a_helper = ("def _window_sum(X, K):\n    return corr2d(X, K).sum()",
+                        "def total(X):\n    return _window_sum(X, X)")
     assert dependents((SOLUTION, *through_a_helper), ("corr2d", "total"))["corr2d"] == {"total"}
 
 

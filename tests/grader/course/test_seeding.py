@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import stat
 from pathlib import Path
 
@@ -61,7 +60,7 @@ def test_course_secret_is_made_once_in_a_private_file(tmp_path: Path) -> None:
     assert secret_file(course) == path
     first = course_secret(course)
     assert first.file == path and path.is_file()
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(first.value) == 64 and int(first.value, 16) >= 0
     assert course_secret(course) == first
     assert [p.name for p in path.parent.iterdir()] == ["secret"]  # no staging file left behind

@@ -64,7 +64,8 @@ def test_hidden_tests_show_students_only_their_hint(make_notebook: MakeNotebook,
 
 
 def test_the_same_submission_always_gets_the_same_result(make_notebook: MakeNotebook, grader: Grader) -> None:
-    flaky = "import torch\ndef corr2d(X, K):\n    return torch.rand(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)"
+    flaky = ("import torch\ndef corr2d(X, K):\n"
+             "    return torch.rand(X.shape[0] - K.shape[0] + 1, X.shape[1] - K.shape[1] + 1)")
     path = make_notebook(flaky, SCALE, assignment="toy")
     first, second = (grader.grade(path, limits=FAST) for _ in range(2))
     assert [(t.name, t.score, t.detail) for t in first.tests] == [(t.name, t.score, t.detail) for t in second.tests]
@@ -79,7 +80,8 @@ def test_an_infinite_loop_costs_only_that_function(make_notebook: MakeNotebook, 
 
 def test_a_library_convolution_in_a_from_scratch_function_scores_zero_for_it(make_notebook: MakeNotebook,
                                                                                grader: Grader) -> None:
-    cheat = "import torch.nn.functional as F\ndef corr2d(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]"
+    cheat = ("import torch.nn.functional as F\ndef corr2d(X, K):\n"
+             "    return F.conv2d(X[None, None], K[None, None])[0, 0]")
     result = grade_cells(make_notebook, grader, cheat, SCALE)
     assert result.score == 20.0
     assert "aten.convolution" in result.library_convolutions["corr2d"][0]
@@ -255,8 +257,8 @@ def test_asking_for_cuda_without_a_gpu_is_a_usage_error(make_notebook: MakeNoteb
 
 def test_notes_from_a_test_call_never_carry_what_the_student_code_wrote(
         make_notebook: MakeNotebook, grader: Grader, toy_assignments: Path) -> None:
-    leaky = ZEROS_CORR2D + "\n_zeros = corr2d\ndef corr2d(X, K):\n    get_ipython().system(f'echo {X.tolist()}')\n" \
-                           "    return _zeros(X, K)\n"
+    leaky = ZEROS_CORR2D + ("\n_zeros = corr2d\ndef corr2d(X, K):\n    get_ipython().system(f'echo {X.tolist()}')\n"
+                            "    return _zeros(X, K)\n")
     result = grade_cells(make_notebook, grader, leaky, SCALE, "get_ipython().system('echo from a cell')")
     call_notes = [note for note in result.notes if note.startswith("call to corr2d")]
     assert call_notes and not any("echo" in note or "[" in note for note in call_notes)
@@ -306,7 +308,8 @@ def test_an_exception_in_the_defining_cell_is_named_with_the_names_it_left_undef
     path = notebook_of(tmp_path, md("# Answers"), code(raises))
     result = grader.grade(path, limits=FAST)
     cause = "cell 2 raised NameError: name 'undefined_helper' is not defined"
-    assert {t.detail for t in result.tests} == {f"{cause}, so corr2d is not defined", f"{cause}, so scale is not defined"}
+    assert {t.detail for t in result.tests} == {f"{cause}, so corr2d is not defined",
+                                                f"{cause}, so scale is not defined"}
     assert f"{cause}, so corr2d and scale are not defined" in result.notes
     assert result.score == 0.0
 

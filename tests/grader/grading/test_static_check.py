@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from grader.grading.static_check import library_convolutions, parsed_cells
+from grader.grading.static_check import library_convolutions, parsed_cells, tampering
 
 
 def found(*cells: str, functions: tuple[str, ...] = ("corr2d",)) -> dict[str, set[str]]:
@@ -33,8 +33,8 @@ def found(*cells: str, functions: tuple[str, ...] = ("corr2d",)) -> dict[str, se
      "scipy.signal.fftconvolve"),
     (("import torch.nn.functional as F\ndef corr2d(X, K):\n    return F.conv_transpose2d(X, K)",),
      "torch.nn.functional.conv_transpose2d"),
-    (("import torch\ndef corr2d(X, K):\n    return torch.convolution(X, K, None, [1, 1], [0, 0], [1, 1], False,"
-      " [0, 0], 1)",), "torch.convolution"),
+    ((("import torch\ndef corr2d(X, K):\n    return torch.convolution(X, K, None, [1, 1], [0, 0], [1, 1], False,"
+       " [0, 0], 1)"),), "torch.convolution"),
 ], ids=["F_alias", "torch_conv2d", "full_path", "import_submodule", "from_import_as", "from_torch_import_nn",
         "nn_alias", "np_convolve", "scipy_signal", "from_scipy_import_signal", "fftconvolve_alias",
         "conv_transpose", "aten_convolution"])
@@ -152,8 +152,6 @@ def test_a_definition_only_in_a_broken_cell_is_not_found() -> None:
 
 # --- The tampering check: what reaches the grader's watch, however it is spelled. ---
 
-from grader.grading.static_check import tampering
-
 
 @pytest.mark.parametrize("cell", [
     "import os\nos.sys.modules['grader.worker.requests']",
@@ -194,11 +192,11 @@ from grader.grading.static_check import tampering
     "import os\nos.dup2(0, 5)",
     "import gc\ngc.get_objects()",
     "import ctypes",
-    "import torch\n@torch.library.custom_op('nb::c', mutates_args=())\ndef c(x: torch.Tensor) -> torch.Tensor:\n"
-    "    return x",
+    ("import torch\n@torch.library.custom_op('nb::c', mutates_args=())\ndef c(x: torch.Tensor) -> torch.Tensor:\n"
+     "    return x"),
     "from torch.library import custom_op",
-    "class Lazy(torch.Tensor):\n    @classmethod\n    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):\n"
-    "        pass",
+    ("class Lazy(torch.Tensor):\n    @classmethod\n"
+     "    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):\n        pass"),
     "r = torch.Tensor._make_wrapper_subclass(cls, (2, 2))",
     "import logging\nframe = logging.currentframe()",
     "import string\nstring.Formatter().get_field('0.f_locals', (x,), {})",
@@ -211,7 +209,8 @@ def test_tampering_is_found_however_it_is_spelled(cell: str) -> None:
 @pytest.mark.parametrize("cell", [
     "import torch\nimport torch.nn.functional as F\nimport numpy as np\nfrom torch import nn",
     "%time y = 1\n%matplotlib inline\n%timeit -n1 pass",
-    "class Layer(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.name = type(self).__name__",
+    ("class Layer(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+     "        self.name = type(self).__name__"),
     "x = getattr(layer, 'weight')\nhasattr(layer, 'bias')",
     "get_ipython().system('ls')",
     "def __reduce__(self):\n    return None",
@@ -286,10 +285,10 @@ def test_library_pooling_is_found_where_the_assignment_bans_pooling(cells: tuple
 
 
 def test_unfold_and_reductions_are_not_library_pooling() -> None:
-    cells = ("import torch.nn.functional as F\nimport numpy as np\n"
-             "def pool2d(X, p):\n    w = F.unfold(X, p, stride=p)\n    v = X.unfold(2, p, p).unfold(3, p, p)\n"
-             "    s = np.lib.stride_tricks.sliding_window_view(X.numpy(), (p, p))\n"
-             "    return w.amax(1), v.mean((-2, -1)), X.max(), torch.maximum(X, X), s.max()",)
+    cells = (("import torch.nn.functional as F\nimport numpy as np\n"
+              "def pool2d(X, p):\n    w = F.unfold(X, p, stride=p)\n    v = X.unfold(2, p, p).unfold(3, p, p)\n"
+              "    s = np.lib.stride_tricks.sliding_window_view(X.numpy(), (p, p))\n"
+              "    return w.amax(1), v.mean((-2, -1)), X.max(), torch.maximum(X, X), s.max()"),)
     assert library_convolutions(cells, ["pool2d"], POOLING) == {}
 
 

@@ -359,18 +359,18 @@ def test_each_from_scratch_function_is_watched_for_what_its_assignment_bans() ->
 
 WRONG_RETURNS = {
     "returns_array": (lambda X: X.numpy() * 2,
-                      "returned a numpy.ndarray of shape (2, 2) and dtype float32; expected a torch.Tensor "
-                      "(torch.from_numpy converts one)"),
-    "returns_list": (lambda X: X.tolist(), "returned a list of 2 items (a list of 2 items, a list of 2 items); "
-                                           "expected a torch.Tensor (torch.tensor converts a list of numbers)"),
+                      ("returned a numpy.ndarray of shape (2, 2) and dtype float32; expected a torch.Tensor "
+                       "(torch.from_numpy converts one)")),
+    "returns_list": (lambda X: X.tolist(), ("returned a list of 2 items (a list of 2 items, a list of 2 items); "
+                                            "expected a torch.Tensor (torch.tensor converts a list of numbers)")),
     "returns_none": (lambda X: None, "returned None; expected a torch.Tensor (is a return statement missing?)"),
-    "returns_float": (lambda X: float(X.sum()), "returned a float (4.0); expected a torch.Tensor (torch.tensor "
-                                                "converts a number; or keep the tensor instead of calling .item()"),
-    "returns_pair": (lambda X: (X, X.sum()), "returned a tuple of 2 items (a torch.Tensor of shape (2, 2), a "
-                                             "torch.Tensor of shape ()); expected a torch.Tensor (return the tensor "
-                                             "itself, not a tuple holding it)"),
-    "returns_triple": (lambda X: (1, 2, 3), "returned a tuple of 3 items (an int (1), an int (2), an int (3)); "
-                                            "expected a torch.Tensor"),
+    "returns_float": (lambda X: float(X.sum()), ("returned a float (4.0); expected a torch.Tensor (torch.tensor "
+                                                 "converts a number; or keep the tensor instead of calling .item()")),
+    "returns_pair": (lambda X: (X, X.sum()), ("returned a tuple of 2 items (a torch.Tensor of shape (2, 2), a "
+                                              "torch.Tensor of shape ()); expected a torch.Tensor (return the tensor "
+                                              "itself, not a tuple holding it)")),
+    "returns_triple": (lambda X: (1, 2, 3), ("returned a tuple of 3 items (an int (1), an int (2), an int (3)); "
+                                             "expected a torch.Tensor")),
     "returns_numpy_number": (lambda X: X.numpy().sum(), "returned a numpy.float32 (4.0); expected a torch.Tensor"),
 }
 

@@ -1,4 +1,7 @@
-"""The grader's end of the evidence channel: what a hostile worker writes there is bounded, and breaking it is tampering."""
+"""The grader's end of the evidence channel.
+
+What a hostile worker writes there is bounded, and breaking it is tampering.
+"""
 
 from __future__ import annotations
 
@@ -48,8 +51,8 @@ def test_evidence_and_seals_are_read_after_the_reply() -> None:
 def test_a_missing_seal_means_the_channel_was_broken() -> None:
     log, _ = log_with(line({"done": 1}))
     log.drain(sealed=(2, "call to corr2d"))
-    assert log.evidence().tampering == ("at run time: the evidence channel was closed or replaced during the call "
-                                        "to corr2d",)
+    assert log.evidence().tampering == (("at run time: the evidence channel was closed or replaced during the call "
+                                         "to corr2d"),)
 
 
 def test_lines_that_are_not_the_guard_s_are_tampering() -> None:

@@ -65,7 +65,8 @@ def test_a_plain_worker_runs_cells_and_recovers_from_a_hang_and_a_crash(plain: Z
 
 @pytest.mark.slow
 def test_a_plain_workers_guard_reports_a_library_convolution_on_its_evidence_channel(plain: Zygote) -> None:
-    cells = ("import torch.nn.functional as F\ndef cheat(X, K):\n    return F.conv2d(X[None, None], K[None, None])[0, 0]",)
+    cells = (("import torch.nn.functional as F\ndef cheat(X, K):\n"
+              "    return F.conv2d(X[None, None], K[None, None])[0, 0]"),)
     with Execution(plain, cells, seed=1, limits=FAST) as execution:
         execution.run_notebook()
         student = StudentProxy(execution.call, from_scratch=frozenset({"cheat"}))
@@ -76,7 +77,7 @@ def test_a_plain_workers_guard_reports_a_library_convolution_on_its_evidence_cha
 
 def test_a_killed_plain_worker_leaves_no_process_and_no_folder(plain: Zygote) -> None:
     pid, requests, evidence = plain.spawn({"seed": 1, "memory_bytes": 2 << 30, "threads": 1, "device": "cpu"})
-    folder = Path(os.readlink(f"/proc/{pid}/cwd"))  # its own temporary folder
+    folder = Path(f"/proc/{pid}/cwd").readlink()  # its own temporary folder
     assert folder.name.startswith("convgrade-worker-") and folder.is_dir()
     plain.kill(pid)
     requests.close()
@@ -119,8 +120,9 @@ def test_the_portable_path_grades_a_real_assignment_as_the_confined_path_does(
     confined = tmp_path / "confined.json"
     assert main([str(submission), "--public", "--results", str(confined)]) == 0
     portable = tmp_path / "portable.json"
-    finished = run_portable(tmp_path / "platform", "import sys\nfrom grader.cli import main\nsys.exit(main(sys.argv[1:]))",
-                            dict(os.environ), arguments=[str(submission), "--public", "--results", str(portable)])
+    finished = run_portable(tmp_path / "platform",
+                            "import sys\nfrom grader.cli import main\nsys.exit(main(sys.argv[1:]))", dict(os.environ),
+                            arguments=[str(submission), "--public", "--results", str(portable)])
     assert finished.returncode == 0, finished.stdout + finished.stderr
 
     def scores(path: Path) -> list[tuple[str, float, float, str]]:

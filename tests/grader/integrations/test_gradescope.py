@@ -97,7 +97,7 @@ def test_an_assignment_without_hidden_tests_or_unknown_gets_no_bundle(
         toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     main(["release", "toy", "--out", str(tmp_path / "kit")])
     use_course(monkeypatch, tmp_path / "kit" / "assignments")  # a course's folder without hidden tests
-    with pytest.raises(AssignmentError, match="no hidden_tests.py"):
+    with pytest.raises(AssignmentError, match=re.escape("no hidden_tests.py")):
         build_gradescope_bundle("toy", tmp_path / "autograder.zip", BUNDLE_SECRET)
     with pytest.raises(UsageError, match="unknown assignment 'nope'"):
         build_gradescope_bundle("nope", tmp_path / "autograder.zip", BUNDLE_SECRET)

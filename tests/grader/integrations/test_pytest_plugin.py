@@ -61,7 +61,8 @@ def test_without_submission_it_is_inert(pytester: pytest.Pytester, course: None)
         def test_the_plugin_is_loaded_but_imports_nothing_of_the_grader():
             assert "grader.integrations.pytest_plugin" in sys.modules
             assert "torch" not in sys.modules
-            assert sorted(m for m in sys.modules if m.startswith("grader.")) == ["grader.integrations", "grader.integrations.pytest_plugin"]
+            assert sorted(m for m in sys.modules if m.startswith("grader.")) == [
+                "grader.integrations", "grader.integrations.pytest_plugin"]
         """)
     result = pytester.runpytest_subprocess("test_inert.py", str(CHANNELS))
     result.assert_outcomes(passed=1)  # and nothing of the assignment's folder is collected
@@ -121,8 +122,8 @@ def test_x_stops_at_the_first_failure_and_still_shows_the_total_of_what_ran(
     public = load_assignment("channels", public_only=True).tests
     result.assert_outcomes(passed=len(public) - 1, failed=1)  # the last public test catches the bug
     result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
-    assert score_line(result.stdout.str()) == f"Score: {sum(t.points for t in public) - 2:g} / " \
-                                              f"{sum(t.points for t in public):g}"
+    assert score_line(result.stdout.str()) == (f"Score: {sum(t.points for t in public) - 2:g} / "
+                                               f"{sum(t.points for t in public):g}")
 
 
 @pytest.mark.slow

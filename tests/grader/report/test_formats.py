@@ -40,7 +40,8 @@ def graded_result(**overrides: Any) -> GradeResult:
         ScoredTest("scale_doubles", "scale", 30.0, 30.0, True, True, "", ""),
     )
     fields: dict[str, Any] = {
-        "submission": Path("/uploads/alice.ipynb"), "assignment": "toy", "status": "graded", "reason": "", "tests": tests,
+        "submission": Path("/uploads/alice.ipynb"), "assignment": "toy", "status": "graded", "reason": "",
+        "tests": tests,
         "library_convolutions": {}, "cells": (CellOutcome(0, "ok"), CellOutcome(1, "error", "NameError: name 'y'")),
         "notes": ("cell 2: error: NameError: name 'y'",), "isolation": {"separate_process": True, "restarts": 0},
         "student_output": f"--- cell 1 ---\n{STUDENT_PRINT}\n", "seconds": 1.23456}

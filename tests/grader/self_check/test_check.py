@@ -180,8 +180,8 @@ def test_a_wrong_function_shows_its_failing_test_and_the_cell_that_raised(toy_as
 @pytest.mark.slow
 def test_check_of_a_name_without_public_tests_or_not_graded_says_so(toy_assignments: Path) -> None:
     hidden_only = run_check([HistoryCell(1, SCALE)], function="scale")
-    assert (hidden_only.status, hidden_only.line) == ("refused", "scale has no public tests: its hidden tests run "
-                                                                 "when you submit")
+    assert (hidden_only.status, hidden_only.line) == ("refused", ("scale has no public tests: its hidden tests run "
+                                                                  "when you submit"))
     unknown = run_check([HistoryCell(1, SCALE)], function="pool2d")
     assert (unknown.status, unknown.line) == ("refused", "'pool2d' is not graded in toy (graded: corr2d, scale)")
 

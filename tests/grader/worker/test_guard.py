@@ -58,7 +58,8 @@ def test_a_function_written_from_scratch_leaves_no_evidence(zygote: Zygote) -> N
 
 ATTACKS = {
     "plain": f"def corr2d(X, K):\n    return {LIBRARY}",
-    "computed_name": "def corr2d(X, K):\n    c = getattr(F, 'con' + 'v2d')\n    return c(X[None, None], K[None, None])[0, 0]",
+    "computed_name": ("def corr2d(X, K):\n    c = getattr(F, 'con' + 'v2d')\n"
+                      "    return c(X[None, None], K[None, None])[0, 0]"),
     "thread": f"""
 import threading
 def corr2d(X, K):
@@ -125,14 +126,16 @@ def corr2d(X, K):
 import numpy.core._multiarray_umath as raw
 def corr2d(X, K):
     x, k = X.numpy(), K.numpy()
-    rows = [sum(raw.correlate2(x[i + a], k[a], 0) for a in range(k.shape[0])) for i in range(x.shape[0] - k.shape[0] + 1)]
+    rows = [sum(raw.correlate2(x[i + a], k[a], 0) for a in range(k.shape[0]))
+            for i in range(x.shape[0] - k.shape[0] + 1)]
     return torch.tensor(np.array(rows))
 """,
     "numpy_core_numeric": """
 import numpy.core.numeric as numeric
 def corr2d(X, K):
     x, k = X.numpy(), K.numpy()
-    rows = [sum(numeric.correlate(x[i + a], k[a]) for a in range(k.shape[0])) for i in range(x.shape[0] - k.shape[0] + 1)]
+    rows = [sum(numeric.correlate(x[i + a], k[a]) for a in range(k.shape[0]))
+            for i in range(x.shape[0] - k.shape[0] + 1)]
     return torch.tensor(np.array(rows))
 """,
     "gc_reaches_the_watch": f"""
@@ -237,7 +240,8 @@ def test_an_input_transformer_cannot_swap_in_a_library_call_unseen(zygote: Zygot
 
 @pytest.mark.slow
 def test_the_live_grader_modules_are_out_of_reach_through_sys_modules(zygote: Zygote) -> None:
-    with Execution(zygote, ("import os\nrecipes = os.sys.modules['grader.worker.requests']",), seed=1, limits=FAST) as execution:
+    cells = ("import os\nrecipes = os.sys.modules['grader.worker.requests']",)
+    with Execution(zygote, cells, seed=1, limits=FAST) as execution:
         execution.run_notebook()
         record = execution.summary()
     assert record.cells[0].status == "error" and "KeyError" in record.cells[0].message

@@ -57,7 +57,7 @@ def test_the_c_level_numpy_correlate_is_watched_under_every_alias() -> None:
     from numpy._core import numeric
 
     for correlate in (raw.correlate2, raw.correlate, numeric.correlate, numpy.convolve):
-        reply = perform(lambda x: torch.tensor(correlate(x.numpy(), numpy.ones(2))), torch.ones(4))
+        reply = perform(lambda x, correlate=correlate: torch.tensor(correlate(x.numpy(), numpy.ones(2))), torch.ones(4))
         assert reply["ok"] and reply["library_convolutions"], correlate
 
 

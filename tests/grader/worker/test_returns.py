@@ -12,7 +12,8 @@ from grader.worker.returns import NAME_LIMIT, described, not_plain, tensor_expec
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    (None, "None"), (True, "a bool (True)"), (3, "an int (3)"), (0.5, "a float (0.5)"), ("abc", "a str of 3 characters"),
+    (None, "None"), (True, "a bool (True)"), (3, "an int (3)"), (0.5, "a float (0.5)"),
+    ("abc", "a str of 3 characters"),
     ([], "a list of 0 items"), ([1], "a list of 1 item (an int (1))"),
     ((1, 2, 3, 4), "a tuple of 4 items (an int (1), an int (2), an int (3), ...)"), ({"a": 1}, "a dict of 1 key"),
     ([[1, 2]], "a list of 1 item (a list of 2 items)"), (torch.ones(2, 3), "a torch.Tensor of shape (2, 3)"),

@@ -43,7 +43,8 @@ CONFINED = dict.fromkeys(sandbox.CONFINED_BY, True)
 
 def python_below(folder: Path) -> set[str]:
     """The first component under `folder` of each of Python's prefixes that lives there."""
-    prefixes = {Path(p) for p in (sys.prefix, sys.base_prefix)} | {Path(p).resolve() for p in (sys.prefix, sys.base_prefix)}
+    prefixes = {Path(p) for p in (sys.prefix, sys.base_prefix)}
+    prefixes |= {p.resolve() for p in prefixes}
     return {p.relative_to(folder).parts[0] for p in prefixes if p.is_relative_to(folder) and p != folder}
 
 
@@ -330,7 +331,8 @@ def test_without_namespaces_hidden_tests_are_refused_and_public_or_unconfined_st
     code, output, document = grade_as_nobody(as_nobody, (SOLVED_TOY,), refuse_namespaces=True)
     lines = [line for line in output.splitlines() if line.startswith("grade:")]
     assert code == 2 and document is None and len(lines) == 1, output
-    assert "refusing to run hidden tests" in lines[0] and "user namespaces" in lines[0] and "network_namespace" in lines[0]
+    assert ("refusing to run hidden tests" in lines[0] and "user namespaces" in lines[0]
+            and "network_namespace" in lines[0])
 
     code, output, document = grade_as_nobody(as_nobody, (SOLVED_TOY,), "--public", refuse_namespaces=True)
     assert code == 0 and document is not None and document["score"] == 20.0, output
