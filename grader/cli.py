@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s (convgrade) {grader_version()}")
     subcommands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name, command in _COMMANDS.items():
-        subparser = subcommands.add_parser(name, help=command.summary, description=command.summary,
+        # `help` is %-formatted by argparse, the description is not.
+        subparser = subcommands.add_parser(name, prog=f"{PROG} {name}", help=command.summary.replace("%", "%%"),
+                                           description=command.summary,
                                            parents=[_shared_option(option) for option in command.shared])
         command.arguments(subparser)
         subparser.set_defaults(run=command.run, command=name)
@@ -105,8 +107,8 @@ def _shared_option(option: SharedOption) -> argparse.ArgumentParser:
     if option == "course":
         parent.add_argument("--course", type=Path, metavar="DIR",
                             help=f"the course folder, which holds {COURSE_FILE} (default: ${COURSE_ENVIRONMENT}, "
-                                 "else the first one in the current folder or above it, else in the notebook's "
-                                 "folder or above it)")
+                                 "else the first one in the current folder or above it; for one notebook, then in "
+                                 "the notebook's folder or above it, with its public tests only)")
     elif option == "call-timeout":
         parent.add_argument("--call-timeout", type=_positive(float), metavar="SECONDS",
                             help="the limit for one call into student code (default: the course's [limits] "
@@ -133,6 +135,20 @@ def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {text}")
+        return value
+
+    parse.__name__ = "int"
     return parse
 
 
@@ -203,7 +219,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _audit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="NAME", help="the assignments (default: all)")
-    parser.add_argument("--mutants", type=int, default=16, metavar="N",
+    parser.add_argument("--mutants", type=_at_least(0), default=16, metavar="N",
                         help="mutants of each graded name at most (default 16)")
     parser.add_argument("--verbose", action="store_true", help="list every mutant, killed ones too")
 
@@ -228,7 +244,7 @@ _COMMANDS = {
     "report": _Command("write the class report from a batch's gradebook: one HTML page for instructors, and "
                        "summary.json", commands.class_report, _report_arguments),
     "audit": _Command("prove that assignments grade fairly: accepted answers score 100, answers that do nothing at "
-                      "most 10%%, every mutant of the solution loses points on its own function only, the same score "
+                      "most 10%, every mutant of the solution loses points on its own function only, the same score "
                       "every time", commands.audit, _audit_arguments, ("jobs", "call-timeout", "course")),
     "init": _Command(f"make DIR an empty course: {COURSE_FILE} and an assignments/ folder", commands.init,
                      _init_arguments),

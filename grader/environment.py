@@ -1,8 +1,11 @@
 """What the entry points read from the environment; the library itself never does.
 
-The `grade` command, the pytest plugin and the in-notebook self-check are the
-entry points: each reads these once and hands the values to a `Grader`
-session, so that a program using the library decides everything it passes.
+The entry points are the `grade` command, the pytest plugin, the in-notebook
+self-check's grading process, a Dask worker (grader.batch.cluster) and
+Gradescope's run_autograder: each reads these once and hands the values to a
+`Grader` session, so that a program using the library decides everything it
+passes. Besides them, only the debugging switch is read where it applies, and
+the default secret file follows $XDG_CONFIG_HOME (grader.course.seeding).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.course import Course, locate, using
 from grader.course.seeding import CourseSecret, course_secret
-from grader.errors import GraderError
+from grader.errors import GraderError, UsageError
 from grader.host import platform_support
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class Grader:
     def __enter__(self) -> Grader:
         if self._secret is not None:
             raise GraderError("a Grader session is entered once")
+        if self._chosen_secret == b"":
+            raise UsageError("an empty course secret would make every hidden input predictable")
         with contextlib.ExitStack() as setup:
             setup.enter_context(using(self.course))
             self._secret = course_secret(self.course, self._chosen_secret)

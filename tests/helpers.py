@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -98,3 +100,12 @@ class Elements(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.found.append((tag, {name: value or "" for name, value in attrs}))
+
+
+def loaded_after_importing(*modules: str) -> list[str]:
+    """The modules a fresh interpreter holds once it has imported `modules`."""
+    code = ("import importlib, json, sys\nfor name in sys.argv[1:]: importlib.import_module(name)\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    finished = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True, check=True,
+                              cwd=PROJECT_ROOT, timeout=120)
+    return list(json.loads(finished.stdout))

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grader.environment import debugging
 from grader.host.paths import private_paths, worker_environment
 from grader.worker import wire
 
@@ -52,7 +53,7 @@ def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfine
     process = subprocess.Popen(
         [sys.executable, "-m", "grader.worker.zygote", str(theirs.fileno())],
         pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL, cwd="/")
+        stderr=None if debugging() else subprocess.DEVNULL, cwd="/")
     theirs.close()
     # On the socket, not the command line: every worker's /proc/self/cmdline is the zygote's.
     ours.sendall(paths.encode() + b"\n")

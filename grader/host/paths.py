@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader import course
+from grader.course.seeding import secret_file
 
 if TYPE_CHECKING:
     from grader.course.seeding import CourseSecret
@@ -57,7 +58,9 @@ def private_paths(secret: CourseSecret) -> list[Path]:
     The whitelist root leaves them out already; these are covered even where they lie inside what it binds."""
     root = course_code_root()
     paths = [assignments_root(), root / "reference", PROJECT_ROOT / "reference", root / ".git", PROJECT_ROOT / ".git"]
-    paths += [secret.file.parent] if secret.file is not None else []
+    # The session's secret file, and the course's (or the per-user default) even when the session's secret came
+    # as a value: a file there may hold the same secret.
+    paths += [file.parent for file in (secret.file, secret_file(course.active())) if file is not None]
     reference = importlib.util.find_spec("reference")
     if reference is not None and reference.origin:
         paths.append(Path(reference.origin).parent)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from grader.environment import debugging
 from grader.host.paths import worker_environment
 from grader.worker.confinement import CONFINED_BY
 from grader.worker.plain import ROLES, START_SECONDS
@@ -78,7 +79,7 @@ class PlainWorkers:
         with socket.create_server(("127.0.0.1", 0)) as listener:
             process = subprocess.Popen(
                 [sys.executable, "-m", "grader.worker.plain"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=None if os.environ.get("CONVGRADE_DEBUG") else subprocess.DEVNULL,
+                stderr=None if debugging() else subprocess.DEVNULL,
                 env=worker_environment(*_ALSO_PASSED), cwd=folder, start_new_session=hasattr(os, "setsid"))
             with self._lock:
                 self._running[process.pid] = _Running(process, folder)

@@ -179,8 +179,8 @@ def _public_test(test: TestScore) -> str:
             f"{message}{comparisons}</div>")
 
 
-def _heading(name: str, score: float, max_score: float, status: str, kind: str) -> str:
-    return (f"<p>{status} <b>{escaped(name)}</b> {points(score)} / {points(max_score)} points "
+def _heading(name: str, score: float, max_score: float, status_html: str, kind: str) -> str:
+    return (f"<p>{status_html} <b>{escaped(name)}</b> {points(score)} / {points(max_score)} points "
             f'<span class="kind">({kind} test)</span></p>')
 
 

@@ -14,12 +14,13 @@ import json
 import math
 import re
 import textwrap
-from typing import Any
+from typing import Any, Literal
 from xml.etree import ElementTree
 
 from grader.records import GradeResult
 
 STATUS_MARK = {True: "PASS", False: "FAIL"}
+ClassroomStatus = Literal["pass", "fail", "error"]   # GitHub Classroom's, for one test and for the run
 
 
 def points(value: float) -> str:
@@ -148,7 +149,7 @@ def classroom(result: GradeResult) -> dict[str, Any]:
     return {"version": 1, "status": status, "max_score": result.max_score, "tests": tests}
 
 
-def _classroom_test(name: str, status: str, score: float, message: str) -> dict[str, Any]:
+def _classroom_test(name: str, status: ClassroomStatus, score: float, message: str) -> dict[str, Any]:
     # The reporter prints "- line N" unless line_no is 0, and "Test code:" for any test_code.
     return {"name": name, "status": status, "score": score, "message": message, "test_code": "",
             "filename": "", "line_no": 0}

@@ -11,6 +11,7 @@ exits 0 whatever happened; a failure is that document's one-line reason.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grader.environment import debugging
 from grader.errors import GraderError
 
 
@@ -37,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraderError as error:
         document = {"status": "refused", "reason": error.message}
     except Exception as error:  # noqa: BLE001 - the boundary: a defect becomes one line in the student's cell
-        if os.environ.get("CONVGRADE_DEBUG"):
+        if debugging():
             traceback.print_exc()
         document = {"status": "failed", "reason": f"internal error in the grader: {type(error).__name__}: {error}"}
     from grader.safe_write import write_file
@@ -58,14 +60,15 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
     except UsageError as error:
         return {"status": "refused", "reason": f"{error.message} (open the notebook from the folder of the "
                                                "assignment's kit, or start Jupyter there)"}
-    grader = Grader(course, secret=configured_secret())
+    open_session = contextlib.ExitStack()
+    grader = open_session.enter_context(Grader(course, secret=configured_secret()))  # its zygote starts here
     from grader.course.assignment import available, identify, load_assignment
     from grader.grading.cell_failures import cell_label, failure_text
     from grader.grading.load import load
     from grader.grading.pipeline import warm_up_autograd
     from grader.records import Unusable
 
-    with grader:
+    with open_session:
         submission = load(notebook)
         if isinstance(submission, Unusable):
             return {"status": "unusable", "reason": f"what you have run {submission.reason}"}

@@ -333,8 +333,9 @@ def test_version_and_help_answer_without_a_course(capsys: pytest.CaptureFixture[
     listing = capsys.readouterr().out
     assert all(command in listing for command in ("notebook", "batch", "report", "audit", "release", "gradescope"))
     with pytest.raises(SystemExit) as helped:
-        main(["help", "batch"])
-    assert helped.value.code == 0 and "--scheduler" in capsys.readouterr().out
+        main(["help", "audit"])
+    shown = capsys.readouterr().out
+    assert helped.value.code == 0 and shown.startswith("usage: grade audit ") and "at most 10%," in shown
     with pytest.raises(SystemExit) as unknown:
         main(["help", "nope"])
     assert unknown.value.code == ExitCode.USAGE and "no command 'nope'" in capsys.readouterr().err
@@ -372,3 +373,7 @@ def test_shared_options_parse_once_for_every_command(capsys: pytest.CaptureFixtu
             main(argv)
         assert refused.value.code == ExitCode.USAGE
         assert "must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["audit", "--mutants", "-1"])
+    assert refused.value.code == ExitCode.USAGE
+    assert "usage: grade audit " in capsys.readouterr().err

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
-from grader.host.paths import PROJECT_ROOT
+from tests.helpers import loaded_after_importing
 
 READERS = ("grader.report.formats", "grader.batch.gradebook", "grader.batch.exports", "grader.batch.class_report")
 HEAVY = ("torch", "numpy", "nbformat", "matplotlib")
 
-
-def loaded_after_importing(*modules: str) -> list[str]:
-    """The modules a fresh interpreter holds once it has imported `modules`."""
-    code = ("import importlib, json, sys\nfor name in sys.argv[1:]: importlib.import_module(name)\n"
-            "print(json.dumps(sorted(sys.modules)))")
-    finished = subprocess.run([sys.executable, "-c", code, *modules], capture_output=True, text=True, check=True,
-                              cwd=PROJECT_ROOT, timeout=120)
-    return list(json.loads(finished.stdout))
 
 
 def test_the_records_import_nothing_heavy_and_no_stage() -> None:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from grader.course import Course, read_course
+from grader.course import Course, read_course, using
 from grader.course.seeding import CourseSecret
-from grader.errors import GraderError
+from grader.errors import GraderError, UsageError
 from grader.host import platform_support
+from grader.host.paths import private_paths
 from grader.host.plain_workers import PlainLaunch
 from grader.session import Grader
 from tests.helpers import TOY_ASSIGNMENTS, use_course
@@ -102,3 +103,19 @@ def test_a_session_without_workers_starts_no_zygote_and_says_so(course: Course, 
         with pytest.raises(GraderError, match="no workers"):
             grader.zygote()
     assert launches.seen == []
+
+
+def test_an_empty_secret_is_refused(course: Course, launches: Launches) -> None:
+    with pytest.raises(UsageError, match="empty course secret"), Grader(course, secret=b""):
+        pass
+    assert launches.seen == []
+
+
+def test_the_courses_secret_folder_is_hidden_even_when_the_secret_comes_as_a_value(
+        course: Course, tmp_path: Path) -> None:
+    with using(course):
+        hidden = private_paths(CourseSecret(b"given", None))
+    assert tmp_path / "keys" in hidden or not (tmp_path / "keys").exists()
+    (tmp_path / "keys").mkdir()
+    with using(course):
+        assert tmp_path / "keys" in private_paths(CourseSecret(b"given", None))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from grader.report.page import BASE_STYLE, CONTENT_SECURITY_POLICY, document, escaped
-from tests.grader.worker.test_boundary import loaded_after_importing
+from tests.helpers import loaded_after_importing
 
 
 def test_the_policy_lets_a_page_load_nothing_but_its_own_images_and_styles_and_run_nothing() -> None:

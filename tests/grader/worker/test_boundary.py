@@ -6,25 +6,16 @@ the course or the reference would put the hidden tests' machinery (and its secre
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from grader.host.paths import PROJECT_ROOT
+from tests.helpers import loaded_after_importing
 
 WORKER_ENTRY_POINTS = ("grader.worker.zygote", "grader.worker.plain", "grader.worker.serve")
 ALLOWED = ("grader", "grader.worker")
 
-
-def loaded_after_importing(module: str) -> list[str]:
-    code = ("import importlib, json, sys; importlib.import_module(sys.argv[1]); "
-            "print(json.dumps(sorted(sys.modules)))")
-    finished = subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True, check=True,
-                              cwd=PROJECT_ROOT, timeout=120)
-    return list(json.loads(finished.stdout))
 
 
 @pytest.mark.slow
