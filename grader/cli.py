@@ -110,7 +110,7 @@ def _shared_option(option: SharedOption) -> argparse.ArgumentParser:
                                  "else the first one in the current folder or above it; for one notebook, then in "
                                  "the notebook's folder or above it, with its public tests only)")
     elif option == "call-timeout":
-        parent.add_argument("--call-timeout", type=_positive(float), metavar="SECONDS",
+        parent.add_argument("--call-timeout", type=_number(float, lambda v: v > 0, "positive"), metavar="SECONDS",
                             help="the limit for one call into student code (default: the course's [limits] "
                                  f"call_timeout, else {DEFAULT_CALL_TIMEOUT:g})")
     elif option == "unconfined":
@@ -119,36 +119,25 @@ def _shared_option(option: SharedOption) -> argparse.ArgumentParser:
                                  "user namespaces): student code can then read them and the course secret; the "
                                  "results record it")
     else:
-        parent.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1, metavar="N",
+        parent.add_argument("--jobs", type=_number(int, lambda v: v > 0, "positive"), default=os.cpu_count() or 1,
+                            metavar="N",
                             help="notebooks graded at once (default: the number of cores)")
     return parent
 
 
-def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+def _number(kind: Callable[[str], float], valid: Callable[[float], bool], requirement: str
+            ) -> Callable[[str], float]:
+    """An argparse type: a `kind` of number that is `valid`, else "must be {requirement}"."""
     def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, not {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, not {text}")
-        return value
-
-    parse.__name__ = "int"
     return parse
 
 
@@ -219,7 +208,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _audit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignments", nargs="*", metavar="NAME", help="the assignments (default: all)")
-    parser.add_argument("--mutants", type=_at_least(0), default=16, metavar="N",
+    parser.add_argument("--mutants", type=_number(int, lambda v: v >= 0, "at least 0"), default=16, metavar="N",
                         help="mutants of each graded name at most (default 16)")
     parser.add_argument("--verbose", action="store_true", help="list every mutant, killed ones too")
 

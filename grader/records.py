@@ -10,7 +10,7 @@ carries (a test, a comparison) are named for type checkers alone.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -23,6 +23,8 @@ FailureKind = Literal["raised", "missing", "bad_return", "timeout", "crashed"]  
 ComparisonVerdict = Literal["match", "not_a_tensor", "wrong_shape", "not_floating", "wrong_values"]
 TestStatus = Literal["passed", "failed", "grader_error"]
 ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
+# Hears each step of a grade as it starts ("cell 7 of 20", "test corr2d_grad"): a terminal's progress line.
+StepListener = Callable[[str], None]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -32,11 +32,7 @@ if TYPE_CHECKING:
     from grader.course.assignment import Assignment
     from grader.grading.testing import TestRunner
     from grader.host.execute import Limits, Zygote
-    from grader.records import GradeResult
-
-# What a long grade reports as it goes ("cell 7 of 20", "test corr2d_matches_reference"): see grade(on_step=).
-StepListener = Callable[[str], None]
-
+    from grader.records import GradeResult, StepListener
 
 class Grader:
     """A grading session over one course: its secret, its limits and one worker zygote.

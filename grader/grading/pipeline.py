@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from grader.grading.static_check import library_convolutions, tampering
 from grader.grading.student import StudentProxy
 from grader.grading.testing import TestRunner, run_tests
 from grader.host.execute import Execution, Limits, Zygote
-from grader.records import GradeResult, Unusable
+from grader.records import GradeResult, StepListener, Unusable
 from grader.worker.confinement import missing_confinement
 
 
@@ -75,7 +75,7 @@ def warm_up_autograd() -> None:
 def grade_notebook(path: Path, *, zygote: Zygote, secret: bytes, assignment: str | None = None,
                    public_only: bool = False, device: str = "cpu", limits: Limits = Limits(),
                    content: bytes | None = None, definitions: Mapping[str, Assignment] | None = None,
-                   run: TestRunner | None = None, on_step: Callable[[str], None] | None = None) -> GradeResult:
+                   run: TestRunner | None = None, on_step: StepListener | None = None) -> GradeResult:
     """Grade one notebook with a session's zygote and secret (grader.session.Grader.grade). A batch passes
     the file's `content` and the assignments it has `definitions` for already, so that another machine
     grades exactly what this one would. `run` runs the tests while the notebook's worker is up (the pytest
@@ -97,7 +97,7 @@ def grade_notebook(path: Path, *, zygote: Zygote, secret: bytes, assignment: str
 
 def _grade(path: Path, content: bytes | None, requested: str | None, public_only: bool, device: str,
            limits: Limits, zygote: Zygote, secret: bytes, definitions: Mapping[str, Assignment],
-           started: float, run: TestRunner, on_step: Callable[[str], None] | None) -> GradeResult:
+           started: float, run: TestRunner, on_step: StepListener | None) -> GradeResult:
     submission = load(path, content)
     if isinstance(submission, Unusable):
         return _unusable(path, requested, submission.reason, public_only, started)

@@ -18,7 +18,7 @@ import torch
 
 from grader.authoring.comparison import collecting
 from grader.authoring.testkit import GradedTest, Student, StudentFailure, TestFailure
-from grader.records import TestOutcome, TestStatus
+from grader.records import StepListener, TestOutcome, TestStatus
 from grader.worker.quote import MESSAGE_LIMIT, cut
 
 # (tests, student, seed_for) -> their outcomes: how the pipeline runs an assignment's tests.
@@ -26,7 +26,7 @@ TestRunner = Callable[[Sequence[GradedTest], Student, Callable[[str], int]], tup
 
 
 def run_tests(tests: Sequence[GradedTest], student: Student, seed_for: Callable[[str], int], *,
-              on_step: Callable[[str], None] | None = None) -> tuple[TestOutcome, ...]:
+              on_step: StepListener | None = None) -> tuple[TestOutcome, ...]:
     outcomes = []
     for test in tests:
         if on_step is not None:

@@ -18,14 +18,14 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from grader.authoring.testkit import StudentFailure
 from grader.host.evidence import EvidenceLog
 from grader.host.fork_server import CONTROL, ForkServer
-from grader.records import CellOutcome, ExecutionRecord
+from grader.records import CellOutcome, ExecutionRecord, StepListener
 from grader.worker import wire
 from grader.worker.quote import QUOTE_LIMIT, cut
 
@@ -137,7 +137,7 @@ class Execution:
         self._evidence = EvidenceLog()
         self._calls = 0
 
-    def run_notebook(self, *, on_step: Callable[[str], None] | None = None) -> None:
+    def run_notebook(self, *, on_step: StepListener | None = None) -> None:
         for index in range(len(self._cells)):
             if on_step is not None:
                 on_step(f"cell {index + 1} of {len(self._cells)}")

@@ -30,7 +30,7 @@ _PREFIXES = {"sudo", "env", "exec", "then", "do", "else", "if", "while", "!"}
 _OPERATORS = {"&&", "||", ";", "|", "(", ")", "&", ";;"}
 
 
-def parse(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[str, argparse.Namespace]:
+def parse(argv: list[str]) -> tuple[str, argparse.Namespace]:
     """The CLI's own parsing of `grade ARGV` (its dispatch and its parsers), without running it:
     the command as its usage names it ("grade", "grade batch"), and its options."""
     try:
@@ -94,11 +94,10 @@ def scripts_of(path: Path) -> list[str]:
     return list(yaml_scripts(yaml.safe_load(text))) if path.suffix == ".yml" else [text]
 
 
-def invocations(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, argparse.Namespace]]:
+def invocations(path: Path) -> list[tuple[str, argparse.Namespace]]:
     found = [argv for script in scripts_of(path) for argv in grade_invocations(script)]
     assert found, f"{path} runs no grade command"
-    return [parse(argv, monkeypatch) if argv != ["list"] else ("grade list", argparse.Namespace())
-            for argv in found]
+    return [parse(argv) for argv in found]
 
 
 def steps(path: Path) -> list[dict[str, Any]]:
@@ -123,37 +122,37 @@ def test_the_yaml_files_parse(path: Path) -> None:
 
 @pytest.mark.parametrize("path", [CLASSROOM, INSTRUCTOR, GITLAB, RUN_AUTOGRADER, SETUP], ids=lambda p: p.name)
 def test_every_grade_command_in_the_ci_files_is_accepted_by_the_cli(
-        path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for prog, _ in invocations(path, monkeypatch):
+        path: Path) -> None:
+    for prog, _ in invocations(path):
         assert prog in ("grade", "grade batch", "grade list")
 
 
-def test_the_check_itself_refuses_what_the_cli_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_check_itself_refuses_what_the_cli_refuses() -> None:
     (argv,) = grade_invocations('X=1 grade batch submissions/ --out gradebook --jobs many')
     with pytest.raises(pytest.fail.Exception, match="refuses"):
-        parse(argv, monkeypatch)
+        parse(argv)
     (argv,) = grade_invocations('sudo -E env "PATH=$PATH" grade NB.ipynb --classroom')
     with pytest.raises(pytest.fail.Exception, match="refuses"):
-        parse(argv, monkeypatch)
+        parse(argv)
     assert list(grade_invocations('if [ -x "$ROOT/venv/bin/grade" ]; then echo grade; fi')) == []
 
 
 @pytest.mark.parametrize("path", STUDENT_FILES, ids=lambda p: p.name)
-def test_student_ci_runs_only_the_public_tests_with_cpu_torch(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for prog, namespace in invocations(path, monkeypatch):
+def test_student_ci_runs_only_the_public_tests_with_cpu_torch(path: Path) -> None:
+    for prog, namespace in invocations(path):
         assert prog == "grade" and namespace.public, "a student's CI must never need the hidden tests"
     scripts = "\n".join(scripts_of(path))
     assert CPU_TORCH in scripts and "hidden" not in scripts
     assert scripts.index(CPU_TORCH) < scripts.index('pip install "$CONVGRADE_GRADER"')
 
 
-def test_classroom_feeds_the_grade_steps_result_to_the_reporter(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_classroom_feeds_the_grade_steps_result_to_the_reporter() -> None:
     document = yaml.safe_load(CLASSROOM.read_text())
     # The reporter updates the check run named run-autograding-tests with the points.
     assert list(document["jobs"]) == ["run-autograding-tests"]
     assert document["permissions"]["checks"] == "write"
     (grading,) = [s for s in steps(CLASSROOM) if "grade " in s.get("run", "")]
-    (_, namespace), = invocations(CLASSROOM, monkeypatch)
+    (_, namespace), = invocations(CLASSROOM)
     assert namespace.classroom is not None
     reporter = steps(CLASSROOM)[-1]
     assert reporter["uses"] == "education/autograding-grading-reporter@v1" and reporter["if"] == "always()"
@@ -164,18 +163,17 @@ def test_classroom_feeds_the_grade_steps_result_to_the_reporter(monkeypatch: pyt
     assert "env" not in grading  # the kit beside the notebook is a course: grade finds it with no variable
 
 
-def test_gitlab_declares_the_junit_report_the_grade_command_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gitlab_declares_the_junit_report_the_grade_command_writes() -> None:
     (job,) = [v for v in yaml.safe_load(GITLAB.read_text()).values() if isinstance(v, dict) and "script" in v]
-    (_, namespace), = invocations(GITLAB, monkeypatch)
+    (_, namespace), = invocations(GITLAB)
     assert namespace.junit == Path(job["artifacts"]["reports"]["junit"]) == Path("report.xml")
     assert job["artifacts"]["when"] == "always"
 
 
-def test_the_instructor_workflow_grades_everything_with_the_secret_and_keeps_the_gradebook(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_instructor_workflow_grades_everything_with_the_secret_and_keeps_the_gradebook() -> None:
     document = yaml.safe_load(INSTRUCTOR.read_text())
     assert set(document["on"]) == {"workflow_dispatch"}
-    (prog, namespace), = invocations(INSTRUCTOR, monkeypatch)
+    (prog, namespace), = invocations(INSTRUCTOR)
     assert prog == "grade batch" and namespace.paths == [Path("submissions")]
     workflow = steps(INSTRUCTOR)
     (grading,) = [s for s in workflow if "grade batch" in s.get("run", "")]
@@ -188,9 +186,8 @@ def test_the_instructor_workflow_grades_everything_with_the_secret_and_keeps_the
     assert Path(upload["with"]["path"]) == namespace.out
 
 
-def test_run_autograder_grades_with_the_hidden_tests_into_gradescopes_results(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    (prog, namespace), = invocations(RUN_AUTOGRADER, monkeypatch)
+def test_run_autograder_grades_with_the_hidden_tests_into_gradescopes_results() -> None:
+    (prog, namespace), = invocations(RUN_AUTOGRADER)
     assert prog == "grade" and not namespace.public
     script = RUN_AUTOGRADER.read_text()
     assert namespace.results == Path("$RESULTS") and 'RESULTS="$ROOT/results/results.json"' in script

@@ -15,9 +15,7 @@ from grader.errors import ExitCode
 from grader.grading import pipeline
 from grader.host import platform_support
 from grader.session import Grader
-from tests.helpers import MakeNotebook, use_course
-
-SCALE = "def scale(x):\n    return 2 * x"
+from tests.helpers import SCALE, MakeNotebook, use_course
 
 
 @pytest.mark.slow

@@ -39,38 +39,40 @@ def launches(monkeypatch: pytest.MonkeyPatch) -> Launches:
 
 
 @pytest.fixture
-def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Course:
+def toy_with_its_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Course:
+    """The toy course, with a secret file of its own under tmp_path (not yet made)."""
     root = use_course(monkeypatch, TOY_ASSIGNMENTS)
     return dataclasses.replace(read_course(root), secret=tmp_path / "keys" / "secret")
 
 
 def test_the_secret_and_the_hidden_folders_exist_before_the_zygote_launches(
-        course: Course, launches: Launches, tmp_path: Path) -> None:
+        toy_with_its_secret: Course, launches: Launches, tmp_path: Path) -> None:
     out = tmp_path / "batch-out"
-    with Grader(course, hide=[out]) as grader:
+    with Grader(toy_with_its_secret, hide=[out]) as grader:
         assert grader.secret == (tmp_path / "keys" / "secret").read_bytes().strip()
     ((secret, existed, hidden),) = launches.seen
     assert existed and secret.file == tmp_path / "keys" / "secret"
     assert hidden == (out,) and out.is_dir()
 
 
-def test_a_secret_given_as_a_value_has_no_file_and_is_used_as_is(course: Course, launches: Launches) -> None:
-    with Grader(course, secret=b"given") as grader:
+def test_a_secret_given_as_a_value_has_no_file_and_is_used_as_is(
+        toy_with_its_secret: Course, launches: Launches) -> None:
+    with Grader(toy_with_its_secret, secret=b"given") as grader:
         assert grader.secret == b"given"
     assert launches.seen[0][0] == CourseSecret(b"given", None)
 
 
 def test_the_library_reads_no_secret_from_the_environment(
-        course: Course, launches: Launches, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        toy_with_its_secret: Course, launches: Launches, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CONVGRADE_SECRET", "from-the-environment")
     monkeypatch.setenv("CONVGRADE_SECRET_FILE", str(tmp_path / "elsewhere"))
-    with Grader(course) as grader:
+    with Grader(toy_with_its_secret) as grader:
         assert grader.secret not in (b"from-the-environment", b"")
     assert not (tmp_path / "elsewhere").exists()
 
 
-def test_a_session_not_entered_or_closed_refuses_to_grade(course: Course, launches: Launches) -> None:
-    grader = Grader(course, secret=b"s")
+def test_a_session_not_entered_or_closed_refuses_to_grade(toy_with_its_secret: Course, launches: Launches) -> None:
+    grader = Grader(toy_with_its_secret, secret=b"s")
     with pytest.raises(GraderError, match="not open"):
         grader.grade(Path("nb.ipynb"))
     with grader:
@@ -81,8 +83,8 @@ def test_a_session_not_entered_or_closed_refuses_to_grade(course: Course, launch
 
 
 def test_a_dead_zygote_is_replaced_by_a_fresh_launch(
-        course: Course, launches: Launches, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Grader(course, secret=b"s") as grader:
+        toy_with_its_secret: Course, launches: Launches, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Grader(toy_with_its_secret, secret=b"s") as grader:
         first = grader.zygote()
         assert grader.zygote() is first and len(launches.seen) == 1
         monkeypatch.setattr(first, "alive", lambda: False)
@@ -90,32 +92,33 @@ def test_a_dead_zygote_is_replaced_by_a_fresh_launch(
     assert second is not first and len(launches.seen) == 2
 
 
-def test_the_limits_are_the_courses_unless_given(course: Course, launches: Launches) -> None:
+def test_the_limits_are_the_courses_unless_given(toy_with_its_secret: Course, launches: Launches) -> None:
     from grader.host.execute import Limits
 
-    assert Grader(course).limits == Limits.of(course)
-    assert Grader(course, limits=Limits(call_timeout=1.5)).limits.call_timeout == 1.5
+    assert Grader(toy_with_its_secret).limits == Limits.of(toy_with_its_secret)
+    assert Grader(toy_with_its_secret, limits=Limits(call_timeout=1.5)).limits.call_timeout == 1.5
 
 
-def test_a_session_without_workers_starts_no_zygote_and_says_so(course: Course, launches: Launches) -> None:
-    with Grader(course, secret=b"s", workers=False) as grader:
+def test_a_session_without_workers_starts_no_zygote_and_says_so(
+        toy_with_its_secret: Course, launches: Launches) -> None:
+    with Grader(toy_with_its_secret, secret=b"s", workers=False) as grader:
         assert grader.secret == b"s"
         with pytest.raises(GraderError, match="no workers"):
             grader.zygote()
     assert launches.seen == []
 
 
-def test_an_empty_secret_is_refused(course: Course, launches: Launches) -> None:
-    with pytest.raises(UsageError, match="empty course secret"), Grader(course, secret=b""):
+def test_an_empty_secret_is_refused(toy_with_its_secret: Course, launches: Launches) -> None:
+    with pytest.raises(UsageError, match="empty course secret"), Grader(toy_with_its_secret, secret=b""):
         pass
     assert launches.seen == []
 
 
 def test_the_courses_secret_folder_is_hidden_even_when_the_secret_comes_as_a_value(
-        course: Course, tmp_path: Path) -> None:
-    with using(course):
+        toy_with_its_secret: Course, tmp_path: Path) -> None:
+    with using(toy_with_its_secret):
         hidden = private_paths(CourseSecret(b"given", None))
     assert tmp_path / "keys" in hidden or not (tmp_path / "keys").exists()
     (tmp_path / "keys").mkdir()
-    with using(course):
+    with using(toy_with_its_secret):
         assert tmp_path / "keys" in private_paths(CourseSecret(b"given", None))
