@@ -25,6 +25,7 @@ from grader.environment import (
     SECRET_ENVIRONMENT,
     SECRET_FILE_ENVIRONMENT,
     debugging,
+    usable_cpus,
 )
 from grader.errors import ExitCode, GraderError
 
@@ -119,7 +120,7 @@ def _shared_option(option: SharedOption) -> argparse.ArgumentParser:
                                  "user namespaces): student code can then read them and the course secret; the "
                                  "results record it")
     else:
-        parent.add_argument("--jobs", type=_number(int, lambda v: v > 0, "positive"), default=os.cpu_count() or 1,
+        parent.add_argument("--jobs", type=_number(int, lambda v: v > 0, "positive"), default=usable_cpus(),
                             metavar="N",
                             help="notebooks graded at once (default: the number of cores)")
     return parent

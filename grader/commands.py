@@ -100,7 +100,7 @@ def course_of(args: argparse.Namespace, near: Sequence[Path] = ()) -> Course:
 
 @contextlib.contextmanager
 def session(course: Course, shared: Grader | None, *, hide: Sequence[Path] = (), unconfined: bool = False,
-            workers: bool = True) -> Iterator[Grader]:
+            workers: bool = True, many_submissions: bool = False) -> Iterator[Grader]:
     """`shared` when it fits (same course, same confinement choice, nothing more to hide), else a new session.
     Its limits are the course's: a command passes its own (--call-timeout) with each grade."""
     from grader.session import Grader
@@ -108,7 +108,8 @@ def session(course: Course, shared: Grader | None, *, hide: Sequence[Path] = (),
     if shared is not None and shared.course == course and shared.unconfined == unconfined and not hide:
         yield shared
         return
-    with Grader(course, secret=configured_secret(), hide=hide, unconfined=unconfined, workers=workers) as grader:
+    with Grader(course, secret=configured_secret(), hide=hide, unconfined=unconfined, workers=workers,
+                many_submissions=many_submissions) as grader:
         yield grader
 
 
@@ -175,7 +176,7 @@ def grade_batch(args: argparse.Namespace, shared: Grader | None) -> int:
                            memory_mb=course.memory_mb, feedback=not args.no_feedback, unconfined=args.unconfined)
     # --out is made and hidden before the zygote starts, so that workers never see it.
     with session(course, None, hide=(args.out,), unconfined=args.unconfined,
-                 workers=not args.scheduler) as grader:
+                 workers=not args.scheduler, many_submissions=True) as grader:
         if not args.scheduler:  # before any submission: one line, rather than a grader error for each
             grader.check_confinement()
         result = grade_batch(args.paths, args.out, options, progress, grader)
@@ -209,7 +210,7 @@ def audit(args: argparse.Namespace, shared: Grader | None) -> int:
 
     failed = []
     # The course's own notebooks: no student code, so no confinement is needed.
-    with session(course, shared, unconfined=True) as grader:
+    with session(course, shared, unconfined=True, many_submissions=True) as grader:
         options = AuditOptions(jobs=args.jobs, per_function=args.mutants, limits=limits_of(course, args))
         for name in names:
             report = audit_one(name, grader, options)

@@ -42,15 +42,18 @@ class Grader:
     `limits`: None: the course's `[limits]`. `hide`: more folders workers must not see.
     `unconfined`: hidden tests may run where student code cannot be confined (every result records it).
     `workers`: False for a session that grades nowhere itself (a batch sent to a cluster): no zygote starts.
+    `many_submissions`: it will grade many notebooks (a batch, an audit), so its zygote pays once the
+    first-use costs that would otherwise fall on each of their workers.
     Thread-safe once entered.
     """
 
     def __init__(self, course: Course | Path | None = None, *, secret: bytes | Path | None = None,
                  limits: Limits | None = None, hide: Sequence[Path] = (), unconfined: bool = False,
-                 workers: bool = True) -> None:
+                 workers: bool = True, many_submissions: bool = False) -> None:
         self.course = course if isinstance(course, Course) else locate(course)
         self.unconfined = unconfined
         self._workers = workers
+        self._many_submissions = many_submissions
         self._chosen_secret = secret
         self._limits = limits
         self._hide = tuple(hide)
@@ -136,7 +139,8 @@ class Grader:
         return self._secret
 
     def _start_zygote(self) -> Zygote:
-        launched = platform_support.launch(self._entered_secret(), self._hide, allow_unconfined=self.unconfined)
+        launched = platform_support.launch(self._entered_secret(), self._hide, allow_unconfined=self.unconfined,
+                                           many_submissions=self._many_submissions)
         from grader.host.execute import Zygote
 
         return Zygote(launched)

@@ -82,7 +82,7 @@ def _session(secret: bytes, unconfined: bool) -> Grader:
     comes from $CONVGRADE_COURSE or its working folder."""
     from grader.session import Grader
 
-    return Grader(locate(configured_course()), secret=secret, unconfined=unconfined).__enter__()
+    return Grader(locate(configured_course()), secret=secret, unconfined=unconfined, many_submissions=True).__enter__()
 
 
 @functools.cache

@@ -43,11 +43,11 @@ from grader.batch.tasks import (
 )
 from grader.course import grader_version
 from grader.course.assignment import Assignment
-from grader.grading.pipeline import warm_up_autograd
 from grader.records import GradeResult, GraderFailure
 from grader.report.feedback import feedback_page, read_notebook
 from grader.report.formats import gradescope
 from grader.safe_write import write_file
+from grader.worker.warm import warm_up
 
 if TYPE_CHECKING:
     from grader.session import Grader
@@ -202,7 +202,7 @@ class LocalPool:
     def run(self, tasks: Sequence[GradingTask]) -> Iterator[tuple[GradingTask, Outcome]]:
         threads = torch.get_num_threads()
         torch.set_num_threads(self._options.limits().threads)
-        threading.Thread(target=warm_up_autograd, daemon=True).start()
+        threading.Thread(target=warm_up, daemon=True).start()
         pool = ThreadPoolExecutor(max_workers=self._options.jobs, thread_name_prefix="grade")
         futures = {pool.submit(grade_task, task, self._definitions, self._grader): task for task in tasks}
         try:

@@ -10,7 +10,6 @@ grader failure on one is its `GraderFailure`, and the batch goes on.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +21,7 @@ from grader.course.assignment import (
     available,
     load_assignment,
 )
+from grader.environment import usable_cpus
 from grader.errors import GraderError
 from grader.host.execute import Limits
 from grader.records import GradeResult, GraderFailure
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class BatchOptions:
     assignment: str | None = None
-    jobs: int = os.cpu_count() or 1
+    jobs: int = dataclasses.field(default_factory=usable_cpus)
     regrade: bool = False
     scheduler: str | None = None       # a Dask scheduler's address; None grades on this machine
     call_timeout: float = 10.0
@@ -44,7 +44,7 @@ class BatchOptions:
     def limits(self) -> Limits:
         # Workers share the cores: N submissions at once, each with its share of threads.
         return Limits(call_timeout=self.call_timeout, memory_bytes=self.memory_mb << 20,
-                      threads=max(1, (os.cpu_count() or 1) // self.jobs))
+                      threads=max(1, usable_cpus() // self.jobs))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,7 @@ from grader.grading.testing import TestRunner, run_tests
 from grader.host.execute import Execution, Limits, Zygote
 from grader.records import GradeResult, StepListener, Unusable
 from grader.worker.confinement import missing_confinement
+from grader.worker.warm import warm_up
 
 
 def check_confinement(isolation: Mapping[str, Any], public_only: bool) -> None:
@@ -60,18 +61,6 @@ def unconfined_note(isolation: Mapping[str, Any], public_only: bool) -> str | No
             f"(not in force: {', '.join(missing_confinement(dict(isolation)))})")
 
 
-def warm_up_autograd() -> None:
-    """The first backward through overlapping strided windows (as the
-    reference builds them) imports sympy: half a second, paid here while the
-    worker starts, not in a test."""
-    import torch
-
-    X = torch.ones(6, 7, dtype=torch.float64, requires_grad=True)
-    windows = X.as_strided((2, 3, 5, 5), (7, 1, 7, 1)).reshape(6, 25)  # overlapping: reshape copies
-    Y = torch.mm(torch.ones(1, 6, dtype=torch.float64), windows).view(5, 5)
-    Y.backward(torch.ones(5, 5, dtype=torch.float64))
-
-
 def grade_notebook(path: Path, *, zygote: Zygote, secret: bytes, assignment: str | None = None,
                    public_only: bool = False, device: str = "cpu", limits: Limits = Limits(),
                    content: bytes | None = None, definitions: Mapping[str, Assignment] | None = None,
@@ -89,7 +78,7 @@ def grade_notebook(path: Path, *, zygote: Zygote, secret: bytes, assignment: str
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available on this machine")
     if definitions is None:  # a batch passes its definitions, and warms up once for all its submissions
-        threading.Thread(target=warm_up_autograd, daemon=True).start()
+        threading.Thread(target=warm_up, daemon=True).start()
     check_confinement(zygote.isolation(), public_only)
     return _grade(Path(path), content, assignment, public_only, device, limits, zygote, secret,
                   definitions or {}, started, run or functools.partial(run_tests, on_step=on_step), on_step)

@@ -13,9 +13,7 @@ cleanly, and grading goes on.
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Mapping
@@ -23,8 +21,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from grader.authoring.testkit import StudentFailure
+from grader.environment import usable_cpus
 from grader.host.evidence import EvidenceLog
-from grader.host.fork_server import CONTROL, ForkServer
+from grader.host.fork_server import CONTROL, ForkServer, ZygoteProcess
 from grader.records import CellOutcome, ExecutionRecord, StepListener
 from grader.worker import wire
 from grader.worker.quote import QUOTE_LIMIT, cut
@@ -47,7 +46,7 @@ class Limits:
     budget: float = 300.0          # the whole submission, cells and calls together
     memory_bytes: int = 2 << 30
     max_restarts: int = 6
-    threads: int = max(1, min(4, os.cpu_count() or 1))
+    threads: int = max(1, min(4, usable_cpus()))
 
     @classmethod
     def of(cls, course: Course, *, call_timeout: float | None = None) -> Limits:
@@ -76,7 +75,7 @@ class Zygote:
     Thread-safe: a batch grades several submissions at once from one zygote.
     """
 
-    def __init__(self, launched: tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch) -> None:
+    def __init__(self, launched: tuple[ZygoteProcess, socket.socket] | PlainLaunch) -> None:
         # Only grader.session.Grader launches one: it makes the secret first, so the zygote can hide it.
         if isinstance(launched, tuple):
             self._source: WorkerSource = ForkServer(*launched)

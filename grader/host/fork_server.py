@@ -12,10 +12,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from grader.environment import debugging
-from grader.host.paths import private_paths, worker_environment
+from grader.environment import debugging, zygote_environment
+from grader.host import warm_start
+from grader.host.paths import private_paths
 from grader.worker import wire
 
 if TYPE_CHECKING:
@@ -26,17 +27,32 @@ ZYGOTE_START_SECONDS = 300.0        # it imports torch, on a machine that may be
 ZYGOTE_SPAWN_SECONDS = 60.0
 
 
-def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
-           ) -> tuple[subprocess.Popen[bytes], socket.socket]:
+class ZygoteProcess(Protocol):
+    """The zygote's process: exec'd here (a Popen), or forked by the warm start (warm_start.ForkedZygote)."""
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False,
+           many_submissions: bool = False) -> tuple[ZygoteProcess, socket.socket]:
     """Start a zygote (grader side); returns the process and its control socket.
     It takes the session's `secret`, made already, so that its file is hidden from every worker.
 
-    A fresh exec with only a few environment variables: the zygote, and so
-    every worker, holds nothing of the grader's memory or environment.
+    The `grade` command's warm start has forked one already, from a process
+    that never held a secret (grader.host.warm_start): the first session
+    takes it. Otherwise a fresh exec with only a few environment variables.
+    Either way the zygote, and so every worker, holds nothing of the
+    grader's memory or environment.
     `hidden`: more folders its workers must not see (a batch's gradebook),
     covered even where they lie inside what the whitelist root binds.
     `allow_unconfined`: the caller runs hidden tests without confinement on
     purpose (--unconfined); every result records it.
+    `many_submissions`: the zygote pays first-use costs that would otherwise fall on every worker
+    (grader.worker.warm.warm_up_for_many).
     """
     if os.geteuid() != 0:
         # The grader holds the secret: a process of the same user may not ptrace it or read its /proc files.
@@ -45,16 +61,20 @@ def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfine
         )
 
         sandbox.make_undumpable()
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     hide = private_paths(secret) + [path.resolve() for path in hidden if path.exists()]
-    paths = json.dumps({"hidden": [str(p) for p in hide], "allow_unconfined": allow_unconfined})
-    environment = worker_environment()
-    environment["MALLOC_ARENA_MAX"] = "2"  # fewer reserved arenas under the address-space cap
-    process = subprocess.Popen(
-        [sys.executable, "-m", "grader.worker.zygote", str(theirs.fileno())],
-        pass_fds=[theirs.fileno()], env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=None if debugging() else subprocess.DEVNULL, cwd="/")
-    theirs.close()
+    paths = json.dumps({"hidden": [str(p) for p in hide], "allow_unconfined": allow_unconfined,
+                        "many_submissions": many_submissions})
+    process: ZygoteProcess
+    started = warm_start.take_zygote()
+    if started is not None:
+        process, ours = started
+    else:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "grader.worker.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=zygote_environment(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=None if debugging() else subprocess.DEVNULL, cwd="/")
+        theirs.close()
     # On the socket, not the command line: every worker's /proc/self/cmdline is the zygote's.
     ours.sendall(paths.encode() + b"\n")
     return process, ours
@@ -63,7 +83,7 @@ def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfine
 class ForkServer:
     """The confined zygote's control socket: spawn requests, answered by a pid."""
 
-    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket) -> None:
+    def __init__(self, process: ZygoteProcess, control: socket.socket) -> None:
         self._process, self._control = process, control
         self._isolation: Mapping[str, Any] | None = None
 

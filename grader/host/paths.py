@@ -8,7 +8,6 @@ itself imports torch, so that the two imports overlap.
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
     from grader.course.seeding import CourseSecret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-_WORKER_ENVIRONMENT = ("CONVGRADE_DEBUG", "PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "VIRTUAL_ENV")
 
 
 def assignments_root() -> Path:
@@ -37,15 +35,6 @@ def make_course_code_importable() -> None:
     root = str(course_code_root())
     if root not in sys.path:
         sys.path.append(root)
-
-
-def worker_environment(*also: str) -> dict[str, str]:
-    """What a process that runs student code starts with: a few of the grader's variables (and `also`),
-    and on its path the grader package's parent alone, never the caller's PYTHONPATH, which may name
-    the course's checkout."""
-    environment = {key: os.environ[key] for key in (*_WORKER_ENVIRONMENT, *also) if key in os.environ}
-    environment["PYTHONPATH"] = str(PROJECT_ROOT)
-    return environment
 
 
 def grader_package() -> Path:

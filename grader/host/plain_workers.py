@@ -32,8 +32,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from grader.environment import debugging
-from grader.host.paths import worker_environment
+from grader.environment import debugging, worker_environment
 from grader.worker.confinement import CONFINED_BY
 from grader.worker.plain import ROLES, START_SECONDS
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from grader.course.seeding import CourseSecret
+    from grader.host.fork_server import ZygoteProcess
     from grader.host.plain_workers import PlainLaunch
 
 # What grader.worker.zygote and grader.worker.sandbox are built from, besides Linux itself.
@@ -48,15 +48,16 @@ def portable_reason() -> str | None:
         else f"this Python has no {missing[0]}"
 
 
-def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False
-           ) -> tuple[subprocess.Popen[bytes], socket.socket] | PlainLaunch:
+def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False,
+           many_submissions: bool = False) -> tuple[ZygoteProcess, socket.socket] | PlainLaunch:
     """The worker source for this platform, started where it has a process of
     its own: the zygote (grader.host.fork_server.launch) on Linux, else a plain launch."""
     reason = portable_reason()
     if reason is None:
         from grader.host import fork_server
 
-        return fork_server.launch(secret, hidden, allow_unconfined=allow_unconfined)
+        return fork_server.launch(secret, hidden, allow_unconfined=allow_unconfined,
+                                  many_submissions=many_submissions)
     from grader.host.plain_workers import PlainLaunch
 
     return PlainLaunch(reason=reason, allow_unconfined=allow_unconfined)

@@ -65,8 +65,8 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
     from grader.course.assignment import available, identify, load_assignment
     from grader.grading.cell_failures import cell_label, failure_text
     from grader.grading.load import load
-    from grader.grading.pipeline import warm_up_autograd
     from grader.records import Unusable
+    from grader.worker.warm import warm_up
 
     with open_session:
         submission = load(notebook)
@@ -92,7 +92,7 @@ def _check(notebook: Path, requested: str | None, function: str | None) -> dict[
             if not definition.tests:
                 return {"status": "refused", "assignment": name,
                         "reason": f"{function} has no public tests: its hidden tests run when you submit"}
-        threading.Thread(target=warm_up_autograd, daemon=True).start()
+        threading.Thread(target=warm_up, daemon=True).start()
         result = grader.grade(notebook, assignment=name, public_only=True, definitions={name: definition})
     if result.status == "unusable":
         return {"status": "unusable", "assignment": name, "reason": result.reason}

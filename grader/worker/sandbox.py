@@ -209,6 +209,10 @@ def drop_privileges() -> str | None:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+        # The kernel clears the parent-death signal on a change of user: without it again, a looping
+        # worker would outlive a grader killed by SIGKILL. Had the parent died between the two, the
+        # worker's socket reaches its end of file, and the worker exits at its first read or write.
+        die_with_parent()
         user = UNPRIVILEGED_USER
     make_undumpable()
     _dropped.append(user)

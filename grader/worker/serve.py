@@ -58,8 +58,8 @@ def _load_lazy_magics(shell: Any) -> None:
 
 
 def _warm_up() -> None:
-    """Pay the first-use costs of the dispatcher watch and of autograd once,
-    here, instead of in every worker. Tiny tensors: no thread pool starts."""
+    """Pay the first-use costs of the dispatcher watch and of the requests' autograd once, here,
+    instead of in every worker. Tiny tensors: no thread pool starts (grader.worker.warm says why)."""
     import torch
 
     # A view (slice, unfold) in the graph: its first backward imports sympy.
@@ -91,7 +91,7 @@ def serve(sock: socket.socket, evidence: int | socket.socket, settings: dict[str
     """Answer the grader's messages on `sock`; what the guard sees goes to the `evidence` channel
     (a descriptor, or a socket where sockets are no descriptors: Windows). `isolation`: what
     the caller's confinement put in force, resource limits and user included."""
-    _quiet_standard_streams()
+    quiet_standard_streams()
     _seed(int(settings["seed"]))
     import torch
 
@@ -134,7 +134,7 @@ def _handle(message: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     return {"ok": False, "kind": "crashed", "message": f"unknown op {message.get('op')!r}"}
 
 
-def _quiet_standard_streams() -> None:
+def quiet_standard_streams() -> None:
     # Output written to the raw file descriptors must not reach the grader's terminal.
     if os.environ.get("CONVGRADE_DEBUG"):
         return

@@ -1,16 +1,19 @@
 """The zygote: a clean process that has imported torch once and forks workers.
 
-The grader starts it with a fresh `exec` and a scrubbed environment, so it
-holds none of the grader's memory: no hidden tests, no course secret. It
-confines itself (a user namespace when unprivileged, no network, a root
-filesystem that holds only Python, torch and the grader package), imports the
-heavy libraries, and then forks one worker per request, which confines itself
-further (see grader.worker.sandbox). Forking from here is what keeps a submission
-from paying torch's import time.
+The grader starts it with a fresh `exec` and a scrubbed environment, or the
+`grade` command's warm start forks it from such a process once that has
+imported torch (grader.host.warm_start): either way it holds none of the
+grader's memory: no hidden tests, no course secret. It confines itself (a
+user namespace when unprivileged, no network, a root filesystem that holds
+only Python, torch and the grader package), imports the heavy libraries, and
+then forks one worker per request, which confines itself further (see
+grader.worker.sandbox). Forking from here is what keeps a submission from
+paying torch's import time.
 
-Protocol, over the socket passed as the first argument: the zygote sends
-`{"ready": isolation}`; each request is a spawn settings message carrying the
-worker's socket as an SCM_RIGHTS file descriptor, answered by `{"pid": pid}`.
+Protocol, over its control socket: the grader sends one line of JSON (the
+folders to hide, and its choices), the zygote answers `{"ready": isolation}`;
+each request is a spawn settings message carrying the worker's socket as an
+SCM_RIGHTS file descriptor, answered by `{"pid": pid}`.
 """
 
 from __future__ import annotations
@@ -23,34 +26,56 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from grader.worker import rootfs, sandbox
+from grader.worker import rootfs, sandbox, warm
 from grader.worker.confinement import missing_confinement
 
 
 def main(argv: list[str]) -> None:
-    sandbox.die_with_parent()
-    control = socket.socket(fileno=int(argv[0]))
+    """The zygote exec'd by the grader (grader.host.fork_server.launch): its control socket is descriptor argv[0]."""
+    sandbox.die_with_parent()  # if the grader is gone already, the control socket's end of file ends this
+    serve_requests(socket.socket(fileno=int(argv[0])), warm_start=False)
+
+
+def run_forked(control: socket.socket, parent: int) -> NoReturn:
+    """The zygote forked by the `grade` command's warm start (grader.host.warm_start), which has
+    imported torch already and never held a secret: its stdio, folder and parent are set as an exec'd
+    zygote's are."""
+    try:
+        sandbox.die_with_parent()
+        if os.getppid() != parent:  # the grader died before the line above armed the signal
+            os._exit(0)
+        from grader.worker import serve  # its imports (torch) are the warm start's already
+
+        serve.quiet_standard_streams()
+        os.chdir("/")
+        serve_requests(control, warm_start=True)
+    finally:
+        os._exit(0)
+
+
+def serve_requests(control: socket.socket, *, warm_start: bool) -> NoReturn:
+    """Confine this process, pay the first-use costs, report ready, then fork a worker per request.
+    Nothing that starts a thread (numpy does) is imported before the confinement: unshare refuses it."""
     paths = json.loads(_read_line(control))
-    # Confine before anything starts a thread: unshare refuses threaded processes.
     isolation: dict[str, Any] = sandbox.confine_zygote(
         needed=rootfs.python_paths(Path(__file__).resolve().parents[1]), hidden=[Path(p) for p in paths["hidden"]])
     isolation.update(_probe_worker())
     isolation["confined"] = not missing_confinement(isolation)
     if paths["allow_unconfined"] and not isolation["confined"]:
         isolation["unconfined_allowed"] = True
+    isolation["warm_start"] = warm_start
 
-    import numpy  # noqa: F401 - imported once here so no worker pays for it
-    import pyseccomp  # noqa: F401
-    import torch  # noqa: F401
+    import pyseccomp  # noqa: F401 - imported once here so no worker pays for it
 
-    from grader.worker import serve
+    warm.warm_up()  # done already where the warm start forked this process
+    from grader.worker import serve, wire
 
     serve.preload()
+    if paths.get("many_submissions") is True:
+        warm.warm_up_for_many()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
-    from grader.worker import wire
-
     wire.send(control, {"ready": isolation})
     while True:
         try:

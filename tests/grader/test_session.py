@@ -25,7 +25,8 @@ class Launches:
 
     seen: list[tuple[CourseSecret, bool, tuple[Path, ...]]] = dataclasses.field(default_factory=list)
 
-    def __call__(self, secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False) -> Any:
+    def __call__(self, secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfined: bool = False,
+                 many_submissions: bool = False) -> Any:
         existed = secret.file is not None and secret.file.is_file()
         self.seen.append((secret, existed, tuple(hidden)))
         return PlainLaunch(reason="a test's launch: nothing starts", allow_unconfined=allow_unconfined)

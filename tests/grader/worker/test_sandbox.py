@@ -267,7 +267,9 @@ def grade_as_nobody(folder: Path, cells: tuple[str, ...], *options: str, refuse_
                    "CONVGRADE_COURSE": str(folder), "CONVGRADE_SECRET": "secret-5c1e-course",
                    "CI_JOB_TOKEN": "token-77ad-ci"}
     arguments = [*command, str(path)] + ([] if command else ["--results", str(results)])
-    finished = run_as_nobody(["-c", "from grader.cli import main_entry; main_entry()", *arguments, *options],
+    # The `grade` command's own entry point: its warm start forks the zygote.
+    finished = run_as_nobody(["-c", "from grader.host.warm_start import main_entry; main_entry()", *arguments,
+                              *options],
                              environment, folder, refuse_namespaces=refuse_namespaces)
     document = json.loads(results.read_text()) if results.exists() else None
     return finished.returncode, finished.stdout + finished.stderr, document
@@ -315,6 +317,7 @@ def test_an_unprivileged_grader_confines_student_code_in_a_user_namespace(as_nob
     assert document is not None and document["score"] == 100.0  # every hidden test ran, the grader was not killed
     isolation = document["extra_data"]["isolation"]
     assert isolation["user_namespace"] is True and isolation["confined"] is True, isolation
+    assert isolation["warm_start"] is True
     student = document["extra_data"]["student_output"]
     found = ast.literal_eval(student.split("PROBES ", 1)[1].splitlines()[0])
     assert found["environment"] == [] and "leak in /proc" not in found

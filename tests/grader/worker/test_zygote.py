@@ -1,0 +1,28 @@
+"""The zygote: what its workers find paid for already."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.grading.student import StudentProxy
+from grader.host.execute import Execution
+from grader.session import Grader
+from tests.helpers import FAST, TESTS_SECRET
+
+LOADED = "import sys\ndef loaded(name):\n    return name in sys.modules"
+
+
+def loaded_in_a_fresh_worker(grader: Grader, module: str) -> bool:
+    with Execution(grader.zygote(), (LOADED,), seed=1, limits=FAST) as execution:
+        execution.run_notebook()
+        return bool(StudentProxy(execution.call, from_scratch=frozenset()).call("loaded", module))
+
+
+@pytest.mark.slow
+def test_a_zygote_for_many_submissions_has_paid_for_the_optimizers(course: Path) -> None:
+    with Grader(secret=TESTS_SECRET, many_submissions=True) as many, Grader(secret=TESTS_SECRET) as one:
+        assert loaded_in_a_fresh_worker(many, "torch._dynamo")  # the first torch.optim.SGD, a second each
+        assert not loaded_in_a_fresh_worker(one, "torch._dynamo")  # one submission pays only what it uses
+        assert loaded_in_a_fresh_worker(one, "sympy")  # autograd's first backward, paid by every zygote
