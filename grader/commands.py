@@ -183,6 +183,9 @@ def grade_batch(args: argparse.Namespace, shared: Grader | None) -> int:
     failed = sum(g.failed for g in result.graded)
     print(f"graded {len(result.graded)} ({failed} not graded or with grader errors), "
           f"{len(result.unchanged)} unchanged; {len(result.rows)} in the gradebook")
+    if result.pages_rewritten:
+        count = len(result.pages_rewritten)
+        print(f"wrote {count} missing feedback page{'s' * (count != 1)} again, from the gradebook")
     for changed in result.changed_scores[:20]:
         assert changed.previous is not None
         before, after = points(changed.previous.score), points(changed.row.score)

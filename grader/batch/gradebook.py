@@ -3,7 +3,9 @@
 One row per graded submission and one per test of it, committed the moment
 the submission is graded, so a batch killed at any point (even `kill -9`)
 keeps everything graded before. A regrade never deletes: the new row becomes
-current and the old one stays, for comparison.
+current and the old one stays, for comparison. Beside a row, `pages` keeps
+what its feedback page shows beyond it (grader.batch.pages), so that a page
+that has gone missing is written again without grading again.
 
 The file and SQLite's companions (-wal, -shm, -journal) are refused when they
 are symbolic links: SQLite would write through them.
@@ -47,6 +49,9 @@ CREATE TABLE IF NOT EXISTS tests (
     hidden INTEGER NOT NULL, score REAL NOT NULL, max_score REAL NOT NULL, passed INTEGER NOT NULL,
     grader_error INTEGER NOT NULL, feedback TEXT NOT NULL, detail TEXT NOT NULL,
     PRIMARY KEY (submission_id, name));
+CREATE TABLE IF NOT EXISTS pages (
+    submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+    data TEXT NOT NULL);                  -- grader.batch.pages.page_data: read one at a time, never with the rows
 """
 
 
@@ -108,12 +113,13 @@ class Gradebook:
         with self._db:
             self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (time.time(), run_id))
 
-    def current(self, student: str) -> SubmissionRow | None:
+    def current(self, student: str, *, with_tests: bool = False) -> SubmissionRow | None:
         row = self._db.execute("SELECT * FROM submissions WHERE student = ? AND current = 1", (student,)).fetchone()
-        return None if row is None else self._submission(row, with_tests=False)
+        return None if row is None else self._submission(row, with_tests=with_tests)
 
-    def record(self, run_id: int, row: SubmissionRow) -> SubmissionRow | None:
-        """Store a newly graded submission as current, in one transaction; returns the row it replaced."""
+    def record(self, run_id: int, row: SubmissionRow, page: str = "") -> SubmissionRow | None:
+        """Store a newly graded submission as current, with its page's data if it has a page, in one
+        transaction; returns the row it replaced."""
         previous = self.current(row.student)
         with self._db:  # one transaction: the old row stops being current only if the new one lands
             self._db.execute("UPDATE submissions SET current = 0 WHERE student = ? AND current = 1", (row.student,))
@@ -134,7 +140,20 @@ class Gradebook:
                 "feedback, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(submission_id, t.name, t.function, t.hidden, t.score, t.max_score, t.passed, t.grader_error,
                   t.feedback, t.detail) for t in row.tests])
+            if page:
+                self._db.execute("INSERT INTO pages (submission_id, data) VALUES (?, ?)", (submission_id, page))
         return previous
+
+    def keep_page(self, submission_id: int, page: str) -> None:
+        """The page data of a row graded again to the same verdict, which stays current (or of one stored
+        before pages were kept)."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO pages (submission_id, data) VALUES (?, ?)", (submission_id, page))
+
+    def page(self, submission_id: int) -> str:
+        """A row's page data; "" when it has none (a grader failure, or a row stored before pages were kept)."""
+        found = self._db.execute("SELECT data FROM pages WHERE submission_id = ?", (submission_id,)).fetchone()
+        return "" if found is None else str(found[0])
 
     def note_warnings(self, student: str, warnings: Sequence[str]) -> None:
         """The current row's collection warnings, for a submission this run did not grade again."""

@@ -5,6 +5,14 @@
 a Dask cluster, commits each result the moment it arrives, and rewrites the
 outputs (grades.csv, results/, summary.json) from the gradebook.
 
+A rerun over the same inputs adds no row: a submission is graded again only
+when its bytes, the assignment asked for or the version of the tests that
+decided its row changed (for an unusable one too: it is out of that
+assignment's points), or when its row is a grader error, which is retried;
+a retry that comes to the same verdict keeps the row it has. Whatever output
+a current row lacks is written again: results/ and the rest from the rows,
+a missing feedback page from what the gradebook keeps of it (grader.batch.pages).
+
 An input that could not be read (a link, a FIFO, a damaged zip member: see
 grader.batch.collect) is recorded as unusable with its reason, without a worker;
 the batch never refuses as a whole over one student's files.
@@ -30,8 +38,9 @@ import torch
 
 from grader.batch.cluster import DaskCluster
 from grader.batch.collect import CollectedSubmission, collect
-from grader.batch.exports import file_stem, write_outputs
+from grader.batch.exports import write_outputs
 from grader.batch.gradebook import FILE_NAME, Gradebook, SubmissionRow
+from grader.batch.pages import has_page, page_data, stored_result, write_feedback
 from grader.batch.tasks import (
     BatchOptions,
     Executor,
@@ -44,22 +53,19 @@ from grader.batch.tasks import (
 from grader.course import grader_version
 from grader.course.assignment import Assignment
 from grader.records import GradeResult, GraderFailure
-from grader.report.feedback import feedback_page, read_notebook
 from grader.report.formats import gradescope
-from grader.safe_write import write_file
 from grader.worker.warm import warm_up
 
 if TYPE_CHECKING:
     from grader.session import Grader
 
-FEEDBACK_FOLDER = "feedback"
-
 
 @dataclasses.dataclass(frozen=True)
 class Graded:
-    """One submission just graded and committed."""
+    """One submission graded in this run. `row` is its current row: the one just committed, or the one it
+    had, when this grading came to the same verdict (a retried grader error that failed the same way)."""
     row: SubmissionRow
-    previous: SubmissionRow | None     # the row it replaced, if it was graded before
+    previous: SubmissionRow | None     # its row before this run, if it was graded before
 
     @property
     def failed(self) -> bool:
@@ -72,6 +78,7 @@ class BatchResult:
     graded: tuple[Graded, ...]
     unchanged: tuple[str, ...]         # already in the gradebook, not graded again
     rows: tuple[SubmissionRow, ...]    # every current row, this run's and earlier ones
+    pages_rewritten: tuple[str, ...] = ()   # unchanged ones whose missing feedback page was written again
 
     @property
     def grader_failures(self) -> tuple[Graded, ...]:
@@ -99,8 +106,13 @@ def grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progres
     with Gradebook(out / FILE_NAME) as book:
         todo = [c for c in collected
                 if options.regrade or _needs_grading(c, book.current(c.student), options, definitions)]
-        unchanged = tuple(sorted({c.student for c in collected} - {c.student for c in todo}))
-        _note_warnings([c for c in collected if c.student not in {t.student for t in todo}], book)
+        rewritten: list[str] = []
+        if options.feedback:
+            grading = {c.student for c in todo}
+            todo += _write_missing_pages([c for c in collected if c.student not in grading], book, out, rewritten)
+        grading = {c.student for c in todo}
+        unchanged = tuple(sorted({c.student for c in collected} - grading))
+        _note_warnings([c for c in collected if c.student not in grading], book)
         run = book.start_run(grader_version(), {**dataclasses.asdict(options), "paths": [str(p) for p in paths]})
         progress.start(len(todo), len(unchanged))
         graded: list[Graded] = []
@@ -109,24 +121,60 @@ def grade_batch(paths: Sequence[Path], out: Path, options: BatchOptions, progres
         try:
             tasks = [GradingTask(submission, options, secret) for submission in todo]
             for task, outcome in _grade_all(tasks, executor, definitions):
-                row = to_row(task.submission, outcome)
-                graded.append(Graded(row, book.record(run, row)))
-                if options.feedback and isinstance(outcome, GradeResult):
-                    write_feedback(task.submission, outcome, out)
+                page = ""
+                if isinstance(outcome, GradeResult):
+                    page = page_data(outcome)
+                    if options.feedback:  # before the commit: a kill between the two never loses a page
+                        write_feedback(task.submission, outcome, out)
+                graded.append(_commit(book, run, to_row(task.submission, outcome, definitions), page, options))
                 progress.graded(graded[-1])
         finally:
             progress.finish()
             book.finish_run(run)
             rows = book.current_rows()
             write_outputs(rows, out)
-    return BatchResult(out, tuple(graded), unchanged, rows)
+    return BatchResult(out, tuple(graded), unchanged, rows, tuple(rewritten))
 
 
-def write_feedback(submission: CollectedSubmission, result: GradeResult, out: Path) -> Path:
-    """The student's feedback page, DIR/feedback/<file stem>.html, written as soon as it is graded."""
-    notebook = read_notebook(submission.content) if result.status == "graded" else None
-    path = out / FEEDBACK_FOLDER / f"{file_stem(submission.student)}.html"
-    return write_file(path, feedback_page(result, notebook), base=out)
+def _commit(book: Gradebook, run: int, row: SubmissionRow, page: str, options: BatchOptions) -> Graded:
+    """Record `row`, unless it repeats the verdict of the current row, which then stays current (and takes
+    this grading's page data): a rerun adds no row. --regrade records every one, for the history."""
+    previous = book.current(row.student, with_tests=True)
+    if previous is None or options.regrade or _verdict(previous) != _verdict(row):
+        return Graded(row, book.record(run, row, page))
+    if page:
+        book.keep_page(previous.id, page)
+    if previous.warnings != row.warnings:
+        book.note_warnings(row.student, row.warnings)
+    return Graded(dataclasses.replace(previous, warnings=row.warnings), previous)
+
+
+def _verdict(row: SubmissionRow) -> tuple[object, ...]:
+    """What a grading decided, and from what: not when it ran, nor how long it took."""
+    return (row.content_hash, row.assignment, row.assignment_digest, row.status, row.reason, row.score,
+            row.max_score, row.grader_errors, row.timeouts, row.crashes,
+            sorted((name, tuple(found)) for name, found in row.library_convolutions.items()),
+            [(t.name, t.function, t.hidden, t.score, t.max_score, t.passed, t.grader_error, t.feedback, t.detail)
+             for t in row.tests])
+
+
+def _write_missing_pages(unchanged: Sequence[CollectedSubmission], book: Gradebook, out: Path,
+                         rewritten: list[str]) -> list[CollectedSubmission]:
+    """Write again, from the gradebook, the feedback pages that unchanged submissions lack (a page deleted,
+    an earlier run with --no-feedback); returns those to grade again instead: rows stored before the
+    gradebook kept what a page needs."""
+    regrade = []
+    for submission in unchanged:
+        if has_page(out, submission.student):
+            continue
+        row = book.current(submission.student, with_tests=True)
+        stored = book.page(row.id) if row is not None else ""
+        if row is None or not stored:
+            regrade.append(submission)
+            continue
+        write_feedback(submission, stored_result(row, stored), out)
+        rewritten.append(submission.student)
+    return regrade
 
 
 def _note_warnings(unchanged: Sequence[CollectedSubmission], book: Gradebook) -> None:
@@ -137,7 +185,8 @@ def _note_warnings(unchanged: Sequence[CollectedSubmission], book: Gradebook) ->
             book.note_warnings(submission.student, submission.warnings)
 
 
-def to_row(submission: CollectedSubmission, outcome: Outcome) -> SubmissionRow:
+def to_row(submission: CollectedSubmission, outcome: Outcome,
+           definitions: Mapping[str, Assignment]) -> SubmissionRow:
     """A gradebook row; `outcome` is the result, or why the grader failed on this submission."""
     base = _Collected(student=submission.student, members=submission.members, lms_id=submission.lms_id,
                       source=submission.source, content_hash=submission.content_hash, graded_at=time.time(),
@@ -149,8 +198,13 @@ def to_row(submission: CollectedSubmission, outcome: Outcome) -> SubmissionRow:
         return SubmissionRow(**base, assignment=None, assignment_digest="", status="error", reason=outcome.reason,
                              score=0.0, max_score=0.0, seconds=0.0, timeouts=0, crashes=0, library_convolutions={},
                              grader_errors=(outcome.reason,), isolation={}, results=results)
+    digest = outcome.assignment_digest
+    asked = definitions.get(outcome.assignment or "")
+    if outcome.status == "unusable" and asked is not None:
+        # Out of the points of the assignment asked for: its version decides the row, as a graded one's.
+        digest = asked.digest
     return SubmissionRow(
-        **base, assignment=outcome.assignment, assignment_digest=outcome.assignment_digest, status=outcome.status,
+        **base, assignment=outcome.assignment, assignment_digest=digest, status=outcome.status,
         reason=outcome.reason, score=outcome.score, max_score=outcome.max_score, seconds=outcome.seconds,
         timeouts=outcome.timeouts, crashes=outcome.crashes, library_convolutions=outcome.library_convolutions,
         grader_errors=outcome.grader_errors, isolation=outcome.isolation, results=gradescope(outcome),

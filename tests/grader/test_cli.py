@@ -10,6 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+from grader.batch.gradebook import FILE_NAME, Gradebook
 from grader.cli import main
 from grader.errors import ExitCode
 from grader.grading import pipeline
@@ -318,7 +319,10 @@ def test_batch_flags_a_grader_error_without_a_score_and_grades_it_again_next_run
     assert (row["status"], row["score"], row["percent"]) == ("error", "", "")
     assert json.loads((out / "summary.json").read_text())["errors"] == 1
     assert main(["batch", str(folder), "--out", str(out), "--quiet", "--no-feedback"]) == ExitCode.INTERNAL_ERROR
-    assert "graded 1" in capsys.readouterr().out  # regraded, not kept as if final
+    # Regraded, not kept as if final; failing the same way, it keeps its row.
+    assert "graded 1 (1 not graded or with grader errors), 0 unchanged; 1 in the gradebook" in capsys.readouterr().out
+    with Gradebook(out / FILE_NAME) as book:
+        assert len(book.history("alice")) == 1
 
 
 def test_version_and_help_answer_without_a_course(capsys: pytest.CaptureFixture[str], tmp_path: Path,

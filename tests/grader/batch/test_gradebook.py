@@ -101,3 +101,16 @@ def test_a_gradebook_file_that_is_a_link_is_refused_never_written_through(tmp_pa
     with pytest.raises(UsageError, match="is a symbolic link"):
         Gradebook(tmp_path / "book.sqlite")
     assert victim.read_bytes() == b"root's own"
+
+
+def test_a_rows_page_data_is_kept_beside_it_and_read_one_at_a_time(tmp_path: Path) -> None:
+    with Gradebook(tmp_path / "book.sqlite") as book:
+        run = book.start_run("0.1", {})
+        book.record(run, make_row(), page='{"notes": ["first"]}')
+        book.record(run, make_row("bob"))
+        alice, bob = book.current_rows()
+        assert (book.page(alice.id), book.page(bob.id)) == ('{"notes": ["first"]}', "")
+        book.keep_page(alice.id, '{"notes": ["again"]}')
+        book.keep_page(bob.id, '{"notes": []}')
+        assert (book.page(alice.id), book.page(bob.id)) == ('{"notes": ["again"]}', '{"notes": []}')
+        assert len(book.history("alice")) == 1

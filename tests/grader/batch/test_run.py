@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from grader.batch.inputs import LINK_REFUSED
 from grader.batch.progress import PlainProgress
 from grader.batch.run import BatchResult, Graded, grade_batch
 from grader.batch.tasks import BatchOptions
+from grader.cli import main
+from grader.errors import ExitCode
 from grader.host.execute import Limits
 from grader.records import GradeResult
 from grader.session import Grader
@@ -131,6 +134,75 @@ def test_a_second_run_grades_only_what_is_new_or_changed_and_a_regrade_keeps_old
     assert len(regraded.graded) == 7 and regraded.changed_scores == ()
     with Gradebook(out / FILE_NAME) as book:
         assert [r.score for r in book.history("wrong")] == [40.0, 100.0, 100.0]
+
+
+@pytest.mark.slow
+def test_a_rerun_adds_no_row_and_writes_again_the_feedback_pages_its_rows_lack(
+        tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    for student, cells in {"solved": (SOLVED_CORR2D, SCALE), "wrong": (ZEROS_CORR2D, SCALE),
+                           "crashes": (SOLVED_CORR2D, CRASHES, SCALE)}.items():
+        shutil.move(make_notebook(*cells, assignment="toy"), folder / f"{student}.ipynb")
+    (folder / "truncated.ipynb").write_text('{"cells": [')
+    out = tmp_path / "out"
+    batch = ["batch", str(folder), "--out", str(out), "--assignment", "toy", "--jobs", "2", "--call-timeout", "2",
+             "--quiet"]
+    assert main(batch) == ExitCode.GRADED
+    assert "graded 4 (1 not graded or with grader errors), 0 unchanged; 4 in the gradebook" in capsys.readouterr().out
+    pages = {page.name: page.read_text() for page in (out / "feedback").iterdir()}
+    assert len(pages) == 4
+    for student in ("wrong", "truncated"):  # as if a run was killed after their commits, before their pages
+        (out / "feedback" / f"{file_stem(student)}.html").unlink()
+
+    assert main(batch) == ExitCode.GRADED
+    printed = capsys.readouterr().out
+    assert "graded 0 (0 not graded or with grader errors), 4 unchanged; 4 in the gradebook" in printed
+    assert "wrote 2 missing feedback pages again, from the gradebook" in printed
+    assert {page.name: page.read_text() for page in (out / "feedback").iterdir()} == pages
+    with sqlite3.connect(out / FILE_NAME) as db:
+        assert db.execute("SELECT COUNT(*) FROM submissions").fetchone() == (4,)
+
+
+@pytest.mark.slow
+def test_a_page_is_written_before_its_row_is_committed(
+        tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, grader: Grader,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.move(make_notebook(ZEROS_CORR2D, SCALE, assignment="toy"), folder / "wrong.ipynb")
+
+    def killed(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the batch dies as it commits
+
+    monkeypatch.setattr(Gradebook, "record", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run([folder], tmp_path / "out", grader)
+    page = tmp_path / "out" / "feedback" / f"{file_stem('wrong')}.html"
+    assert "Score: <strong>40 / 100</strong>" in page.read_text()
+
+
+@pytest.mark.slow
+def test_a_row_stored_before_pages_were_kept_is_graded_again_for_its_page_and_keeps_its_row(
+        tmp_path: Path, make_notebook: MakeNotebook, toy_assignments: Path, grader: Grader) -> None:
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.move(make_notebook(ZEROS_CORR2D, SCALE, assignment="toy"), folder / "wrong.ipynb")
+    out = tmp_path / "out"
+    (row,) = run([folder], out, grader).rows
+    page = out / "feedback" / f"{file_stem('wrong')}.html"
+    written = page.read_text()
+    page.unlink()
+    with sqlite3.connect(out / FILE_NAME) as db:  # a gradebook of an earlier version: no page data
+        db.execute("DELETE FROM pages")
+    again = run([folder], out, grader)
+    assert [(g.row.id, g.row.score) for g in again.graded] == [(row.id, 40.0)] and again.pages_rewritten == ()
+    assert page.read_text() == written
+    with Gradebook(out / FILE_NAME) as book:
+        assert len(book.history("wrong")) == 1 and book.page(row.id)
+    page.unlink()
+    third = run([folder], out, grader)
+    assert (third.graded, third.pages_rewritten) == ((), ("wrong",)) and page.read_text() == written
 
 
 @pytest.mark.slow
