@@ -9,7 +9,8 @@ its memory by about 100 MB a second, learn_kernel's `while epoch <
 num_epochs` that never counts its epochs; 1% that crash their worker with
 os._exit (at least two: one in a cell as it runs, one in a corr2d call);
 the rest, in turn, correct ones (the model answer, the seeds' double-loop
-corr2d) and realistic buggy ones. Each is spread evenly through the batch.
+corr2d) and four realistic buggy ones; the loops and crashes are spread
+evenly through the batch.
 Times:
 
 - the batch: `grade batch DIR --out OUT --jobs N --quiet`, every hidden and
