@@ -24,7 +24,7 @@ def test_the_package_exports_exactly_its_public_names_and_each_resolves() -> Non
 
 def test_the_session_and_the_one_call_wrapper_keep_their_signatures() -> None:
     assert list(inspect.signature(grader.Grader).parameters) == ["course", "secret", "limits", "hide", "unconfined",
-                                                                 "workers"]
+                                                                 "workers", "many_submissions"]
     assert list(inspect.signature(grader.Grader.grade).parameters) == [
         "self", "path", "assignment", "public_only", "device", "limits", "content", "definitions", "run", "on_step"]
     assert list(inspect.signature(grader.grade).parameters) == [
