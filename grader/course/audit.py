@@ -327,7 +327,7 @@ def _timing(results: Sequence[GradeResult]) -> Check:
     margins = [(budgets.of(function) / max(seconds, 1e-6), seconds, budgets.of(function), r.submission.stem, function)
                for r in results if (budgets := r.call_budgets) is not None
                for function, seconds in r.slowest_calls.items()]
-    name = "time: accepted answers' calls within their budgets"
+    name = "time: calls within their budgets"
     if not margins:
         return Check(name, "fail", "no call of an accepted answer was answered")
     margin, seconds, budget, notebook, function = min(margins)
