@@ -143,8 +143,8 @@ RUNAWAYS = {
 @pytest.mark.parametrize("runaway", RUNAWAYS)
 def test_a_call_that_runs_out_of_time_or_memory_or_dies_fails_the_same_way_and_fast_after(
         zygote: Zygote, runaway: str) -> None:
-    limits = Limits(call_timeout=2.0, cell_timeout=4.0, budget=60.0, memory_bytes=256 << 20)
-    budgets = CallBudgets({"runaway": 0.8}, 2.0, "calibrated")
+    limits = Limits(call_timeout=5.0, cell_timeout=6.0, budget=60.0, memory_bytes=256 << 20)
+    budgets = CallBudgets({"runaway": 0.8}, 5.0, "calibrated")
     execution = Execution(zygote, (RUNAWAYS[runaway], "def f(x):\n    return x * 3"), seed=1, limits=limits,
                           budgets=budgets)
     execution.run_notebook()
@@ -153,10 +153,11 @@ def test_a_call_that_runs_out_of_time_or_memory_or_dies_fails_the_same_way_and_f
         started = time.monotonic()
         with pytest.raises(StudentFailure) as first:
             student.runaway(torch.ones(1))
-        assert time.monotonic() - started < 0.8 + 0.7  # its own budget, not the call timeout
+        first_seconds = time.monotonic() - started
         with pytest.raises(StudentFailure) as second:
             student.runaway(torch.ones(1))
-        assert time.monotonic() - started < 0.8 + 0.9  # the second call was not waited for
+        assert first_seconds < 0.8 + 1.5  # its own budget, not the call timeout (5 s)
+        assert time.monotonic() - started - first_seconds < 0.2  # the second call was not waited for
         assert student.f(torch.ones(1)).tolist() == [3.0]
         record = execution.summary()
     assert (first.value.kind, first.value.message) == (second.value.kind, second.value.message) == (
