@@ -242,8 +242,8 @@ def calibrate(args: argparse.Namespace, shared: Grader | None) -> int:
             print(f"wrote {path}: call budgets for version {calibration.digest} of {name}")
             width = max((len(function) for function in calibration.functions), default=0)
             for function, budget in sorted(calibration.functions.items()):
-                ceiling = min(budget.seconds, course.call_timeout)
-                print(f"  {function:<{width}}  {ceiling:g} s  (slowest accepted call {budget.slowest_call:.3f} s, "
+                in_force = min(budget.seconds, course.call_timeout)
+                print(f"  {function:<{width}}  {in_force:g} s  (slowest accepted call {budget.slowest_call:.3f} s, "
                       f"{budget.answer})", flush=True)
     return int(ExitCode.GRADED)
 
