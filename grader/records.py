@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from grader.authoring.testkit import GradedTest
 
 CellStatus = Literal["ok", "error", "timeout", "crashed"]
-FailureKind = Literal["raised", "missing", "bad_return", "timeout", "crashed"]   # a StudentFailure's kind
+# A StudentFailure's kind. "timeout": the call ran past its budget, out of memory, or ended its worker.
+FailureKind = Literal["raised", "missing", "bad_return", "timeout", "crashed"]
 ComparisonVerdict = Literal["match", "not_a_tensor", "wrong_shape", "not_floating", "wrong_values"]
 TestStatus = Literal["passed", "failed", "grader_error"]
 ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
