@@ -112,8 +112,10 @@ def _shared_option(option: SharedOption) -> argparse.ArgumentParser:
                                  "the notebook's folder or above it, with its public tests only)")
     elif option == "call-timeout":
         parent.add_argument("--call-timeout", type=_number(float, lambda v: v > 0, "positive"), metavar="SECONDS",
-                            help="the limit for one call into student code (default: the course's [limits] "
-                                 f"call_timeout, else {DEFAULT_CALL_TIMEOUT:g})")
+                            help="one fixed limit for every call into student code (default: each graded "
+                                 "function's calibrated budget, from its assignment's budgets.json, at most the "
+                                 f"course's [limits] call_timeout, else {DEFAULT_CALL_TIMEOUT:g}; that call_timeout "
+                                 "for every call where no calibration is current)")
     elif option == "unconfined":
         parent.add_argument("--unconfined", action="store_true",
                             help="run the hidden tests even where student code cannot be confined (no root, no "
@@ -214,6 +216,10 @@ def _audit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="list every mutant, killed ones too")
 
 
+def _calibrate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignments", nargs="*", metavar="NAME", help="the assignments (default: all)")
+
+
 def _no_arguments(parser: argparse.ArgumentParser) -> None:
     pass
 
@@ -236,6 +242,9 @@ _COMMANDS = {
     "audit": _Command("prove that assignments grade fairly: accepted answers score 100, answers that do nothing at "
                       "most 10%, every mutant of the solution loses points on its own function only, the same score "
                       "every time", commands.audit, _audit_arguments, ("jobs", "call-timeout", "course")),
+    "calibrate": _Command("measure how long the accepted answers' calls take and write each assignment's call "
+                          "budgets (assignments/NAME/budgets.json); run it whenever the tests change",
+                          commands.calibrate, _calibrate_arguments, ("course",)),
     "init": _Command(f"make DIR an empty course: {COURSE_FILE} and an assignments/ folder", commands.init,
                      _init_arguments),
     "new": _Command("scaffold an assignment: its declaration, a teaching notebook, a public and a hidden example "

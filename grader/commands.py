@@ -173,6 +173,7 @@ def grade_batch(args: argparse.Namespace, shared: Grader | None) -> int:
     progress = PlainProgress() if args.quiet or not sys.stdout.isatty() else LiveProgress()
     options = BatchOptions(assignment=args.assignment, jobs=args.jobs, regrade=args.regrade,
                            scheduler=args.scheduler, call_timeout=args.call_timeout or course.call_timeout,
+                           fixed_call_timeout=args.call_timeout is not None,
                            memory_mb=course.memory_mb, feedback=not args.no_feedback, unconfined=args.unconfined)
     # --out is made and hidden before the zygote starts, so that workers never see it.
     with session(course, None, hide=(args.out,), unconfined=args.unconfined,
@@ -226,6 +227,31 @@ def audit(args: argparse.Namespace, shared: Grader | None) -> int:
     return int(ExitCode.GRADED)
 
 
+def calibrate(args: argparse.Namespace, shared: Grader | None) -> int:
+    course = course_of(args)
+    for name in args.assignments:
+        require_assignment(course, name)
+    with using(course):
+        from grader.course.assignment import available
+
+        names = args.assignments or list(available())
+    from grader.course.budgets import write_calibration
+    from grader.course.calibrate import calibrate as calibrate_one
+
+    # The course's own notebooks: no student code, so no confinement is needed.
+    with session(course, shared, unconfined=True) as grader:
+        for name in names:
+            calibration = calibrate_one(name, grader)
+            path = write_calibration(course.assignments / name, calibration)
+            print(f"wrote {path}: call budgets for version {calibration.digest} of {name}")
+            width = max((len(function) for function in calibration.functions), default=0)
+            for function, budget in sorted(calibration.functions.items()):
+                in_force = min(budget.seconds, course.call_timeout)
+                print(f"  {function:<{width}}  {in_force:g} s  (slowest accepted call {budget.slowest_call:.3f} s, "
+                      f"{budget.answer})", flush=True)
+    return int(ExitCode.GRADED)
+
+
 def class_report(args: argparse.Namespace, shared: Grader | None) -> int:
     require_extra("staff", "grade report")
     from grader.batch.class_report import REPORT_FILE
@@ -263,7 +289,7 @@ def new(args: argparse.Namespace, shared: Grader | None) -> int:
     for path in scaffold.files:
         print(f"  {path}")
     print(f"next: write the notebook and the tests, add accepted answers to {scaffold.folder / 'accepted'}/, "
-          f"then run: grade audit {args.assignment}")
+          f"then run: grade calibrate {args.assignment} && grade audit {args.assignment}")
     return int(ExitCode.GRADED)
 
 

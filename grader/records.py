@@ -19,10 +19,14 @@ if TYPE_CHECKING:
     from grader.authoring.testkit import GradedTest
 
 CellStatus = Literal["ok", "error", "timeout", "crashed"]
-FailureKind = Literal["raised", "missing", "bad_return", "timeout", "crashed"]   # a StudentFailure's kind
+# A StudentFailure's kind. "timeout": the call ran past its budget, out of memory, or ended its worker.
+FailureKind = Literal["raised", "missing", "bad_return", "timeout", "crashed"]
 ComparisonVerdict = Literal["match", "not_a_tensor", "wrong_shape", "not_floating", "wrong_values"]
 TestStatus = Literal["passed", "failed", "grader_error"]
 ResultStatus = Literal["graded", "unusable", "error"]   # error: a test failed on its own code, so no score
+# Where the call budgets in force came from: the assignment's calibration (grader.course.budgets), one fixed
+# budget for every call (--call-timeout), or the course's call_timeout because no calibration is current.
+BudgetSource = Literal["calibrated", "fixed", "uncalibrated"]
 # Hears each step of a grade as it starts ("cell 7 of 20", "test corr2d_grad"): a terminal's progress line.
 StepListener = Callable[[str], None]
 
@@ -63,6 +67,18 @@ class Evidence:
 
 
 @dataclasses.dataclass(frozen=True)
+class CallBudgets:
+    """The seconds one call into student code may take, per graded name (grader.course.budgets)."""
+
+    seconds: Mapping[str, float]   # name -> its budget, never over `ceiling`
+    ceiling: float                 # any other name's budget: the course's call_timeout (or --call-timeout)
+    source: BudgetSource
+
+    def of(self, name: str) -> float:
+        return self.seconds.get(name, self.ceiling)
+
+
+@dataclasses.dataclass(frozen=True)
 class ExecutionRecord:
     """How one submission's run went, once its tests are done (grader.host.execute)."""
 
@@ -72,8 +88,9 @@ class ExecutionRecord:
     student_output: str
     restarts: int
     timeouts: int                  # cells and calls that ran out of time
-    crashes: int                   # cells and calls whose process died
+    crashes: int                   # cells and calls whose process died, or that ran out of its memory
     evidence: Evidence = Evidence({}, ())   # what the workers' guards reported (grader.worker.guard)
+    slowest_calls: Mapping[str, float] = dataclasses.field(default_factory=dict)  # name -> seconds, answered calls
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +144,10 @@ class GradeResult:
     max_score_if_unusable: float = 0.0
     assignment_digest: str = ""                  # the version of the tests that graded it
     timeouts: int = 0                            # cells and calls that ran out of time
-    crashes: int = 0                             # cells and calls whose worker died
+    crashes: int = 0                             # cells and calls whose worker died, or ran out of its memory
+    call_budgets: CallBudgets | None = None      # the budgets in force; None when nothing ran
+    # name -> seconds of its slowest answered call: what `grade calibrate` and `grade audit` measure
+    slowest_calls: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def score(self) -> float:

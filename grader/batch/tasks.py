@@ -36,7 +36,8 @@ class BatchOptions:
     jobs: int = dataclasses.field(default_factory=usable_cpus)
     regrade: bool = False
     scheduler: str | None = None       # a Dask scheduler's address; None grades on this machine
-    call_timeout: float = 10.0
+    call_timeout: float = 10.0         # the ceiling of each call's calibrated budget (grader.course.budgets)
+    fixed_call_timeout: bool = False   # --call-timeout: call_timeout is every call's budget
     memory_mb: int = 2048              # a worker's memory cap: the course's [limits]
     feedback: bool = True              # write each student's feedback page into DIR/feedback/
     unconfined: bool = False           # --unconfined: hidden tests even where student code cannot be confined
@@ -44,7 +45,7 @@ class BatchOptions:
     def limits(self) -> Limits:
         # Workers share the cores: N submissions at once, each with its share of threads.
         return Limits(call_timeout=self.call_timeout, memory_bytes=self.memory_mb << 20,
-                      threads=max(1, usable_cpus() // self.jobs))
+                      threads=max(1, usable_cpus() // self.jobs), fixed_call_timeout=self.fixed_call_timeout)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -166,7 +166,8 @@ def course_file_text(name: str, *, kit: bool = False, limits: Course | None = No
         lines.append("kit = true                   # a student kit: the public tests only")
     else:
         lines.append('# secret = "~/.config/convgrade/secret"   # where the course secret lives (this is the default)')
-    lines += ["", "[limits]", f"call_timeout = {call_timeout:g}           # seconds for one call into student code",
+    lines += ["", "[limits]",
+              f"call_timeout = {call_timeout:g}           # the most seconds one call into student code may take",
               f"memory_mb = {memory_mb}             # a worker's memory cap", ""]
     return "\n".join(lines)
 

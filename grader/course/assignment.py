@@ -24,6 +24,7 @@ from typing import Any
 
 from grader import course
 from grader.authoring.testkit import GradedTest
+from grader.course.budgets import Calibration, read_calibration
 from grader.errors import AssignmentError, UsageError
 from grader.grading.static_check import parsed_cells
 from grader.host.paths import (
@@ -52,6 +53,8 @@ class Assignment:
     digest: str = ""               # of the files that decide a grade: a changed test changes it
     # From-scratch name -> the families of library calls it may not make (grader.worker.banned_calls).
     may_not_call: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    public_digest: str = ""        # of assignment.toml and public_tests.py alone: what a --public grade runs
+    calibration: Calibration | None = None   # its budgets.json, current or not (grader.course.budgets)
 
     @property
     def max_score(self) -> float:
@@ -89,12 +92,13 @@ def load_assignment(name: str, *, public_only: bool = False) -> Assignment:
                                   "or run on the course's machine")
         tests += _tests_in(hidden_file, hidden=True)
     _validate(directory, tests, functions, complete=not public_only)
-    decisive = [directory / "assignment.toml", directory / PUBLIC_TESTS] + ([] if public_only else [hidden_file])
+    public = [directory / "assignment.toml", directory / PUBLIC_TESTS]
     return Assignment(
         name=name, title=str(definition.get("title", name)), directory=directory,
         from_scratch=frozenset(f for f, spec in functions.items() if spec.get("from_scratch")),
-        functions=tuple(functions), tests=tuple(tests), digest=_digest(decisive),
-        may_not_call=_may_not_call(directory / "assignment.toml", functions))
+        functions=tuple(functions), tests=tuple(tests), digest=_digest(public + ([] if public_only else [hidden_file])),
+        may_not_call=_may_not_call(directory / "assignment.toml", functions), public_digest=_digest(public),
+        calibration=read_calibration(directory))
 
 
 def load_every_test_here(name: str) -> Assignment:

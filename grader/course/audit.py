@@ -12,7 +12,8 @@ confined worker, public and hidden tests), several at once:
   answer to every request the tests make of the solution is the same, within
   the tolerance), and *survived*, a gap in the tests, otherwise;
 - grading twice gives identical results, and another course secret the same score;
-- the slowest test of any accepted answer stays well inside the call timeout.
+- its call budgets (grader.course.budgets) are calibrated for this version of its tests, and every
+  call of every accepted answer stays well inside the budget of its function.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import torch
 
 from grader.authoring.testkit import mismatches
 from grader.course.assignment import POINTS_PER_ASSIGNMENT, POINTS_TOLERANCE, Assignment, load_assignment
+from grader.course.budgets import calibration_problem
 from grader.course.do_nothing import KINDS, do_nothing_cells
 from grader.course.mutants import Mutant, mutants
 from grader.course.release import release_notebook
@@ -51,7 +53,7 @@ Verdict = Literal["pass", "fail"]
 MutantOutcome = Literal["killed", "equivalent", "survived", "collateral", "grader error"]
 ACCEPTED_FOLDER = "accepted"
 NOTHING_CEILING = 0.10   # of the assignment's points
-TIME_MARGIN = 3.0        # the call timeout over the slowest test of an accepted answer
+TIME_MARGIN = 3.0        # a function's call budget over the slowest call an accepted answer makes to it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,8 +135,8 @@ def audit(name: str, grader: Grader, options: AuditOptions = AuditOptions()) -> 
                               results["teaching"], definition, cells)
     checks += _mutation_scores(verdicts, definition)
     checks += _determinism(results)
-    checks.append(_timing([results[k] for k in results if k.startswith(ACCEPTED_FOLDER) or k == "teaching"],
-                          options.limits.call_timeout))
+    checks.append(_calibrated(definition))
+    checks.append(_timing([results[k] for k in results if k.startswith(ACCEPTED_FOLDER) or k == "teaching"]))
     return AssignmentAudit(name, tuple(checks), tuple(verdicts))
 
 
@@ -314,14 +316,23 @@ def _determinism(results: Mapping[str, GradeResult]) -> list[Check]:
                   else "fail", _total(other))]
 
 
-def _timing(results: Sequence[GradeResult], call_timeout: float) -> Check:
-    tests = [(t.seconds, r.submission.stem, t.name) for r in results for t in r.tests]
-    if not tests:
-        return Check("time: slowest accepted answer", "fail", "nothing was graded")
-    seconds, notebook, test = max(tests)
-    margin = call_timeout / max(seconds, 1e-6)
-    return Check("time: slowest test of an accepted answer", "pass" if margin >= TIME_MARGIN else "fail",
-                 f"{seconds:.2f} s ({notebook}: {test}) against a {call_timeout:g} s call timeout: "
+def _calibrated(definition: Assignment) -> Check:
+    problem = calibration_problem(definition)
+    return Check("call budgets are calibrated", "fail" if problem else "pass",
+                 problem or f"budgets.json was measured for this version ({definition.digest})")
+
+
+def _timing(results: Sequence[GradeResult]) -> Check:
+    """The least margin of any accepted answer's call against the budget it ran under."""
+    margins = [(budgets.of(function) / max(seconds, 1e-6), seconds, budgets.of(function), r.submission.stem, function)
+               for r in results if (budgets := r.call_budgets) is not None
+               for function, seconds in r.slowest_calls.items()]
+    name = "time: calls within their budgets"
+    if not margins:
+        return Check(name, "fail", "no call of an accepted answer was answered")
+    margin, seconds, budget, notebook, function = min(margins)
+    return Check(name, "pass" if margin >= TIME_MARGIN else "fail",
+                 f"slowest against its budget: {seconds:.3f} s ({notebook}: {function}) of its {budget:g} s: "
                  f"{margin:.0f}x margin (at least {TIME_MARGIN:g}x)")
 
 

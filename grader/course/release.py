@@ -17,6 +17,7 @@ import nbformat
 
 from grader.course import COURSE_FILE, active, course_file_text
 from grader.course.assignment import load_every_test_here
+from grader.course.budgets import calibration_file
 from grader.course.release_check import (
     refuse_leaks,
     refuse_unmarked_solutions,
@@ -65,6 +66,13 @@ def _write_kit(directory: Path, assignment: str, out_dir: Path) -> None:
     kit.mkdir(parents=True, exist_ok=True)
     for name in PUBLIC_KIT:
         shutil.copyfile(directory / name, kit / name)
+    # The call budgets too, so that check() and `grade --public` time calls as the course's grade does:
+    # they hold seconds and digests, nothing of the hidden tests.
+    budgets = calibration_file(directory)
+    if budgets.is_file():
+        shutil.copyfile(budgets, calibration_file(kit))
+    else:
+        calibration_file(kit).unlink(missing_ok=True)
     course = active()
     write_file(out_dir / COURSE_FILE, course_file_text(course.name, kit=True, limits=course))
 

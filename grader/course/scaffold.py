@@ -5,7 +5,8 @@ cross-correlation, the chapter's first exercise): its declaration, a teaching
 notebook with marked solutions, one public and one hidden example test (100
 points together) and an `accepted/` folder with nothing in it yet. So its tests
 pass on its own solution and fail on the released stub, and `grade audit NAME`
-fails on exactly one line until the author adds accepted answers.
+fails on two lines until the author adds accepted answers and measures the
+call budgets from them (`grade calibrate NAME`, grader.course.calibrate).
 """
 
 from __future__ import annotations

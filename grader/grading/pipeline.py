@@ -21,6 +21,7 @@ from grader.course.assignment import (
     identify,
     load_assignment,
 )
+from grader.course.budgets import in_force
 from grader.course.seeding import derive_seed
 from grader.errors import GraderError, UsageError
 from grader.grading.cell_failures import cell_notes, lost_names
@@ -98,7 +99,9 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
     def seed_for(label: str) -> int:
         return derive_seed(secret, submission.digest, label)
 
-    with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, device=device) as execution:
+    budgets = in_force(definition, limits)
+    with Execution(zygote, submission.cells, seed=seed_for("worker"), limits=limits, budgets=budgets,
+                   device=device) as execution:
         execution.run_notebook(on_step=on_step)
         lost = lost_names(submission.cells, submission.positions, execution.cell_outcomes(), definition.functions)
         student = StudentProxy(execution.call, device=device, from_scratch=definition.from_scratch,
@@ -128,7 +131,8 @@ def _grade(path: Path, content: bytes | None, requested: str | None, public_only
         library_convolutions=scored.library_convolutions, cells=ran.cells, notes=tuple(notes),
         isolation={**ran.isolation, "restarts": ran.restarts, "grader_version": grader_version()},
         student_output=ran.student_output, seconds=time.perf_counter() - started,
-        assignment_digest=definition.digest, timeouts=ran.timeouts, crashes=ran.crashes)
+        assignment_digest=definition.digest, timeouts=ran.timeouts, crashes=ran.crashes, call_budgets=budgets,
+        slowest_calls=ran.slowest_calls)
 
 
 def _unusable(path: Path, requested: str | None, reason: str, public_only: bool, started: float) -> GradeResult:

@@ -24,7 +24,7 @@ from grader.authoring.testkit import StudentFailure
 from grader.environment import usable_cpus
 from grader.host.evidence import EvidenceLog
 from grader.host.fork_server import CONTROL, ForkServer, ZygoteProcess
-from grader.records import CellOutcome, ExecutionRecord, StepListener
+from grader.records import CallBudgets, CellOutcome, ExecutionRecord, StepListener
 from grader.worker import wire
 from grader.worker.quote import QUOTE_LIMIT, cut
 
@@ -41,17 +41,22 @@ MAX_NOTES = 100
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
+    # The most one call into student code may take: the ceiling of its calibrated budget
+    # (grader.course.budgets), or, with `fixed_call_timeout` (--call-timeout), every call's budget.
     call_timeout: float = 10.0
     cell_timeout: float = 30.0
     budget: float = 300.0          # the whole submission, cells and calls together
     memory_bytes: int = 2 << 30
     max_restarts: int = 6
     threads: int = max(1, min(4, usable_cpus()))
+    fixed_call_timeout: bool = False
 
     @classmethod
     def of(cls, course: Course, *, call_timeout: float | None = None) -> Limits:
-        """The course's limits (`[limits]` in its convgrade.toml); `call_timeout` overrides its own."""
-        return cls(call_timeout=call_timeout or course.call_timeout, memory_bytes=course.memory_mb << 20)
+        """The course's limits (`[limits]` in its convgrade.toml); `call_timeout` (--call-timeout) is one
+        fixed budget for every call instead of the calibrated ones under the course's own."""
+        return cls(call_timeout=call_timeout or course.call_timeout, memory_bytes=course.memory_mb << 20,
+                   fixed_call_timeout=call_timeout is not None)
 
 
 class WorkerSource(Protocol):
@@ -116,10 +121,12 @@ class Execution:
     """One submission's worker, its cells, and the calls the tests make."""
 
     def __init__(self, zygote: Zygote, cells: tuple[str, ...], *, seed: int, limits: Limits,
-                 device: str = "cpu") -> None:
+                 budgets: CallBudgets | None = None, device: str = "cpu") -> None:
+        """`budgets`: each name's call budget (grader.course.budgets.in_force); None: the call timeout for all."""
         self._zygote = zygote
         self._cells = cells
         self._limits = limits
+        self._budgets = budgets or CallBudgets({}, limits.call_timeout, "fixed")
         self._settings = {"seed": seed, "memory_bytes": limits.memory_bytes, "threads": limits.threads,
                           "device": device}
         self._deadline = time.monotonic() + limits.budget
@@ -135,6 +142,8 @@ class Execution:
         self._crashes = 0
         self._evidence = EvidenceLog()
         self._calls = 0
+        self._slowest: dict[str, float] = {}
+        self._exchange_seconds = 0.0   # how long the last exchange waited on the worker, its start not counted
 
     def run_notebook(self, *, on_step: StepListener | None = None) -> None:
         for index in range(len(self._cells)):
@@ -143,13 +152,18 @@ class Execution:
             self._run_cell(index, replaying=False)
 
     def call(self, request: dict[str, Any]) -> dict[str, Any]:
-        """The tests' transport: one request to the worker, with a timeout."""
+        """The tests' transport: one request to the worker, within the budget of the function it names.
+
+        A call that runs out of its time, runs out of its worker's memory or ends its worker exhausts its
+        function: each is the same failure, and the function's later calls fail at once with it. So a loop
+        that also grows memory fails alike whichever limit it meets first, and costs one budget in all."""
         name = str(request.get("name"))
         if name in self._hung:
             raise StudentFailure("timeout", self._hung[name])
         if self._restarts > self._limits.max_restarts:
             raise StudentFailure("crashed", f"{name} was not run: the worker crashed too often")
-        timeout = min(self._limits.call_timeout, self._remaining())
+        budget = self._budgets.of(name)
+        timeout = min(budget, self._remaining())
         if timeout <= 0:
             raise StudentFailure("timeout", f"{name} was not run: the time for this submission "
                                             f"({self._limits.budget:g} s) was used up")
@@ -158,19 +172,21 @@ class Execution:
                                f"call to {name}")
         answered = not isinstance(reply, (_TimedOut, _Crashed, _Unsendable))
         self._evidence.drain(sealed=(self._calls, f"call to {name}") if answered else None)
-        if isinstance(reply, _TimedOut):
-            self._timeouts += 1
-            self._hung[name] = f"{name} did not finish within {timeout:g} s (an infinite loop?)"
+        if isinstance(reply, (_TimedOut, _Crashed)) or self._out_of_memory(reply):
+            if isinstance(reply, _TimedOut):
+                self._timeouts += 1
+            else:
+                self._crashes += 1
+            self._hung[name] = (f"{name} did not finish within {budget:g} s, ran out of memory or ended its "
+                                "process (an infinite loop?)")
             raise StudentFailure("timeout", self._hung[name])
-        if isinstance(reply, _Crashed):
-            self._crashes += 1
-            raise StudentFailure("crashed", f"{name} crashed its process (out of memory, or os._exit?)")
         if isinstance(reply, _Refused):
             self._crashes += 1
             raise StudentFailure("crashed", f"the worker running {name} sent a reply the grader refuses "
                                             f"({reply.reason}); a fresh worker runs the rest")
         if isinstance(reply, _Unsendable):
             raise StudentFailure("crashed", f"{name} was not run: its request is too large ({reply.reason})")
+        self._slowest[name] = max(self._slowest.get(name, 0.0), self._exchange_seconds)
         return reply
 
     def cell_outcomes(self) -> tuple[CellOutcome, ...]:
@@ -182,7 +198,8 @@ class Execution:
         return ExecutionRecord(cells=self.cell_outcomes(),
                                notes=tuple(self._notes), isolation=dict(self._isolation),
                                student_output="".join(self._output), restarts=self._restarts,
-                               timeouts=self._timeouts, crashes=self._crashes, evidence=self._evidence.evidence())
+                               timeouts=self._timeouts, crashes=self._crashes, evidence=self._evidence.evidence(),
+                               slowest_calls=dict(self._slowest))
 
     def close(self) -> None:
         self._kill()
@@ -206,9 +223,14 @@ class Execution:
             return False
         reply = self._exchange({"op": "cell", "source": self._cells[index]}, timeout, f"cell {index + 1}",
                                replaying=replaying)
-        if isinstance(reply, _TimedOut):
-            self._timeouts += 1
-            self._outcomes[index] = CellOutcome(index, "timeout", f"did not finish within {timeout:g} s")
+        # As for a call: a cell that loops while it grows memory fails alike whichever limit it meets first.
+        if isinstance(reply, _TimedOut) or self._out_of_memory(reply):
+            if isinstance(reply, _TimedOut):
+                self._timeouts += 1
+            else:
+                self._crashes += 1
+            self._outcomes[index] = CellOutcome(index, "timeout", f"did not finish within {timeout:g} s "
+                                                                  "or ran out of memory")
             return False
         if isinstance(reply, _Unsendable):
             self._outcomes[index] = CellOutcome(index, "error", f"not run: the cell is too large ({reply.reason})")
@@ -235,7 +257,8 @@ class Execution:
         _, sock = self._worker
         # One deadline for the request and the whole reply: a worker that writes
         # its reply a byte at a time must not stretch the call past its timeout.
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         try:
             request = wire.encode(message)
         except wire.WireError as error:  # a request the worker could not read: its cell is that big
@@ -253,12 +276,22 @@ class Execution:
         except (EOFError, OSError):
             self._kill()
             return _Crashed()
+        self._exchange_seconds = time.monotonic() - started
         if type(reply) is not dict:
             self._kill()
             return _Refused("it is not a dict")
         if not replaying:
             self._collect(reply.pop("output", ""), reply.pop("notes", []), what)
         return reply
+
+    def _out_of_memory(self, reply: dict[str, Any] | _Failed) -> bool:
+        """Whether the worker says its student code met the memory cap (grader.worker.requests.out_of_memory);
+        if so, it is killed, as after a timeout, so that the rest runs in a fresh worker, whose memory is not
+        the student's. Believed as the worker says it: a worker that claims it falsely fails its own call."""
+        if isinstance(reply, dict) and reply.get("out_of_memory") is True:
+            self._kill()
+            return True
+        return False
 
     def _collect(self, output: Any, notes: Any, what: str) -> None:
         if type(output) is str and output:

@@ -67,7 +67,8 @@ def gradescope(result: GradeResult) -> dict[str, Any]:
                 "output": f"{result.submission.name} was {result.reason}. This is not your score.",
                 "extra_data": {"status": "error", "reason": result.reason, "assignment": result.assignment,
                                "grader_errors": list(result.grader_errors),
-                               "details": {t.name: t.detail for t in result.tests if t.detail}}}
+                               "details": {t.name: t.detail for t in result.tests if t.detail},
+                               **call_budgets(result)}}
     summary = [f"Assignment {result.assignment}: {points(result.score)} / {points(result.max_score)}"]
     summary += [f"Note: {note}" for note in result.notes]
     return {
@@ -88,8 +89,17 @@ def gradescope(result: GradeResult) -> dict[str, Any]:
             "cells": [{"cell": c.index + 1, "status": c.status, "message": c.message} for c in result.cells],
             "isolation": dict(result.isolation),
             "student_output": result.student_output,
+            **call_budgets(result),
         },
     }
+
+
+def call_budgets(result: GradeResult) -> dict[str, Any]:
+    """The call budgets a result was graded under (grader.course.budgets), for extra_data; none if nothing ran."""
+    budgets = result.call_budgets
+    if budgets is None:
+        return {}
+    return {"call_budgets": {"source": budgets.source, "ceiling": budgets.ceiling, "seconds": dict(budgets.seconds)}}
 
 
 # Characters XML 1.0 cannot hold, even escaped; a student's exception text may carry them.

@@ -209,11 +209,25 @@ def perform(namespace: Mapping[str, Any], request: Mapping[str, Any]) -> Reply:
             reply = {"ok": False, "kind": "bad_return", "message": str(error)}
         except BaseException as error:  # noqa: BLE001 - whatever the student raises is their answer
             reply = {"ok": False, "kind": "raised", "message": describe_exception(error)}
+            if out_of_memory(error):
+                reply["out_of_memory"] = True
     if watch is not None and from_scratch:
         reply["library_convolutions"] = sorted(watch.convolutions)
     if watch is not None and request["recipe"] == "cost" and reply.get("ok"):
         reply["value"] = {"tensor_ops": watch.ops, "python_lines": reply.pop("python_lines")}
     return reply
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether `error` says the worker's memory cap was met: Python's MemoryError, or torch's allocators'
+    own (a RuntimeError on the CPU, torch.OutOfMemoryError on a GPU). The grader treats such a call as it
+    treats a timeout, so that a loop that grows memory fails the same way whichever limit it meets first."""
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    try:
+        return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+    except BaseException:  # noqa: BLE001 - a student's __str__ may itself raise
+        return False
 
 
 def describe_exception(error: BaseException) -> str:

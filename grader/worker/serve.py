@@ -128,6 +128,8 @@ def _handle(message: dict[str, Any], notes: list[str]) -> dict[str, Any]:
     if message.get("op") == "cell":
         result = _shell.run_cell(message["source"], store_history=False, silent=False)
         error = result.error_before_exec or result.error_in_exec
+        if error is not None and requests.out_of_memory(error):
+            return {"ok": False, "error": requests.describe_exception(error), "out_of_memory": True}
         return {"ok": error is None, "error": None if error is None else requests.describe_exception(error)}
     if message.get("op") == "perform":
         return requests.perform(_shell.user_ns, message["request"])

@@ -18,6 +18,8 @@ import pytest
 import grader.authoring.testkit
 from grader.course.assignment import load_assignment
 from grader.course.audit import AuditOptions, audit
+from grader.course.budgets import write_calibration
+from grader.course.calibrate import calibrate
 from grader.course.release import release_notebook
 from grader.session import Grader
 from tests.docs.guide import (
@@ -100,6 +102,7 @@ def test_the_guide_assignment_passes_the_audit_with_its_solution_as_the_accepted
     folder = guide_course / "assignments" / EXAMPLE
     (folder / "accepted").mkdir(exist_ok=True)
     shutil.copy(folder / f"{EXAMPLE}.ipynb", folder / "accepted" / "taught.ipynb")
+    write_calibration(folder, calibrate(EXAMPLE, grader))  # grade calibrate, as the workflow says
     report = audit(EXAMPLE, grader, AuditOptions(jobs=2, per_function=8))
     assert [(c.name, c.detail) for c in report.checks if c.verdict == "fail"] == []
     assert {f"mutants of {name}" for name in ("corr2d", "output_shape", "Conv2D")} <= {c.name for c in report.checks}

@@ -44,3 +44,14 @@ def broken_toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, toy_assignments:
     hidden.write_text(source.replace("2 * x, what", "2 * undefined_in_the_test, what"))
     use_course(monkeypatch, root)
     return root
+
+
+@pytest.fixture
+def toy_course(toy_assignments: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the toy assignment in a course of its own, with its solution as the one accepted answer."""
+    root = tmp_path / "assignments"
+    shutil.copytree(toy_assignments, root)
+    (root / "toy" / "accepted").mkdir()
+    shutil.copy(root / "toy" / "toy.ipynb", root / "toy" / "accepted" / "same_as_taught.ipynb")
+    use_course(monkeypatch, root)
+    return root

@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -379,3 +380,27 @@ def test_shared_options_parse_once_for_every_command(capsys: pytest.CaptureFixtu
         main(["audit", "--mutants", "-1"])
     assert refused.value.code == ExitCode.USAGE
     assert "usage: grade audit " in capsys.readouterr().err
+
+
+def test_calibrate_refuses_an_unknown_assignment_before_any_worker_starts(
+        toy_assignments: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(platform_support, "launch", lambda *args, **kwargs: pytest.fail("a zygote started"))
+    assert main(["calibrate", "nosuch"]) == ExitCode.USAGE
+    assert "unknown assignment 'nosuch'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["help", "calibrate"])
+    assert capsys.readouterr().out.startswith("usage: grade calibrate [-h] [--course DIR] [NAME ...]")
+
+
+@pytest.mark.slow
+def test_calibrate_writes_each_assignment_s_budgets_and_lists_them(
+        toy_course: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calibrate"]) == ExitCode.GRADED
+    out = capsys.readouterr().out
+    written = toy_course / "toy" / "budgets.json"
+    assert out.startswith(f"wrote {written}: call budgets for version ") and written.is_file()
+    listed = re.findall(r"^  (\w+) +([\d.]+) s  \(slowest accepted call [\d.]+ s, ([\w/.]+)\)$", out, re.MULTILINE)
+    assert [name for name, _, _ in listed] == ["corr2d", "scale"]
+    assert all(float(seconds) >= 3.0 and answer.endswith(".ipynb") for _, seconds, answer in listed)
+    budgets = json.loads(written.read_text())["functions"]
+    assert set(budgets) == {"corr2d", "scale"}

@@ -12,11 +12,22 @@ import nbformat
 import pytest
 import torch
 
+from grader.course.assignment import load_assignment
+from grader.course.budgets import (
+    BUDGETS_FILE,
+    Calibration,
+    FunctionBudget,
+    calibration_problem,
+    in_force,
+    read_calibration,
+    write_calibration,
+)
 from grader.course.release import TEXT_STUB, release_notebook
 from grader.errors import AssignmentError
 from grader.grading.load import load
+from grader.host.execute import Limits
 from grader.records import Submission
-from tests.helpers import use_course
+from tests.helpers import select_course, use_course
 
 TOML = """title = "A tiny convolution assignment"
 [functions.corr2d]
@@ -188,6 +199,24 @@ def test_the_public_kit_is_copied_beside_the_notebook(root: Path, out: Path) -> 
     assert sorted(p.name for p in kit.iterdir()) == ["assignment.toml", "public_tests.py"]
     assert (kit / "assignment.toml").read_text() == TOML
     assert (kit / "public_tests.py").read_text() == PUBLIC
+
+
+def test_the_kit_carries_the_call_budgets_and_they_are_in_force_there(root: Path, out: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    definition = load_assignment("tiny")
+    calibration = Calibration(definition.digest, definition.public_digest,
+                              {"corr2d": FunctionBudget(3.2, 0.16, "accepted/seeds.ipynb")})
+    write_calibration(root / "tiny", calibration)
+    release_notebook("tiny", out)
+    assert read_calibration(out / "assignments" / "tiny") == calibration
+    select_course(monkeypatch, out)
+    in_the_kit = load_assignment("tiny", public_only=True)
+    assert calibration_problem(in_the_kit) is None
+    assert in_force(in_the_kit, Limits()).of("corr2d") == 3.2
+    (root / "tiny" / BUDGETS_FILE).unlink()
+    select_course(monkeypatch, root.parent)
+    release_notebook("tiny", out)  # released again without one: the kit's old one goes too
+    assert not (out / "assignments" / "tiny" / BUDGETS_FILE).exists()
 
 
 def test_the_hidden_tests_are_nowhere_in_the_release(root: Path, out: Path) -> None:

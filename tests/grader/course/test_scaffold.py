@@ -1,4 +1,5 @@
-"""`grade new NAME`: a working assignment to start from, which the audit fails until it has accepted answers."""
+"""`grade new NAME`: a working assignment to start from, which the audit fails until it has accepted answers
+and a calibration."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_new_writes_the_assignment_and_says_to_audit_it(root: Path, capsys: pyte
     out = capsys.readouterr().out
     assert f"wrote {folder}/" in out
     assert all(f"  {name}\n" in out for name in SCAFFOLD_FILES)
-    assert out.rstrip().endswith("grade audit pooling2")
+    assert out.rstrip().endswith("then run: grade calibrate pooling2 && grade audit pooling2")
 
 
 def test_the_scaffold_loads_with_one_function_and_100_points_across_its_two_example_tests(root: Path) -> None:
@@ -84,9 +85,11 @@ def test_the_audit_fails_on_the_scaffold_only_for_want_of_accepted_answers_and_s
     new_assignment("pooling2")
     report = audit("pooling2", grader, AuditOptions(jobs=2, per_function=4))
     failed = [c for c in report.checks if c.verdict == "fail"]
-    assert [c.name for c in failed] == ["accepted/ holds accepted answers"]
+    assert [c.name for c in failed] == ["accepted/ holds accepted answers", "call budgets are calibrated"]
     assert "add notebooks that must score 100" in failed[0].detail
     assert str(root / "pooling2" / "accepted") in failed[0].detail
+    assert failed[1].detail == ("pooling2/budgets.json is missing: every call gets the course's call_timeout; "
+                                "run 'grade calibrate pooling2'")
     assert any(c.name.startswith("mutants of") and c.verdict == "pass" for c in report.checks)
 
 

@@ -7,6 +7,7 @@ nothing when the submission with it scores no more than the one without it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -329,3 +330,19 @@ def test_a_name_that_no_cell_defines_still_says_so(make_notebook: MakeNotebook, 
     scale = next(t for t in result.tests if t.function == "scale")
     assert scale.detail == "the notebook does not define scale"
     assert "cell 2 has a SyntaxError (line 1): invalid syntax" in result.notes
+
+
+@pytest.mark.slow
+def test_a_loop_that_grows_memory_scores_as_a_pure_loop_whichever_limit_it_meets_first(
+        make_notebook: MakeNotebook, grader: Grader) -> None:
+    pure = "import torch\ndef corr2d(X, K):\n    while True:\n        pass"
+    growing = ("import torch\ndef corr2d(X, K):\n    grown = []\n    while True:\n"
+               "        grown.append(torch.ones(8 << 20))")
+    limits = dataclasses.replace(FAST, call_timeout=1.5, memory_bytes=256 << 20)
+    looped, grew = (grader.grade(make_notebook(body, SCALE, assignment="toy"), limits=limits)
+                    for body in (pure, growing))
+    assert (looped.timeouts, looped.crashes, grew.timeouts, grew.crashes) == (1, 0, 0, 1)  # each met its own limit
+    assert [(t.name, t.score, t.passed, t.detail) for t in looped.tests] == [
+        (t.name, t.score, t.passed, t.detail) for t in grew.tests]
+    assert looped.score == grew.score == 20.0
+    assert looped.isolation["restarts"] == grew.isolation["restarts"]

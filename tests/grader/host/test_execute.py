@@ -13,6 +13,7 @@ from grader.authoring.testkit import GradedTest, StudentFailure
 from grader.grading.student import EVIDENCE_LIMIT, MAX_EVIDENCE, StudentProxy
 from grader.grading.testing import run_test
 from grader.host.execute import MAX_NOTES, OUTPUT_IN_ALL, Execution, Limits, Zygote
+from grader.records import CallBudgets
 from grader.report.formats import gradescope
 from grader.session import Grader
 from grader.worker import wire
@@ -96,14 +97,20 @@ def test_a_function_that_hangs_fails_alone_and_fast_the_second_time(zygote: Zygo
         assert student.f(torch.ones(1)).tolist() == [2.0]
 
 
-def test_os_exit_in_a_call_is_a_crash_and_a_fresh_worker_grades_the_rest(zygote: Zygote) -> None:
+def test_os_exit_in_a_call_exhausts_that_function_as_a_timeout_does_and_a_fresh_worker_grades_the_rest(
+        zygote: Zygote) -> None:
     execution, student = run(zygote, "import os\ndef die(x):\n    os._exit(0)", "def f(x):\n    return x + 5")
     with execution:
         with pytest.raises(StudentFailure) as failure:
             student.die(torch.ones(1))
-        assert failure.value.kind == "crashed"
+        assert failure.value.kind == "timeout"
+        assert "did not finish within 2 s, ran out of memory or ended its process" in failure.value.message
         assert student.f(torch.zeros(1)).tolist() == [5.0]
-        assert execution.summary().restarts == 1
+        with pytest.raises(StudentFailure) as again:
+            student.die(torch.ones(1))
+        assert again.value.message == failure.value.message
+        record = execution.summary()
+        assert (record.restarts, record.crashes) == (1, 1)  # the second call never reached a worker
 
 
 def test_sys_exit_at_top_level_is_an_error_in_that_cell(zygote: Zygote) -> None:
@@ -119,8 +126,77 @@ def test_a_memory_blowup_is_the_student_s_error_not_the_grader_s(zygote: Zygote)
     with execution:
         with pytest.raises(StudentFailure) as failure:
             student.hog()
-        assert failure.value.kind in ("raised", "crashed")
+        assert failure.value.kind == "timeout" and "ran out of memory" in failure.value.message
         assert student.f(torch.ones(1)).tolist() == [1.0]
+
+
+# Three ways a call can run away: each meets a different limit first, and all must fail alike.
+RUNAWAYS = {
+    "pure_loop": "def runaway(x):\n    while True:\n        pass",
+    "torch_memory": "import torch\ndef runaway(x):\n    grown = []\n    while True:\n"
+                    "        grown.append(torch.ones(8 << 20))",
+    "python_memory": "def runaway(x):\n    grown = []\n    while True:\n        grown.append(bytearray(32 << 20))",
+    "ends_its_worker": "import os\ndef runaway(x):\n    os._exit(1)",  # as the kernel's OOM killer would
+}
+
+
+@pytest.mark.parametrize("runaway", RUNAWAYS)
+def test_a_call_that_runs_out_of_time_or_memory_or_dies_fails_the_same_way_and_fast_after(
+        zygote: Zygote, runaway: str) -> None:
+    limits = Limits(call_timeout=5.0, cell_timeout=6.0, budget=60.0, memory_bytes=256 << 20)
+    budgets = CallBudgets({"runaway": 0.8}, 5.0, "calibrated")
+    execution = Execution(zygote, (RUNAWAYS[runaway], "def f(x):\n    return x * 3"), seed=1, limits=limits,
+                          budgets=budgets)
+    execution.run_notebook()
+    student = StudentProxy(execution.call)
+    with execution:
+        started = time.monotonic()
+        with pytest.raises(StudentFailure) as first:
+            student.runaway(torch.ones(1))
+        first_seconds = time.monotonic() - started
+        with pytest.raises(StudentFailure) as second:
+            student.runaway(torch.ones(1))
+        assert first_seconds < 0.8 + 1.5  # its own budget, not the call timeout (5 s)
+        assert time.monotonic() - started - first_seconds < 0.2  # the second call was not waited for
+        assert student.f(torch.ones(1)).tolist() == [3.0]
+        record = execution.summary()
+    assert (first.value.kind, first.value.message) == (second.value.kind, second.value.message) == (
+        "timeout", "runaway did not finish within 0.8 s, ran out of memory or ended its process (an infinite loop?)")
+    met_the_time_limit = runaway == "pure_loop"  # the others met the memory cap or died well inside 0.8 s
+    assert (record.restarts, record.timeouts, record.crashes) == (1, int(met_the_time_limit),
+                                                                  int(not met_the_time_limit))
+
+
+def test_a_cell_that_runs_out_of_memory_is_a_timeout_and_is_not_replayed(zygote: Zygote) -> None:
+    grows = "grown = []\nwhile True:\n    grown.append(bytearray(32 << 20))"
+    limits = Limits(call_timeout=2.0, cell_timeout=4.0, budget=60.0, memory_bytes=256 << 20)
+    execution, student = run(zygote, "def f(x):\n    return x", grows, "def g(x):\n    return -x", limits=limits)
+    with execution:
+        assert student.g(torch.ones(1)).tolist() == [-1.0]
+        cells = execution.summary().cells
+    assert [c.status for c in cells] == ["ok", "timeout", "ok"]
+    assert cells[1].message == "did not finish within 4 s or ran out of memory"
+
+
+def test_a_worker_that_says_it_ran_out_of_memory_only_fails_its_own_function(zygote: Zygote) -> None:
+    reply = {"$dict": [["ok", True], ["value", 1], ["devices", []], ["out_of_memory", True]]}
+    lying = WORKER_SOCKET + f"def liar():\n    forge({json.dumps(reply).encode()!r})\n"
+    execution, student = run(zygote, lying, "def f(x):\n    return x + 1")
+    with execution:
+        with pytest.raises(StudentFailure, match="ran out of memory") as failure:
+            student.call("liar")
+        assert failure.value.kind == "timeout"
+        assert student.f(torch.ones(1)).tolist() == [2.0]
+
+
+def test_each_function_s_slowest_answered_call_is_recorded(zygote: Zygote) -> None:
+    execution, student = run(zygote, "import time\ndef slow():\n    time.sleep(0.3)\n    return 1",
+                             "def quick():\n    return 2")
+    with execution:
+        assert (student.call("slow"), student.call("quick"), student.call("quick")) == (1, 2, 2)
+        slowest = execution.summary().slowest_calls
+    assert set(slowest) == {"slow", "quick"}
+    assert 0.3 <= slowest["slow"] < 2.0 and slowest["quick"] < 0.3
 
 
 def test_shell_escapes_and_pip_are_skipped_with_a_note_and_time_magic_works(zygote: Zygote) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from grader.records import CellOutcome, GradeResult
+from grader.records import CallBudgets, CellOutcome, GradeResult
 from grader.records import (
     TestScore as ScoredTest,  # aliased: pytest would try to collect Test*
 )
@@ -287,3 +287,16 @@ def test_classroom_step_output_is_one_result_line_of_base64_json() -> None:
     assert name == "result" and "\n" not in line
     assert json.loads(base64.b64decode(encoded)) == document
 
+
+
+def test_results_json_records_the_call_budgets_for_the_staff_only() -> None:
+    budgets = CallBudgets({"corr2d": 3.2, "scale": 3.0}, 10.0, "calibrated")
+    for result in (graded_result(call_budgets=budgets), graded_result(call_budgets=budgets, status="error")):
+        results = gradescope(result)
+        assert results["extra_data"]["call_budgets"] == {"source": "calibrated", "ceiling": 10.0,
+                                                         "seconds": {"corr2d": 3.2, "scale": 3.0}}
+        assert "3.2" not in visible(results)
+        json.dumps(results, allow_nan=False)
+    # A result that ran nothing, or was recorded before budgets were, has none: readers see no new key.
+    assert "call_budgets" not in gradescope(graded_result())["extra_data"]
+    assert "call_budgets" not in gradescope(unusable_result())["extra_data"]

@@ -195,3 +195,27 @@ def test_a_syntax_error_is_described_by_its_line_not_the_compilers_file_name() -
         compile("x = 1\ndef f(:\n    pass", "<ipython-input-3-0123456789ab>", "exec")
     assert requests.describe_exception(raised.value) == "SyntaxError (line 2): invalid syntax"
     assert requests.describe_exception(SyntaxError("made up")) == "SyntaxError: made up"  # no line: as any error
+
+
+class _Unprintable(RuntimeError):
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+def _raise(error: BaseException) -> Callable[[], None]:
+    def f() -> None:
+        raise error
+    return f
+
+
+@pytest.mark.parametrize(("error", "out_of_memory"), [
+    (MemoryError(), True),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: you tried"), True),
+    (torch.OutOfMemoryError("CUDA out of memory"), True),
+    (RuntimeError("shape mismatch"), False),
+    (ValueError("can't allocate memory"), False),   # not an allocator's
+    (_Unprintable(), False),
+], ids=["MemoryError", "cpu_allocator", "cuda_allocator", "other_runtime_error", "value_error", "unprintable"])
+def test_a_reply_says_when_the_call_ran_out_of_memory(error: BaseException, out_of_memory: bool) -> None:
+    reply = perform(_raise(error))
+    assert (reply["ok"], reply["kind"], reply.get("out_of_memory", False)) == (False, "raised", out_of_memory)
