@@ -239,7 +239,7 @@ def calibrate(args: argparse.Namespace, shared: Grader | None) -> int:
     from grader.course.calibrate import calibrate as calibrate_one
 
     # The course's own notebooks: no student code, so no confinement is needed.
-    with session(course, shared, unconfined=True) as grader:
+    with session(course, shared, unconfined=True, many_submissions=True) as grader:
         for name in names:
             calibration = calibrate_one(name, grader)
             path = write_calibration(course.assignments / name, calibration)

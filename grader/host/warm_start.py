@@ -35,7 +35,7 @@ from typing import NoReturn
 from grader.environment import zygote_environment
 
 CALLER_FD = "CONVGRADE_WARM_START_FD"      # the descriptor that holds the caller's environment
-GRADING_COMMANDS = ("notebook", "batch", "audit")
+GRADING_COMMANDS = ("notebook", "batch", "audit", "calibrate")
 OTHER_COMMANDS = ("report", "init", "new", "list", "release", "gradescope", "help")
 _NOT_HERE = ("-h", "--help", "--version", "--scheduler")  # --scheduler: a batch graded on a cluster
 
