@@ -1,7 +1,7 @@
 """Batch throughput on a mix with loops and crashes, against serial nbclient in the same run.
 
     python benchmarks/batch.py [--count 200] [--jobs 2] [--baseline-sample 6] [--compare-call-timeout [10]]
-                               [--strict]
+                               [--compare-grade OTHER/bin/grade] [--strict]
 
 Generates `count` cross_correlation submissions: 2% that loop (at least
 two): corr2d spinning in `while True: pass`, a corr2d whose loop also grows
@@ -23,7 +23,11 @@ Times:
   would make it wait for its timeout: both choices favour the baseline;
 - with --compare-call-timeout [SECONDS] (10 if no value: the fixed budget
   before issue 14), the same batch again into a fresh folder with
-  `--call-timeout SECONDS`.
+  `--call-timeout SECONDS`;
+- with --compare-grade GRADE, the same batch again with another `grade`
+  command: an earlier version's, installed in a virtual environment of its
+  own (`git worktree add ../old REV`, then a venv there), so that "faster
+  than before" is measured in one run, on the same submissions.
 
 From the gradebook (each submission's `seconds` and `timeouts`), for each
 batch run: each kind's count, mean seconds, share of the summed grading
@@ -31,8 +35,8 @@ time, and how many timed out or crashed; and the share of the grading time
 spent in submissions that timed out.
 
 Prints notebooks per second and the ratio to nbclient's; target: >= 10x.
-With --compare-call-timeout, also each run's throughput and their ratio,
-target >= 1.5x (issue 14), and whether every submission that does not loop
+With either comparison, also its throughput ratio, target >= 1.5x
+(issue 14), and whether every submission that does not loop
 got the same status, score and per-test scores in both runs, listing any
 that did not. --strict exits 1 if a target is not met.
 The machine is shared and noisy, so only ratios from one run mean much.
@@ -207,6 +211,9 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=6)
     parser.add_argument("--compare-call-timeout", type=float, nargs="?", const=10.0, metavar="SECONDS",
                         help="grade the batch again with --call-timeout SECONDS (default 10) and compare")
+    parser.add_argument("--compare-grade", type=Path, metavar="GRADE",
+                        help="grade the batch again with another grade command (an earlier version's, installed "
+                             "in its own virtual environment) and compare")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is not met")
     args = parser.parse_args()
     grade = shutil.which("grade") or str(Path(sys.executable).parent / "grade")
@@ -227,6 +234,9 @@ def main() -> None:
             runs.append(run_batch(grade, submissions, Path(scratch) / "out_fixed", args.jobs,
                                   f"grade batch --call-timeout {args.compare_call_timeout:g}",
                                   ("--call-timeout", f"{args.compare_call_timeout:g}")))
+        if args.compare_grade is not None:
+            runs.append(run_batch(str(args.compare_grade), submissions, Path(scratch) / "out_other", args.jobs,
+                                  f"{args.compare_grade} batch", ()))
 
     counts = {kind: sum(k == kind for k in kinds.values()) for kind in KINDS}
     print(f"{args.count} submissions: " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n))
@@ -240,18 +250,18 @@ def main() -> None:
         met.append(ratio >= AGAINST_NBCLIENT)
         print(f"  throughput against nbclient: {ratio:.1f}x "
               f"(target >= {AGAINST_NBCLIENT:g}x: {'met' if met[-1] else 'NOT met'})\n")
-    if len(runs) == 2:
-        ratio = runs[1].seconds / runs[0].seconds   # the same submissions: the throughputs' ratio
+    for other in runs[1:]:
+        ratio = other.seconds / runs[0].seconds   # the same submissions: the throughputs' ratio
         met.append(ratio >= AGAINST_FIXED)
-        print(f"its own budgets against --call-timeout {args.compare_call_timeout:g}: {ratio:.2f}x the throughput "
+        print(f"{runs[0].label} against {other.label}: {ratio:.2f}x the throughput "
               f"(target >= {AGAINST_FIXED:g}x: {'met' if met[-1] else 'NOT met'})")
-        changed = differences(runs[0], runs[1], kinds)
+        changed = differences(runs[0], other, kinds)
         met.append(not changed)
-        print(f"submissions that do not loop, same status and scores in both runs: "
+        print(f"  submissions that do not loop, same status and scores in both runs: "
               f"{'yes, all' if not changed else f'NO, {len(changed)} differ'} "
               f"({sum(kind not in LOOPS for kind in kinds.values())} compared)")
         for line in changed:
-            print(f"  {line}")
+            print(f"    {line}")
     if args.strict and not all(met):
         sys.exit(1)
 

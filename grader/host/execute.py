@@ -128,7 +128,7 @@ class Execution:
         self._limits = limits
         self._budgets = budgets or CallBudgets({}, limits.call_timeout, "fixed")
         self._settings = {"seed": seed, "memory_bytes": limits.memory_bytes, "threads": limits.threads,
-                          "device": device}
+                          "device": device, "optimizers": any("optim" in cell for cell in cells)}
         self._deadline = time.monotonic() + limits.budget
         self._worker: tuple[int, socket.socket] | None = None
         self._isolation: Mapping[str, Any] = {}

@@ -52,7 +52,7 @@ def launch(secret: CourseSecret, hidden: Sequence[Path] = (), *, allow_unconfine
     `allow_unconfined`: the caller runs hidden tests without confinement on
     purpose (--unconfined); every result records it.
     `many_submissions`: the zygote pays first-use costs that would otherwise fall on every worker
-    (grader.worker.warm.warm_up_for_many).
+    (grader.worker.warm.warm_up_optimizers).
     """
     if os.geteuid() != 0:
         # The grader holds the secret: a process of the same user may not ptrace it or read its /proc files.

@@ -7,9 +7,11 @@ once, in its warm start (grader.host.warm_start), before it forks the
 zygote, so the tests' side and every worker share it; a library session
 pays it on each side.
 
-`warm_up_for_many` is what a zygote that serves many submissions (a batch,
-an audit) pays besides, so that no worker pays it again: the first
-optimizer imports torch._dynamo, a second, in every worker that trains.
+`warm_up_optimizers` is the first optimizer's cost: it imports
+torch._dynamo, a second. A zygote that serves many submissions (a batch, an
+audit) pays it once for all their workers; a worker whose notebook mentions
+`optim` pays it as it starts, before its cells: never inside a call, whose
+budget (grader.course.budgets) is a second or so.
 
 Tiny tensors only, and no convolution: an operation large enough to start
 the OpenMP thread pool here would make every forked child hang in its first
@@ -29,7 +31,7 @@ def warm_up() -> None:
     Y.backward(torch.ones(5, 5, dtype=torch.float64))
 
 
-def warm_up_for_many() -> None:
+def warm_up_optimizers() -> None:
     import torch
 
     weight = torch.zeros(2, requires_grad=True)

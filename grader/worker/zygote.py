@@ -74,7 +74,7 @@ def serve_requests(control: socket.socket, *, warm_start: bool) -> NoReturn:
 
     serve.preload()
     if paths.get("many_submissions") is True:
-        warm.warm_up_for_many()
+        warm.warm_up_optimizers()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps finished workers
     wire.send(control, {"ready": isolation})
     while True:

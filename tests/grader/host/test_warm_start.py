@@ -15,7 +15,7 @@ import pytest
 
 from grader import cli
 from grader.host import warm_start
-from tests.helpers import SCALE, SOLVED_CORR2D, TOY_ASSIGNMENTS, MakeNotebook, use_course
+from tests.helpers import SCALE, SOLVED_CORR2D, TOY_ASSIGNMENTS, MakeNotebook, loaded_after_importing, use_course
 
 GRADE = Path(sys.executable).parent / "grade"
 
@@ -82,6 +82,14 @@ def test_the_guess_names_every_command() -> None:
 ])
 def test_the_command_line_tells_whether_it_grades_here(arguments: list[str], grades: bool) -> None:
     assert warm_start._grades_here(arguments) is grades
+
+
+def test_the_zygote_inherits_no_grader_module_but_the_warm_start_and_its_warm_up() -> None:
+    # What resume() has imported when it forks; warm_up() itself imports only torch and numpy.
+    loaded = loaded_after_importing("grader.host.warm_start", "grader.worker.warm")
+    assert {name for name in loaded if name.split(".")[0] == "grader"} == {
+        "grader", "grader.environment", "grader.host", "grader.host.warm_start", "grader.worker",
+        "grader.worker.warm"}
 
 
 @pytest.mark.slow
