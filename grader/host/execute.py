@@ -24,6 +24,7 @@ from grader.authoring.testkit import StudentFailure
 from grader.environment import usable_cpus
 from grader.host.evidence import EvidenceLog
 from grader.host.fork_server import CONTROL, ForkServer, ZygoteProcess
+from grader.host.worker_clock import WorkerClock, replies_in_budget
 from grader.records import CallBudgets, CellOutcome, ExecutionRecord, StepListener
 from grader.worker import wire
 from grader.worker.quote import QUOTE_LIMIT, cut
@@ -142,6 +143,7 @@ class Execution:
         self._crashes = 0
         self._evidence = EvidenceLog()
         self._calls = 0
+        self._clock: WorkerClock | None = None
         self._slowest: dict[str, float] = {}
         self._exchange_seconds = 0.0   # how long the last exchange waited on the worker, its start not counted
 
@@ -163,13 +165,14 @@ class Execution:
         if self._restarts > self._limits.max_restarts:
             raise StudentFailure("crashed", f"{name} was not run: the worker crashed too often")
         budget = self._budgets.of(name)
-        timeout = min(budget, self._remaining())
+        # The budget counts the worker's computing (grader.host.worker_clock); the wall clock, the ceiling.
+        timeout = min(max(budget, self._budgets.ceiling), self._remaining())
         if timeout <= 0:
             raise StudentFailure("timeout", f"{name} was not run: the time for this submission "
                                             f"({self._limits.budget:g} s) was used up")
         self._calls += 1
         reply = self._exchange({"op": "perform", "request": request, "call": self._calls}, timeout,
-                               f"call to {name}")
+                               f"call to {name}", computing=budget)
         answered = not isinstance(reply, (_TimedOut, _Crashed, _Unsendable))
         self._evidence.drain(sealed=(self._calls, f"call to {name}") if answered else None)
         if isinstance(reply, (_TimedOut, _Crashed)) or self._out_of_memory(reply):
@@ -177,8 +180,8 @@ class Execution:
                 self._timeouts += 1
             else:
                 self._crashes += 1
-            self._hung[name] = (f"{name} did not finish within {budget:g} s, ran out of memory or ended its "
-                                "process (an infinite loop?)")
+            self._hung[name] = (f"{name} did not finish within {budget:g} s of computing, ran out of memory or "
+                                "ended its process (an infinite loop?)")
             raise StudentFailure("timeout", self._hung[name])
         if isinstance(reply, _Refused):
             self._crashes += 1
@@ -248,9 +251,10 @@ class Execution:
                                                 "" if ok else cut(str(error), QUOTE_LIMIT))
         return True
 
-    def _exchange(self, message: dict[str, Any], timeout: float, what: str, *,
-                  replaying: bool = False) -> dict[str, Any] | _Failed:
-        """The worker's reply to one message, or what stood in its way."""
+    def _exchange(self, message: dict[str, Any], timeout: float, what: str, *, replaying: bool = False,
+                  computing: float | None = None) -> dict[str, Any] | _Failed:
+        """The worker's reply to one message, or what stood in its way: within `timeout` on the wall
+        clock, and before the worker has computed for `computing` seconds, if given."""
         if self._worker is None and not self._start_worker():
             return _Crashed()
         assert self._worker is not None
@@ -264,8 +268,12 @@ class Execution:
         except wire.WireError as error:  # a request the worker could not read: its cell is that big
             return _Unsendable(cut(str(error), QUOTE_LIMIT))
         sock.settimeout(timeout)
+        spent = self._clock.seconds() if self._clock is not None else None
         try:
             sock.sendall(request)
+            if computing is not None and computing < timeout and not replies_in_budget(
+                    sock, self._clock, started=started, deadline=deadline, computing=computing, spent=spent):
+                raise TimeoutError
             reply = wire.receive(sock, deadline=deadline, bounds=wire.REPLY)
         except TimeoutError:
             self._kill()
@@ -336,6 +344,7 @@ class Execution:
             self._zygote.kill(pid)
             return False
         self._worker = (pid, sock)
+        self._clock = WorkerClock(pid)
         for index, outcome in sorted(self._outcomes.items()):
             if outcome.status in ("ok", "error") and not self._run_cell(index, replaying=True):
                 return self._worker is not None
