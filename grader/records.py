@@ -90,7 +90,8 @@ class ExecutionRecord:
     timeouts: int                  # cells and calls that ran out of time
     crashes: int                   # cells and calls whose process died, or that ran out of its memory
     evidence: Evidence = Evidence({}, ())   # what the workers' guards reported (grader.worker.guard)
-    slowest_calls: Mapping[str, float] = dataclasses.field(default_factory=dict)  # name -> seconds, answered calls
+    # name -> the most computing (CPU seconds, else wall) one answered call of it took, as budgets count it
+    slowest_calls: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

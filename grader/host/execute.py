@@ -145,7 +145,7 @@ class Execution:
         self._calls = 0
         self._clock: WorkerClock | None = None
         self._slowest: dict[str, float] = {}
-        self._exchange_seconds = 0.0   # how long the last exchange waited on the worker, its start not counted
+        self._exchange_seconds = 0.0   # what the last exchange cost the worker: its computing, else the wall time
 
     def run_notebook(self, *, on_step: StepListener | None = None) -> None:
         for index in range(len(self._cells)):
@@ -284,7 +284,9 @@ class Execution:
         except (EOFError, OSError):
             self._kill()
             return _Crashed()
-        self._exchange_seconds = time.monotonic() - started
+        computed = self._clock.seconds() if self._clock is not None and spent is not None else None
+        self._exchange_seconds = computed - spent if computed is not None and spent is not None \
+            else time.monotonic() - started
         if type(reply) is not dict:
             self._kill()
             return _Refused("it is not a dict")
