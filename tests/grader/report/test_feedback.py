@@ -258,7 +258,8 @@ def test_cells_that_exhaust_the_parser_are_their_own_errors_and_the_rest_is_grad
     result = grader.grade(path, limits=FAST)
     assert (result.status, result.score, result.grader_errors) == ("graded", 100.0, ())
     assert next(cell.status for cell in result.cells) == "ok" and result.cells[-1].status == "ok"
-    assert all(cell.status in ("error", "crashed") for cell in result.cells[1:-1]), result.cells
+    # The parser's MemoryError: out of memory, which a cell meets as it would its timeout.
+    assert all(cell.status in ("error", "crashed", "timeout") for cell in result.cells[1:-1]), result.cells
     results = json.loads(json.dumps(gradescope(result), allow_nan=False))
     assert results["score"] == 100.0
     notebook = read_notebook(path)
