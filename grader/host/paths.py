@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 from grader import course
 from grader.course.seeding import secret_file
+from grader.environment import GRADER_PARENT
 
 if TYPE_CHECKING:
     from grader.course.seeding import CourseSecret
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = GRADER_PARENT   # in a checkout, the project's root
 
 
 def assignments_root() -> Path:

@@ -103,10 +103,11 @@ class ForkedZygote:
             try:
                 pid, status = os.waitpid(self.pid, os.WNOHANG)
             except ChildProcessError:  # reaped already: it is gone, whatever its status was
-                pid, status = self.pid, -signal.SIGKILL
+                self._status = -signal.SIGKILL
+                return self._status
             if pid == 0:
                 return None
-            self._status = os.waitstatus_to_exitcode(status) if status >= 0 else status
+            self._status = os.waitstatus_to_exitcode(status)
         return self._status
 
     def wait(self, timeout: float | None = None) -> int:
