@@ -26,7 +26,7 @@ from grader.session import Grader
 ASSIGNMENTS = ("cross_correlation", "padding_stride", "channels", "convolution", "pooling")
 
 
-def test_every_assignment_exists_and_totals_100_points() -> None:
+def test_every_assignment_exists_and_totals_100_points(course: Path) -> None:
     assert set(ASSIGNMENTS) <= set(available())
     for name in ASSIGNMENTS:
         definition = load_assignment(name)
