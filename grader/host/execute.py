@@ -165,8 +165,8 @@ class Execution:
         if self._restarts > self._limits.max_restarts:
             raise StudentFailure("crashed", f"{name} was not run: the worker crashed too often")
         budget = self._budgets.of(name)
-        # The budget counts the worker's computing (grader.host.worker_clock); the wall clock, the ceiling.
-        timeout = min(max(budget, self._budgets.ceiling), self._remaining())
+        # The budget counts the worker's computing (grader.host.worker_clock); the wall clock, twice as much.
+        timeout = min(2 * budget, max(budget, self._budgets.ceiling), self._remaining())
         if timeout <= 0:
             raise StudentFailure("timeout", f"{name} was not run: the time for this submission "
                                             f"({self._limits.budget:g} s) was used up")

@@ -4,9 +4,11 @@ A call's budget (grader.course.budgets) is a second or so: twenty times what
 the slowest accepted answer needs. On a loaded machine, say a batch with more
 jobs than cores, a correct call can wait that long for a core without
 computing anything, and wall time alone would fail it. So a call fails once
-its worker has *computed* for its budget, or once the course's call_timeout
-has passed on the wall clock, whichever comes first. An infinite loop computes
-all the time, so on an idle machine it fails after its budget either way.
+its worker has *computed* for its budget, or once twice its budget has
+passed on the wall clock (never more than the course's call_timeout),
+whichever comes first. An infinite loop computes all the time, so it fails
+after its budget on an idle machine and within twice that on a loaded one;
+a loop that sleeps, after twice its budget.
 
 The clock reads /proc/PID/stat of the process that runs student code: the
 confined worker, the one child of the session leader that the zygote forked

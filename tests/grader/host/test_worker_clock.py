@@ -29,7 +29,7 @@ def computes(X):
 
 
 def test_a_call_that_waits_is_not_cut_at_its_budget_and_one_that_computes_is(zygote: Zygote) -> None:
-    budgets = CallBudgets({"waits": 0.5, "computes": 0.5}, 10.0, "calibrated")
+    budgets = CallBudgets({"waits": 1.0, "computes": 0.5}, 10.0, "calibrated")  # waits: 1.5 s, within 2 x 1 s
     with Execution(zygote, (WAITS_OR_COMPUTES,), seed=1, limits=FAST, budgets=budgets) as execution:
         execution.run_notebook()
         student = StudentProxy(execution.call, from_scratch=frozenset())
@@ -38,6 +38,13 @@ def test_a_call_that_waits_is_not_cut_at_its_budget_and_one_that_computes_is(zyg
         with pytest.raises(StudentFailure, match=r"within 0\.5 s of computing"):
             student.call("computes", torch.ones(2))
         assert time.monotonic() - started < 1.4  # cut once it had computed for its budget, not at its end
+    sleeper = CallBudgets({"waits": 0.5}, 10.0, "calibrated")
+    with Execution(zygote, (WAITS_OR_COMPUTES,), seed=1, limits=FAST, budgets=sleeper) as execution:
+        execution.run_notebook()
+        started = time.monotonic()
+        with pytest.raises(StudentFailure, match=r"within 0\.5 s of computing"):
+            StudentProxy(execution.call, from_scratch=frozenset()).call("waits", torch.ones(2))
+        assert time.monotonic() - started < 1.4  # a call that only waits stops at twice its budget
 
 
 def test_the_clock_reads_the_child_that_runs_student_code_and_nothing_once_it_is_gone() -> None:
