@@ -34,10 +34,9 @@ if TYPE_CHECKING:
     from grader.host.execute import Limits
 
 BUDGETS_FILE = "budgets.json"
-# Seconds of computing: a call's budget is never less, however fast the accepted answers are. A fresh
-# worker's first call into a student's layer computes for up to a second on a busy machine (0.15 to 0.35 s
-# idle) that no warm zygote's call shows; torch.optim's first use, a second more, is paid before any call
-# (grader.worker.warm).
+# Seconds of computing: a call's budget is never less, however fast the accepted answers are (a few
+# hundredths of a second): room for a far slower processor and for first uses no calibration shows.
+# torch.optim's first use, a second, is paid before any call (grader.worker.warm).
 FLOOR = 3.0
 MULTIPLE = 20.0      # a budget over the slowest accepted call: room for a slower machine, a loaded one
 FORMAT = 1
